@@ -1,0 +1,105 @@
+import type { LeaveReason, PeerInfo, RoomOptions } from './types.js';
+
+/**
+ * The Backplane: where room state lives and how deliveries travel between nodes.
+ *
+ * It is designed for the distributed case first: every operation is async, room membership and
+ * aliases are atomic in the store, and delivery is at-most-once. The in-memory implementation
+ * satisfies it trivially; the Redis one (many nodes) implements the same contract. Room keys are
+ * `<namespace>/<name>`; the hub never mixes namespaces, which is what keeps dialects apart.
+ */
+
+export interface MemberRecord extends PeerInfo {
+  /** Node hosting the peer's session: a targeted delivery goes straight there (one hop). */
+  node: string;
+  joinedAt: number;
+}
+
+export interface RoomRecord {
+  key: string;
+  createdAt: number;
+  lastActivity: number;
+  options: Required<RoomOptions>;
+}
+
+export type JoinOutcome =
+  | { ok: true; room: RoomRecord; members: MemberRecord[] }
+  | { ok: false; code: 'room-full' | 'room-not-found' };
+
+export interface JoinRequest {
+  member: MemberRecord;
+  /** Create the room if it does not exist (with `defaults`), else fail with room-not-found. */
+  create: boolean;
+  defaults: Required<RoomOptions>;
+  /** Hard cap on capacity, whatever the room options say. */
+  maxCapacity: number;
+  now: number;
+}
+
+/** A room the sweeper removed: empty past its grace period, or idle past its ttl. */
+export interface SweptRoom {
+  key: string;
+  reason: 'empty' | 'expired';
+  members: MemberRecord[];
+}
+
+/** What travels between nodes. Plain data: it must survive JSON. */
+export type Envelope =
+  | { k: 'signal'; room: string; from: string; to: string; data: unknown }
+  | { k: 'broadcast'; room: string; from: string; data: unknown; self: boolean }
+  | { k: 'joined'; room: string; peer: MemberRecord }
+  | { k: 'left'; room: string; peerId: string; reason: LeaveReason }
+  /** Addressed to one peer: you are no longer in `room`. */
+  | { k: 'removed'; room: string; peerId: string; reason: LeaveReason }
+  /** Addressed to one peer: your session is to be closed (e.g. replaced by a newer one). */
+  | { k: 'kick'; peerId: string; reason: LeaveReason };
+
+/** The node side of delivery: the hub implements it. */
+export interface BackplaneSink {
+  /** A delivery addressed to one peer hosted on this node. */
+  onPeer(peerId: string, env: Envelope): void;
+  /** A delivery published to a room this node watches. */
+  onRoom(roomKey: string, env: Envelope): void;
+}
+
+export type ClaimOutcome = { ok: true; previous?: MemberRef } | { ok: false; holder: MemberRef };
+
+export interface MemberRef {
+  peerId: string;
+  node: string;
+}
+
+export interface Backplane {
+  readonly nodeId: string;
+  /** True while the shared store is reachable (always, in memory). */
+  readonly healthy: boolean;
+  start(sink: BackplaneSink): Promise<void>;
+  stop(): Promise<void>;
+
+  createRoom(key: string, options: Required<RoomOptions>, now: number): Promise<'created' | 'exists'>;
+  joinRoom(key: string, req: JoinRequest): Promise<JoinOutcome>;
+  /** Removes a member; returns false when it was not there. Empty rooms with no grace go at once. */
+  leaveRoom(key: string, peerId: string, now: number): Promise<boolean>;
+  touchRoom(key: string, now: number): Promise<void>;
+  getRoom(key: string): Promise<{ room: RoomRecord; members: MemberRecord[] } | undefined>;
+  listRooms(namespace?: string): Promise<RoomRecord[]>;
+  /** Removes rooms due at `now` and returns them; each runs exactly once cluster-wide. */
+  sweep(now: number): Promise<SweptRoom[]>;
+
+  /**
+   * Claims a unique identity (an alias such as a username) within a namespace.
+   * `replace` takes it over from its holder and reports the previous holder.
+   */
+  claimAlias(namespace: string, alias: string, who: MemberRef, replace: boolean): Promise<ClaimOutcome>;
+  releaseAlias(namespace: string, alias: string, peerId: string): Promise<void>;
+  resolveAlias(namespace: string, alias: string): Promise<MemberRef | undefined>;
+
+  /** Start/stop receiving a room's publications on this node. */
+  watchRoom(key: string): void;
+  unwatchRoom(key: string): void;
+
+  /** Deliver to one peer on the node that hosts it. */
+  toPeer(target: MemberRef, env: Envelope): void;
+  /** Publish to every node watching the room. */
+  toRoom(key: string, env: Envelope): void;
+}

@@ -1,0 +1,487 @@
+import { performance } from 'node:perf_hooks';
+import type { Backplane, BackplaneSink, Envelope, MemberRecord, MemberRef, RoomRecord } from './backplane.js';
+import type { Clock, Timer } from './clock.js';
+import { HubError } from './errors.js';
+import { randomId, type IdGenerator } from './ids.js';
+import { Session, silentLogger, type CoreLogger } from './session.js';
+import type { CloseReason, HubEvent, LeaveReason, Link, PeerInfo, RoomOptions, RoomSnapshot } from './types.js';
+
+export interface HubConfig {
+  heartbeat: { intervalMs: number; timeoutMs: number };
+  rooms: {
+    /** Joining a room that does not exist fails with room-not-found instead of creating it. */
+    requireCreate: boolean;
+    /** Server-wide ceiling on members per room. */
+    maxPeers: number;
+    maxRoomsPerPeer: number;
+    emptyTtlMs: number;
+    idleTtlMs: number;
+    sweepIntervalMs: number;
+  };
+}
+
+/** Hooks for metrics; the core knows nothing of Prometheus. */
+export interface HubObserver {
+  relayed(kind: 'signal' | 'broadcast', recipients: number, seconds: number): void;
+  roomRemoved(reason: 'empty' | 'expired'): void;
+}
+
+export interface HubDeps {
+  backplane: Backplane;
+  clock: Clock;
+  config: HubConfig;
+  log?: CoreLogger;
+  observer?: HubObserver;
+  ids?: IdGenerator;
+}
+
+export interface SessionInit {
+  dialect: string;
+  /** Rooms, aliases and relays never cross namespaces: each dialect has its own. */
+  namespace: string;
+  link: Link;
+  sink: (ev: HubEvent) => void;
+  log?: CoreLogger;
+}
+
+export interface JoinOptions {
+  name?: string;
+  meta?: unknown;
+  /** Per-dialect defaults for rooms this join creates (e.g. mesh's 5-minute idle expiry). */
+  defaults?: RoomOptions;
+  /** Overrides the server's requireCreate for this join. */
+  create?: boolean;
+}
+
+export interface CreateRoomOptions {
+  /** A fixed name; `room-exists` if taken. */
+  name?: string;
+  /** Generates candidate names (retried on collision); default: 128-bit random ids. */
+  generate?: IdGenerator;
+  options?: RoomOptions;
+  /** Per-dialect defaults under `options`. */
+  defaults?: RoomOptions;
+}
+
+interface LocalRoom {
+  /** The whole roster, cluster-wide, as last seen by this node. */
+  members: Map<string, MemberRecord>;
+  /** Sessions of this node in the room. */
+  locals: Set<Session>;
+  lastTouch: number;
+}
+
+const closeFor: Partial<Record<LeaveReason, CloseReason>> = {
+  timeout: 'timeout',
+  replaced: 'replaced',
+  kicked: 'kicked',
+  expired: 'expired',
+};
+
+export function roomKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+function splitKey(key: string): { namespace: string; name: string } {
+  const i = key.indexOf('/');
+  return { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+function peerInfo(m: MemberRecord): PeerInfo {
+  const p: PeerInfo = { peerId: m.peerId };
+  if (m.name !== undefined) p.name = m.name;
+  if (m.meta !== undefined) p.meta = m.meta;
+  return p;
+}
+
+/**
+ * The Hub decides: sessions, rooms, relays, presence and liveness. It has no sockets and no JSON;
+ * dialects call it and render its events. State shared between nodes lives in the Backplane; the hub
+ * keeps a local cache of rosters for rooms that have local members, which makes relay routing a
+ * synchronous map lookup.
+ */
+export class Hub implements BackplaneSink {
+  readonly sessions = new Map<string, Session>();
+  private readonly local = new Map<string, LocalRoom>();
+  private readonly backplane: Backplane;
+  private readonly clock: Clock;
+  private readonly config: HubConfig;
+  private readonly log: CoreLogger;
+  private readonly observer: HubObserver | undefined;
+  private readonly ids: IdGenerator;
+  private timers: Timer[] = [];
+  private sweeping = false;
+  draining = false;
+
+  constructor(deps: HubDeps) {
+    this.backplane = deps.backplane;
+    this.clock = deps.clock;
+    this.config = deps.config;
+    this.log = deps.log ?? silentLogger;
+    this.observer = deps.observer;
+    this.ids = deps.ids ?? (() => randomId());
+  }
+
+  get nodeId(): string {
+    return this.backplane.nodeId;
+  }
+
+  async start(): Promise<void> {
+    await this.backplane.start(this);
+    this.timers.push(this.clock.setInterval(() => this.heartbeat(), this.config.heartbeat.intervalMs));
+    this.timers.push(this.clock.setInterval(() => void this.sweep(), this.config.rooms.sweepIntervalMs));
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) t.cancel();
+    this.timers = [];
+    for (const s of [...this.sessions.values()]) await this.closeSession(s, 'disconnect');
+    await this.backplane.stop();
+  }
+
+  // ---- sessions -------------------------------------------------------------------------------
+
+  openSession(init: SessionInit): Session {
+    let id = this.ids();
+    while (this.sessions.has(id)) id = this.ids();
+    const log = (init.log ?? this.log).child({ peerId: id });
+    const s = new Session(id, init.dialect, init.namespace, init.link, init.sink, this.clock.now(), log);
+    this.sessions.set(id, s);
+    return s;
+  }
+
+  /** Marks the session alive (any inbound frame or pong). */
+  touch(s: Session): void {
+    s.lastSeen = this.clock.now();
+  }
+
+  /** Leaves every room and releases every alias. Idempotent: the first reason wins. */
+  async closeSession(s: Session, reason: LeaveReason): Promise<void> {
+    if (s.closed) return;
+    s.closed = true;
+    this.sessions.delete(s.id);
+    for (const room of [...s.rooms]) await this.leaveInternal(s, room, reason);
+    for (const alias of [...s.aliases]) await this.backplane.releaseAlias(s.namespace, alias, s.id);
+    s.aliases.clear();
+    s.log.info({ reason }, 'session closed');
+  }
+
+  // ---- rooms ----------------------------------------------------------------------------------
+
+  private resolveOptions(...layers: (RoomOptions | undefined)[]): Required<RoomOptions> {
+    const r = this.config.rooms;
+    const out: Required<RoomOptions> = { capacity: r.maxPeers, emptyTtlMs: r.emptyTtlMs, idleTtlMs: r.idleTtlMs };
+    for (const l of layers) {
+      if (!l) continue;
+      if (l.capacity !== undefined) out.capacity = l.capacity;
+      if (l.emptyTtlMs !== undefined) out.emptyTtlMs = l.emptyTtlMs;
+      if (l.idleTtlMs !== undefined) out.idleTtlMs = l.idleTtlMs;
+    }
+    if (out.capacity <= 0 || out.capacity > r.maxPeers) out.capacity = r.maxPeers;
+    return out;
+  }
+
+  async createRoom(s: Session, opts: CreateRoomOptions = {}): Promise<string> {
+    if (this.draining) throw new HubError('shutting-down');
+    const options = this.resolveOptions(opts.defaults, opts.options);
+    const now = this.clock.now();
+    if (opts.name !== undefined) {
+      const r = await this.backplane.createRoom(roomKey(s.namespace, opts.name), options, now);
+      if (r === 'exists') throw new HubError('room-exists');
+      s.log.info({ room: opts.name }, 'room created');
+      return opts.name;
+    }
+    const gen = opts.generate ?? this.ids;
+    for (let attempt = 0; attempt < 32; attempt++) {
+      const name = gen();
+      const r = await this.backplane.createRoom(roomKey(s.namespace, name), options, now);
+      if (r === 'created') {
+        s.log.info({ room: name }, 'room created');
+        return name;
+      }
+    }
+    throw new HubError('room-exists', 'Could not generate a free room id; try again.');
+  }
+
+  async join(s: Session, room: string, opts: JoinOptions = {}): Promise<{ room: string; peers: PeerInfo[] }> {
+    if (this.draining) throw new HubError('shutting-down');
+    if (s.rooms.has(room)) throw new HubError('already-in-room');
+    if (s.rooms.size >= this.config.rooms.maxRoomsPerPeer) throw new HubError('too-many-rooms');
+    const key = roomKey(s.namespace, room);
+    const now = this.clock.now();
+    const member: MemberRecord = { peerId: s.id, node: this.nodeId, joinedAt: now };
+    if (opts.name !== undefined) member.name = opts.name;
+    if (opts.meta !== undefined) member.meta = opts.meta;
+    const lr = this.watch(key);
+    const out = await this.backplane.joinRoom(key, {
+      member,
+      create: opts.create ?? !this.config.rooms.requireCreate,
+      defaults: this.resolveOptions(opts.defaults),
+      maxCapacity: this.config.rooms.maxPeers,
+      now,
+    });
+    if (!out.ok) {
+      this.unwatchIfIdle(key, lr);
+      throw new HubError(out.code);
+    }
+    if (s.closed) {
+      // The socket went away while we waited: undo quietly.
+      await this.backplane.leaveRoom(key, s.id, this.clock.now());
+      this.unwatchIfIdle(key, lr);
+      throw new HubError('not-in-room', 'The connection closed during the join.');
+    }
+    for (const m of out.members) lr.members.set(m.peerId, m);
+    lr.locals.add(s);
+    s.rooms.add(room);
+    this.backplane.toRoom(key, { k: 'joined', room: key, peer: member });
+    s.log.info({ room, members: out.members.length }, 'joined room');
+    return { room, peers: out.members.filter((m) => m.peerId !== s.id).map(peerInfo) };
+  }
+
+  async leave(s: Session, room: string, reason: LeaveReason = 'left'): Promise<void> {
+    if (!s.rooms.has(room)) throw new HubError('not-in-room');
+    await this.leaveInternal(s, room, reason);
+  }
+
+  private async leaveInternal(s: Session, room: string, reason: LeaveReason): Promise<void> {
+    const key = roomKey(s.namespace, room);
+    s.rooms.delete(room);
+    const lr = this.local.get(key);
+    lr?.locals.delete(s);
+    lr?.members.delete(s.id);
+    const was = await this.backplane.leaveRoom(key, s.id, this.clock.now());
+    if (was) this.backplane.toRoom(key, { k: 'left', room: key, peerId: s.id, reason });
+    if (lr) this.unwatchIfIdle(key, lr);
+    s.log.info({ room, reason }, 'left room');
+  }
+
+  private watch(key: string): LocalRoom {
+    let lr = this.local.get(key);
+    if (!lr) {
+      lr = { members: new Map(), locals: new Set(), lastTouch: 0 };
+      this.local.set(key, lr);
+      this.backplane.watchRoom(key);
+    }
+    return lr;
+  }
+
+  private unwatchIfIdle(key: string, lr: LocalRoom): void {
+    if (lr.locals.size === 0 && this.local.get(key) === lr) {
+      this.local.delete(key);
+      this.backplane.unwatchRoom(key);
+    }
+  }
+
+  /** Current roster of a room this session is in (from the local cache; no round trip). */
+  members(s: Session, room: string): PeerInfo[] {
+    if (!s.rooms.has(room)) throw new HubError('not-in-room');
+    const lr = this.local.get(roomKey(s.namespace, room));
+    return lr ? [...lr.members.values()].map(peerInfo) : [];
+  }
+
+  async roomInfo(namespace: string, name: string): Promise<RoomSnapshot | undefined> {
+    const got = await this.backplane.getRoom(roomKey(namespace, name));
+    return got && snapshot(got.room, got.members);
+  }
+
+  async listRooms(namespace?: string): Promise<RoomRecord[]> {
+    return this.backplane.listRooms(namespace);
+  }
+
+  // ---- relay ----------------------------------------------------------------------------------
+
+  /**
+   * Targeted relay: delivered only when sender and target share a room (the given one, or any).
+   * Synchronous: routing is a lookup in the local roster cache.
+   */
+  signal(s: Session, to: string, data: unknown, room?: string): void {
+    const t0 = performance.now();
+    const candidates = room === undefined ? s.rooms : s.rooms.has(room) ? [room] : [];
+    for (const name of candidates) {
+      const key = roomKey(s.namespace, name);
+      const lr = this.local.get(key);
+      const target = lr?.members.get(to);
+      if (!lr || !target || to === s.id) continue;
+      this.backplane.toPeer(target, { k: 'signal', room: key, from: s.id, to, data });
+      this.activity(key, lr);
+      this.observer?.relayed('signal', 1, (performance.now() - t0) / 1000);
+      return;
+    }
+    throw new HubError('peer-not-found');
+  }
+
+  /** Room-wide relay to every other member (and the sender too when includeSelf). */
+  broadcast(s: Session, room: string, data: unknown, includeSelf = false): void {
+    const t0 = performance.now();
+    if (!s.rooms.has(room)) throw new HubError('not-in-room');
+    const key = roomKey(s.namespace, room);
+    const lr = this.local.get(key);
+    this.backplane.toRoom(key, { k: 'broadcast', room: key, from: s.id, data, self: includeSelf });
+    if (lr) this.activity(key, lr);
+    this.observer?.relayed('broadcast', lr ? lr.members.size - (includeSelf ? 0 : 1) : 0, (performance.now() - t0) / 1000);
+  }
+
+  /** Room activity is written through at most once a second per room and node. */
+  private activity(key: string, lr: LocalRoom): void {
+    const now = this.clock.now();
+    if (now - lr.lastTouch < 1000) return;
+    lr.lastTouch = now;
+    void this.backplane.touchRoom(key, now);
+  }
+
+  // ---- identities -----------------------------------------------------------------------------
+
+  /**
+   * Claims a unique alias (username, client id…) in the session's namespace. With 'replace' a
+   * previous holder is kicked (its session closed with reason `replaced`); with 'reject' the claim
+   * fails with identity-taken. Re-claiming one's own alias is a no-op.
+   */
+  async claimAlias(s: Session, alias: string, policy: 'reject' | 'replace'): Promise<void> {
+    if (s.aliases.has(alias)) return;
+    const out = await this.backplane.claimAlias(s.namespace, alias, { peerId: s.id, node: this.nodeId }, policy === 'replace');
+    if (!out.ok) throw new HubError('identity-taken');
+    if (s.closed) {
+      await this.backplane.releaseAlias(s.namespace, alias, s.id);
+      return;
+    }
+    s.aliases.add(alias);
+    if (out.previous && out.previous.peerId !== s.id) {
+      s.log.info({ alias, previous: out.previous.peerId }, 'identity taken over');
+      this.backplane.toPeer(out.previous, { k: 'kick', peerId: out.previous.peerId, reason: 'replaced' });
+    }
+  }
+
+  async releaseAlias(s: Session, alias: string): Promise<void> {
+    if (!s.aliases.delete(alias)) return;
+    await this.backplane.releaseAlias(s.namespace, alias, s.id);
+  }
+
+  async resolveAlias(namespace: string, alias: string): Promise<string | undefined> {
+    return (await this.backplane.resolveAlias(namespace, alias))?.peerId;
+  }
+
+  /** Forcibly removes a member from a room: it hears a self-addressed peer-left (kicked). */
+  async kick(namespace: string, room: string, peerId: string): Promise<boolean> {
+    const key = roomKey(namespace, room);
+    const got = await this.backplane.getRoom(key);
+    const m = got?.members.find((x) => x.peerId === peerId);
+    if (!m) return false;
+    if (!(await this.backplane.leaveRoom(key, peerId, this.clock.now()))) return false;
+    this.backplane.toRoom(key, { k: 'left', room: key, peerId, reason: 'kicked' });
+    this.backplane.toPeer(m, { k: 'removed', room: key, peerId, reason: 'kicked' });
+    return true;
+  }
+
+  // ---- liveness and expiry --------------------------------------------------------------------
+
+  /** One tick: probe every live session, close the ones silent for longer than the timeout. */
+  heartbeat(): void {
+    const now = this.clock.now();
+    const { timeoutMs } = this.config.heartbeat;
+    for (const s of [...this.sessions.values()]) {
+      if (now - s.lastSeen >= timeoutMs) {
+        s.log.info({ silentMs: now - s.lastSeen }, 'heartbeat timeout');
+        s.link.close('timeout');
+        void this.closeSession(s, 'timeout');
+      } else {
+        s.link.ping();
+      }
+    }
+  }
+
+  /** One tick of room housekeeping: empty rooms past their grace, idle rooms past their ttl. */
+  async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const swept = await this.backplane.sweep(this.clock.now());
+      for (const r of swept) {
+        this.observer?.roomRemoved(r.reason);
+        this.log.info({ room: r.key, reason: r.reason, members: r.members.length }, 'room removed');
+        for (const m of r.members) this.backplane.toPeer(m, { k: 'removed', room: r.key, peerId: m.peerId, reason: 'expired' });
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'room sweep failed');
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  // ---- deliveries from the backplane ----------------------------------------------------------
+
+  onPeer(peerId: string, env: Envelope): void {
+    const s = this.sessions.get(peerId);
+    if (!s || s.closed) return;
+    switch (env.k) {
+      case 'signal':
+        this.emit(s, { type: 'signal', from: env.from, room: splitKey(env.room).name, data: env.data });
+        s.log.debug({ room: splitKey(env.room).name, from: env.from }, 'relayed signal');
+        return;
+      case 'removed': {
+        const { name } = splitKey(env.room);
+        if (!s.rooms.delete(name)) return;
+        const lr = this.local.get(env.room);
+        if (lr) {
+          lr.locals.delete(s);
+          lr.members.delete(s.id);
+          this.unwatchIfIdle(env.room, lr);
+        }
+        s.log.info({ room: name, reason: env.reason }, 'removed from room');
+        this.emit(s, { type: 'peer-left', room: name, peerId: s.id, reason: env.reason });
+        return;
+      }
+      case 'kick':
+        s.link.close(closeFor[env.reason] ?? 'kicked');
+        void this.closeSession(s, env.reason);
+        return;
+      default:
+        return;
+    }
+  }
+
+  onRoom(key: string, env: Envelope): void {
+    const lr = this.local.get(key);
+    if (!lr) return;
+    const room = splitKey(key).name;
+    switch (env.k) {
+      case 'joined':
+        lr.members.set(env.peer.peerId, env.peer);
+        for (const s of lr.locals) if (s.id !== env.peer.peerId) this.emit(s, { type: 'peer-joined', room, peer: peerInfo(env.peer) });
+        return;
+      case 'left':
+        lr.members.delete(env.peerId);
+        for (const s of lr.locals) if (s.id !== env.peerId) this.emit(s, { type: 'peer-left', room, peerId: env.peerId, reason: env.reason });
+        return;
+      case 'broadcast':
+        for (const s of lr.locals) {
+          if (s.id !== env.from || env.self) this.emit(s, { type: 'broadcast', room, from: env.from, data: env.data });
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  private emit(s: Session, ev: HubEvent): void {
+    try {
+      s.sink(ev);
+    } catch (err) {
+      s.log.error({ err, event: ev.type }, 'dialect failed to render an event');
+    }
+  }
+
+  // ---- introspection --------------------------------------------------------------------------
+
+  stats(): { sessionsByDialect: Map<string, number>; localRooms: number } {
+    const byDialect = new Map<string, number>();
+    for (const s of this.sessions.values()) byDialect.set(s.dialect, (byDialect.get(s.dialect) ?? 0) + 1);
+    return { sessionsByDialect: byDialect, localRooms: this.local.size };
+  }
+}
+
+function snapshot(room: RoomRecord, members: MemberRecord[]): RoomSnapshot {
+  const { namespace, name } = splitKey(room.key);
+  return { name, namespace, createdAt: room.createdAt, lastActivity: room.lastActivity, options: room.options, members: members.map(peerInfo) };
+}
+
+export type { MemberRef };

@@ -1,0 +1,66 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Clock } from '../core/clock.js';
+import type { ErrorCode } from '../core/errors.js';
+import type { Hub } from '../core/hub.js';
+import type { Session } from '../core/session.js';
+import type { CloseReason, Link } from '../core/types.js';
+
+/** An outbound frame: any JSON object with a string `type`. */
+export type OutFrame = { type: string; [k: string]: unknown };
+
+/** What the upgrade request told us. */
+export interface UpgradeInfo {
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  remoteAddress: string;
+}
+
+/** The connection as a dialect sees it: send frames, close, attach the session it opened. */
+export interface Conn {
+  readonly info: UpgradeInfo;
+  readonly log: Logger;
+  /** The transport handle to give the hub when opening a session. */
+  readonly link: Link;
+  /** Serialises and sends one frame; counted by its `type`. Dropped if the socket is gone. */
+  send(frame: OutFrame): void;
+  /** Closes with an explicit code (the dialect's own words). */
+  close(code: number, reason: string): void;
+  /** Tells the connection which session it carries (liveness, logs, cleanup). */
+  attach(session: Session): void;
+}
+
+/** A dialect's per-connection logic. */
+export interface DialectHandler {
+  /** One inbound text frame, parsed as JSON (any JSON value). May return a promise: the next frame waits. */
+  message(msg: unknown): void | Promise<void>;
+  /** A framing problem found before the dialect saw the frame: bad JSON, too large, binary. */
+  reject(code: ErrorCode, detail: string): void;
+  /** The socket closed. */
+  closed(): void | Promise<void>;
+  /** The server is draining (graceful shutdown). */
+  drain?(): void;
+  /** Heartbeat tick: an application-level ping where the dialect has one. */
+  heartbeat?(): void;
+}
+
+export interface DialectContext {
+  hub: Hub;
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  version: string;
+  /** Counts an error code sent to a client, for metrics. */
+  countError(dialect: string, code: string): void;
+}
+
+export interface Dialect {
+  readonly name: string;
+  /** Inbound message types counted by name in metrics (others count as "other"). */
+  readonly types: ReadonlySet<string>;
+  /** Close code and reason text for each server-initiated close. */
+  readonly closeCodes: Record<CloseReason, readonly [number, string]>;
+  accept(conn: Conn, ctx: DialectContext): DialectHandler;
+}

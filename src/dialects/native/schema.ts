@@ -1,0 +1,101 @@
+import { Type, type TObject, type TSchema } from '@sinclair/typebox';
+import { ERROR_CODES } from '../../core/errors.js';
+
+/**
+ * The native protocol v1, as schemas. These are the runtime validators AND the source the
+ * spec (docs/protocol.md) is checked against by test/docs/protocol-doc.test.ts: every message here
+ * must be documented there with an example that validates, and nothing else may be.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+export interface SchemaLimits {
+  maxNameLength: number;
+}
+
+const Id = Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Integer()], { description: 'Request id, echoed as `re` in the reply.' });
+const RoomName = Type.String({ minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f]+$', description: 'Room name: 1–128 characters, no control characters.' });
+const PeerId = Type.String({ minLength: 1, maxLength: 64 });
+const Meta = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON object shown to other members.' });
+const LeaveReason = Type.Union(['left', 'disconnect', 'timeout', 'kicked', 'expired', 'replaced'].map((r) => Type.Literal(r)));
+const RoomOptions = Type.Object(
+  {
+    capacity: Type.Optional(Type.Integer({ minimum: 1, description: 'Maximum members (capped by the server maximum).' })),
+    emptyTtlMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400_000, description: 'How long the room lives while empty.' })),
+    idleTtlMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 604_800_000, description: 'Expire after this long without activity (0: never).' })),
+  },
+  { additionalProperties: false },
+);
+
+const msg = <P extends Record<string, TSchema>>(type: string, props: P, description: string) =>
+  Type.Object({ type: Type.Literal(type), ...props }, { description });
+
+/** Client → server. Unknown extra fields are ignored (forward compatibility). */
+export function clientSchemas(limits: SchemaLimits): Record<string, TObject> {
+  const Name = Type.String({ maxLength: limits.maxNameLength, description: 'Display name shown to other members.' });
+  return {
+    join: msg('join', { id: Type.Optional(Id), room: RoomName, name: Type.Optional(Name), meta: Type.Optional(Meta) }, 'Join (and, unless the server requires creation first, create) a room.'),
+    leave: msg('leave', { id: Type.Optional(Id), room: RoomName }, 'Leave a room.'),
+    signal: msg('signal', { id: Type.Optional(Id), to: PeerId, room: Type.Optional(RoomName), data: Type.Unknown() }, 'Targeted relay to one peer that shares a room with you.'),
+    broadcast: msg('broadcast', { id: Type.Optional(Id), room: RoomName, data: Type.Unknown() }, 'Relay to every other member of a room.'),
+    'create-room': msg('create-room', { id: Type.Optional(Id), options: Type.Optional(RoomOptions) }, 'Create a room with an unguessable generated id.'),
+    ping: msg('ping', { id: Type.Optional(Id), ts: Type.Optional(Type.Number()) }, 'Application-level round trip.'),
+  };
+}
+
+const Re = Type.Optional(Type.Union([Type.String(), Type.Integer()], { description: 'The `id` of the request this answers.' }));
+const Peer = Type.Object({ peerId: PeerId, name: Type.Optional(Type.String()), meta: Type.Optional(Meta) });
+const IceServer = Type.Object({
+  urls: Type.Union([Type.String(), Type.Array(Type.String())]),
+  username: Type.Optional(Type.String()),
+  credential: Type.Optional(Type.String()),
+});
+
+/** Server → client. */
+export const serverSchemas: Record<string, TObject> = {
+  welcome: msg(
+    'welcome',
+    {
+      peerId: PeerId,
+      version: Type.String(),
+      protocol: Type.Literal(PROTOCOL_VERSION),
+      heartbeat: Type.Object({ intervalMs: Type.Integer(), timeoutMs: Type.Integer() }),
+      iceServers: Type.Array(IceServer),
+      limits: Type.Object({
+        maxMessageBytes: Type.Integer(),
+        maxFrameBytes: Type.Integer(),
+        maxNameLength: Type.Integer(),
+        maxMetaBytes: Type.Integer(),
+        maxRoomsPerPeer: Type.Integer(),
+        maxPeersPerRoom: Type.Integer(),
+      }),
+    },
+    'Sent once, on connect.',
+  ),
+  joined: msg('joined', { re: Re, room: RoomName, peers: Type.Array(Peer) }, 'You joined; `peers` are the other members.'),
+  left: msg('left', { re: Re, room: RoomName }, 'You left the room.'),
+  'peer-joined': msg('peer-joined', { room: RoomName, peer: Peer }, 'Someone joined a room you are in.'),
+  'peer-left': msg('peer-left', { room: RoomName, peerId: PeerId, reason: LeaveReason }, 'Someone left a room you are in; when `peerId` is yours, you were removed.'),
+  signal: msg('signal', { room: RoomName, from: PeerId, data: Type.Unknown() }, 'A targeted relay addressed to you.'),
+  broadcast: msg('broadcast', { room: RoomName, from: PeerId, data: Type.Unknown() }, 'A room-wide relay.'),
+  'room-created': msg('room-created', { re: Re, room: RoomName }, 'The room you asked for exists now.'),
+  ack: msg('ack', { re: Type.Union([Type.String(), Type.Integer()]) }, 'A `signal` or `broadcast` that carried an `id` was accepted.'),
+  pong: msg('pong', { re: Re, ts: Type.Number() }, 'Answer to `ping`: your `ts`, or the server time in ms.'),
+  error: msg(
+    'error',
+    { re: Re, code: Type.Union(Object.keys(ERROR_CODES).map((c) => Type.Literal(c))), message: Type.String() },
+    'A request failed, or a frame could not be handled. The connection stays open.',
+  ),
+  goaway: msg('goaway', { reason: Type.Literal('shutdown'), reconnectMs: Type.Integer() }, 'The server is draining: reconnect (elsewhere) within `reconnectMs`; the socket is closed with 1001 after it.'),
+};
+
+/** Close codes the server uses on /v1; documented in docs/protocol.md. */
+export const NATIVE_CLOSE_CODES = {
+  1001: 'going away: server shutdown after `goaway`, or drain timeout',
+  1009: 'frame larger than limits.maxFrameBytes',
+  4000: 'heartbeat timeout: no frame or pong within heartbeat.timeoutMs',
+  4001: 'session replaced by a newer connection with the same identity',
+  4002: 'slow consumer: outbound queue over limits.maxBufferedBytes',
+  4003: 'removed by an operator (kicked)',
+  4008: 'policy violation',
+} as const;

@@ -1,0 +1,11 @@
+/** Library entry: embed Switchboard in an existing Node application. */
+export { createServer, SwitchboardServer, type ServerDeps, type ServerState } from './server/server.js';
+export { loadConfig, validateConfig, defaultConfig, ConfigSchema, ConfigError, type Config, type DeepPartial } from './config.js';
+export { Hub, type HubConfig, type HubObserver } from './core/hub.js';
+export { ManualClock, systemClock, type Clock, type Timer } from './core/clock.js';
+export { HubError, ERROR_CODES, type ErrorCode } from './core/errors.js';
+export type { Backplane, Envelope } from './core/backplane.js';
+export { MemoryBackplane } from './backplane/memory.js';
+export type { Dialect, DialectHandler, Conn } from './dialects/dialect.js';
+export { nativeDialect } from './dialects/native/native.js';
+export { VERSION } from './version.js';

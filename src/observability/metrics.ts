@@ -1,0 +1,75 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { HubObserver } from '../core/hub.js';
+
+/**
+ * Prometheus metrics for one server instance. A registry per instance (never the global one), so
+ * several servers can live in one process.
+ */
+export class Metrics implements HubObserver {
+  readonly registry = new Registry();
+  readonly connections: Gauge;
+  readonly sessions: Gauge;
+  readonly rooms: Gauge;
+  readonly framesIn: Counter;
+  readonly framesOut: Counter;
+  readonly errors: Counter;
+  readonly relayLatency: Histogram;
+  readonly relayRecipients: Counter;
+  readonly roomsRemoved: Counter;
+  readonly closes: Counter;
+
+  constructor(collect: { connections: () => Map<string, number>; sessions: () => Map<string, number>; rooms: () => number }) {
+    const registers = [this.registry];
+    this.connections = new Gauge({
+      name: 'switchboard_connections',
+      help: 'Open WebSocket connections by dialect.',
+      labelNames: ['dialect'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [d, n] of collect.connections()) this.set({ dialect: d }, n);
+      },
+    });
+    this.sessions = new Gauge({
+      name: 'switchboard_sessions',
+      help: 'Live sessions by dialect.',
+      labelNames: ['dialect'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [d, n] of collect.sessions()) this.set({ dialect: d }, n);
+      },
+    });
+    this.rooms = new Gauge({
+      name: 'switchboard_rooms',
+      help: 'Rooms with at least one member on this node.',
+      registers,
+      collect() {
+        this.set(collect.rooms());
+      },
+    });
+    this.framesIn = new Counter({ name: 'switchboard_frames_in_total', help: 'Frames received, by dialect and message type.', labelNames: ['dialect', 'type'], registers });
+    this.framesOut = new Counter({ name: 'switchboard_frames_out_total', help: 'Frames sent, by dialect and message type.', labelNames: ['dialect', 'type'], registers });
+    this.errors = new Counter({ name: 'switchboard_errors_total', help: 'Errors returned to clients, by dialect and code.', labelNames: ['dialect', 'code'], registers });
+    this.relayLatency = new Histogram({
+      name: 'switchboard_relay_latency_seconds',
+      help: 'Time from the hub accepting a relay to handing it to every local recipient.',
+      labelNames: ['kind'],
+      buckets: [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25],
+      registers,
+    });
+    this.relayRecipients = new Counter({ name: 'switchboard_relay_recipients_total', help: 'Recipients of relayed messages, by kind.', labelNames: ['kind'], registers });
+    this.roomsRemoved = new Counter({ name: 'switchboard_rooms_removed_total', help: 'Rooms removed by the sweeper, by reason (empty, expired).', labelNames: ['reason'], registers });
+    this.closes = new Counter({ name: 'switchboard_server_closes_total', help: 'Connections closed by the server, by dialect and reason.', labelNames: ['dialect', 'reason'], registers });
+    collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
+  }
+
+  relayed(kind: 'signal' | 'broadcast', recipients: number, seconds: number): void {
+    this.relayLatency.observe({ kind }, seconds);
+    this.relayRecipients.inc({ kind }, recipients);
+  }
+
+  roomRemoved(reason: 'empty' | 'expired'): void {
+    this.roomsRemoved.inc({ reason });
+  }
+}
