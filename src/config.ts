@@ -31,6 +31,21 @@ export const ConfigSchema = Type.Object(
     ),
     drainTimeoutMs: Ms(10_000, 'On SIGTERM/SIGINT, how long to wait for clients to leave before closing them (1001).'),
     iceServers: Type.Array(IceServer, { default: [], description: 'STUN/TURN servers sent to native clients in `welcome` (JSON array of RTCIceServer).' }),
+    listeners: Type.Array(
+      Type.Object(
+        {
+          port: Type.Integer({ minimum: 0, maximum: 65535 }),
+          host: Type.Optional(Type.String()),
+          dialect: Type.Optional(Type.String({ description: 'Serve only this dialect, on every path.' })),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [], description: 'Extra listeners besides host:port, e.g. `[{"port":8000},{"port":8080}]` for clients that hard-code those ports. `dialect` pins a listener to one dialect.' },
+    ),
+    routes: Type.Array(
+      Type.Object({ path: Type.String({ pattern: '^/' }), dialect: Type.String() }, { additionalProperties: false }),
+      { default: [], description: 'Extra WebSocket paths pinned to a dialect, e.g. `[{"path":"/signaling","dialect":"slam-pair"}]`; `:name` segments allowed.' },
+    ),
     heartbeat: Type.Object(
       {
         intervalMs: Count(20_000, 'How often every connection is probed (WebSocket ping; vc also gets its JSON ping).'),

@@ -126,6 +126,11 @@ export class Hub implements BackplaneSink {
     return this.backplane.nodeId;
   }
 
+  /** False while the shared store is unreachable (never, in memory). */
+  get healthy(): boolean {
+    return this.backplane.healthy;
+  }
+
   async start(): Promise<void> {
     await this.backplane.start(this);
     this.timers.push(this.clock.setInterval(() => this.heartbeat(), this.config.heartbeat.intervalMs));
@@ -181,22 +186,25 @@ export class Hub implements BackplaneSink {
     return out;
   }
 
-  async createRoom(s: Session, opts: CreateRoomOptions = {}): Promise<string> {
+  /** Creates an empty room in a namespace (a session's, or one named directly, e.g. from HTTP). */
+  async createRoom(scope: Session | string, opts: CreateRoomOptions = {}): Promise<string> {
     if (this.draining) throw new HubError('shutting-down');
+    const ns = typeof scope === 'string' ? scope : scope.namespace;
+    const log = typeof scope === 'string' ? this.log.child({ namespace: ns }) : scope.log;
     const options = this.resolveOptions(opts.defaults, opts.options);
     const now = this.clock.now();
     if (opts.name !== undefined) {
-      const r = await this.backplane.createRoom(roomKey(s.namespace, opts.name), options, now);
+      const r = await this.backplane.createRoom(roomKey(ns, opts.name), options, now);
       if (r === 'exists') throw new HubError('room-exists');
-      s.log.info({ room: opts.name }, 'room created');
+      log.info({ room: opts.name }, 'room created');
       return opts.name;
     }
     const gen = opts.generate ?? this.ids;
     for (let attempt = 0; attempt < 32; attempt++) {
       const name = gen();
-      const r = await this.backplane.createRoom(roomKey(s.namespace, name), options, now);
+      const r = await this.backplane.createRoom(roomKey(ns, name), options, now);
       if (r === 'created') {
-        s.log.info({ room: name }, 'room created');
+        log.info({ room: name }, 'room created');
         return name;
       }
     }

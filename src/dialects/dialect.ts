@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Clock } from '../core/clock.js';
@@ -13,6 +13,8 @@ export type OutFrame = { type: string; [k: string]: unknown };
 /** What the upgrade request told us. */
 export interface UpgradeInfo {
   path: string;
+  /** Values of `:name` segments in the route pattern that matched (e.g. `/ws/:room`). */
+  params: Record<string, string>;
   query: URLSearchParams;
   headers: IncomingHttpHeaders;
   remoteAddress: string;
@@ -30,6 +32,8 @@ export interface Conn {
   close(code: number, reason: string): void;
   /** Tells the connection which session it carries (liveness, logs, cleanup). */
   attach(session: Session): void;
+  /** Re-labels the connection with another dialect (metrics, close codes); used by first-frame detection. */
+  rebind(dialect: Dialect): void;
 }
 
 /** A dialect's per-connection logic. */
@@ -56,6 +60,17 @@ export interface DialectContext {
   countError(dialect: string, code: string): void;
 }
 
+/** Pre-upgrade decision: accept, or refuse with an HTTP status and JSON (or text) body. */
+export type Admission = { ok: true } | { ok: false; status: number; body: unknown };
+
+/** An HTTP route a dialect serves (on every listener that serves the dialect). */
+export interface HttpRoute {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Path pattern; `:name` segments match one segment and land in `params`. */
+  path: string;
+  handle(req: IncomingMessage, res: ServerResponse, params: Record<string, string>, ctx: DialectContext): void | Promise<void>;
+}
+
 export interface Dialect {
   readonly name: string;
   /** Inbound message types counted by name in metrics (others count as "other"). */
@@ -63,4 +78,13 @@ export interface Dialect {
   /** Close code and reason text for each server-initiated close. */
   readonly closeCodes: Record<CloseReason, readonly [number, string]>;
   accept(conn: Conn, ctx: DialectContext): DialectHandler;
+  /** Checked before the WebSocket upgrade (e.g. the room must exist). */
+  admit?(info: UpgradeInfo, ctx: DialectContext): Admission | Promise<Admission>;
+  /** HTTP routes of this dialect. */
+  readonly http?: readonly HttpRoute[];
+  /**
+   * For shared catch-all paths: true when a connection's first frame is this dialect's.
+   * Only dialects with `detect` are candidates for first-frame detection.
+   */
+  detect?(msg: unknown): boolean;
 }

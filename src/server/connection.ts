@@ -25,8 +25,9 @@ export interface ConnectionDeps {
  */
 export class Connection implements Conn {
   readonly link: Link;
-  readonly log: Logger;
   session: Session | undefined;
+  log: Logger;
+  dialect: Dialect;
   private handler: DialectHandler;
   private queue: { data: Buffer; binary: boolean }[] = [];
   private busy = false;
@@ -34,10 +35,11 @@ export class Connection implements Conn {
 
   constructor(
     readonly ws: WebSocket,
-    readonly dialect: Dialect,
+    dialect: Dialect,
     readonly info: UpgradeInfo,
     private readonly deps: ConnectionDeps,
   ) {
+    this.dialect = dialect;
     this.log = deps.ctx.log.child({ dialect: dialect.name, remote: info.remoteAddress });
     this.link = {
       ping: () => this.ping(),
@@ -53,7 +55,13 @@ export class Connection implements Conn {
 
   attach(session: Session): void {
     this.session = session;
-    (this as { log: Logger }).log = this.log.child({ peerId: session.id });
+    this.log = this.deps.ctx.log.child({ dialect: this.dialect.name, remote: this.info.remoteAddress, peerId: session.id });
+  }
+
+  rebind(dialect: Dialect): void {
+    this.dialect = dialect;
+    this.session = undefined;
+    this.log = this.deps.ctx.log.child({ dialect: dialect.name, remote: this.info.remoteAddress });
   }
 
   send(frame: OutFrame): void {

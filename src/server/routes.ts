@@ -1,28 +1,62 @@
-import type { Dialect } from '../dialects/dialect.js';
-
-/** Maps an upgrade path to the dialect that serves it. */
-export interface Route {
-  /** Exact path, or a prefix ending in '/' (matches anything below it). */
-  path: string;
-  dialect: Dialect;
+/** Path patterns: literal segments, `:name` segments (one segment each), or `*` (anything). */
+export interface Match<T> {
+  value: T;
+  params: Record<string, string>;
 }
 
-export class Router {
-  private readonly exact = new Map<string, Dialect>();
-  private readonly prefixes: { prefix: string; dialect: Dialect }[] = [];
+interface Compiled<T> {
+  segments: string[];
+  any: boolean;
+  value: T;
+  pattern: string;
+}
 
-  constructor(routes: Route[]) {
-    for (const r of routes) {
-      if (r.path.endsWith('/') && r.path.length > 1) this.prefixes.push({ prefix: r.path, dialect: r.dialect });
-      else this.exact.set(r.path, r.dialect);
-    }
-    this.prefixes.sort((a, b) => b.prefix.length - a.prefix.length);
+function split(path: string): string[] {
+  return path.split('/').filter((s) => s.length > 0);
+}
+
+/**
+ * A small path router. Literal segments beat `:params`, which beat the catch-all `*`; among equals,
+ * the first registered wins.
+ */
+export class PathRouter<T> {
+  private readonly routes: Compiled<T>[] = [];
+
+  add(pattern: string, value: T): this {
+    this.routes.push({ segments: pattern === '*' ? [] : split(pattern), any: pattern === '*', value, pattern });
+    return this;
   }
 
-  resolve(path: string): Dialect | undefined {
-    const hit = this.exact.get(path);
-    if (hit) return hit;
-    for (const p of this.prefixes) if (path.startsWith(p.prefix)) return p.dialect;
-    return undefined;
+  match(path: string): Match<T> | undefined {
+    const parts = split(path);
+    let best: { m: Match<T>; score: number } | undefined;
+    for (const r of this.routes) {
+      if (r.any) {
+        if (!best) best = { m: { value: r.value, params: {} }, score: -1 };
+        continue;
+      }
+      if (r.segments.length !== parts.length) continue;
+      const params: Record<string, string> = {};
+      let score = 0;
+      let ok = true;
+      for (let i = 0; i < parts.length; i++) {
+        const seg = r.segments[i]!;
+        const part = parts[i]!;
+        if (seg.startsWith(':')) {
+          try {
+            params[seg.slice(1)] = decodeURIComponent(part);
+          } catch {
+            ok = false;
+            break;
+          }
+        } else if (seg === part) score += 2;
+        else {
+          ok = false;
+          break;
+        }
+      }
+      if (ok && (!best || score > best.score)) best = { m: { value: r.value, params }, score };
+    }
+    return best?.m;
   }
 }

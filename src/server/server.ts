@@ -2,34 +2,42 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { MemoryBackplane } from '../backplane/memory.js';
-import { loadConfig, validateConfig, type Config, type DeepPartial } from '../config.js';
+import { ConfigError, loadConfig, type Config, type DeepPartial } from '../config.js';
 import type { Backplane } from '../core/backplane.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { Hub } from '../core/hub.js';
-import type { Dialect, DialectContext, UpgradeInfo } from '../dialects/dialect.js';
-import { nativeDialect } from '../dialects/native/native.js';
+import type { Dialect, DialectContext, HttpRoute, UpgradeInfo } from '../dialects/dialect.js';
+import { builtinDialects, defaultRoutes } from '../dialects/registry.js';
 import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { VERSION } from '../version.js';
 import { Connection } from './connection.js';
 import { refuseUpgrade, remoteAddress, sendJson, sendText } from './http.js';
-import { Router, type Route } from './routes.js';
+import { PathRouter } from './routes.js';
 
 export interface ServerDeps {
   clock?: Clock;
   logger?: Logger;
   backplane?: Backplane;
-  /** Extra upgrade routes, consulted before the built-in ones. */
-  routes?: Route[];
+  /** Extra dialects (by name) that config `routes` and `listeners` may name. */
+  dialects?: Dialect[];
 }
 
 export type ServerState = 'idle' | 'starting' | 'ready' | 'draining' | 'stopped';
 
+interface Listener {
+  http: HttpServer;
+  host: string;
+  port: number;
+  ws: PathRouter<Dialect>;
+  httpRoutes: PathRouter<HttpRoute>[];
+}
+
 /**
  * The composition root: config → clock, logger, metrics, backplane, hub, dialects, HTTP/WebSocket
- * listener. Nothing here is module-level, so one process can run several servers (tests do).
+ * listeners. Nothing here is module-level, so one process can run several servers (tests do).
  */
 export class SwitchboardServer {
   readonly config: Config;
@@ -39,10 +47,10 @@ export class SwitchboardServer {
   readonly hub: Hub;
   readonly connections = new Set<Connection>();
   state: ServerState = 'idle';
-  private readonly http: HttpServer;
+  private readonly listeners: Listener[];
   private readonly wss: WebSocketServer;
-  private readonly router: Router;
   private readonly ctx: DialectContext;
+  private readonly dialects: Map<string, Dialect>;
   private stopping: Promise<void> | undefined;
   /** Set while draining: called when the last connection has gone. */
   private onEmpty: (() => void) | undefined;
@@ -52,13 +60,14 @@ export class SwitchboardServer {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger ?? createLogger({ level: config.logLevel });
     const backplane = deps.backplane ?? new MemoryBackplane();
+    this.dialects = new Map(builtinDialects);
+    for (const d of deps.dialects ?? []) this.dialects.set(d.name, d);
     this.metrics = new Metrics({
       connections: () => this.countBy((c) => c.dialect.name),
       sessions: () => this.hub.stats().sessionsByDialect,
       rooms: () => this.hub.stats().localRooms,
     });
     this.hub = new Hub({ backplane, clock: this.clock, config, log: this.log, observer: this.metrics });
-    this.router = new Router([...(deps.routes ?? []), { path: '/v1', dialect: nativeDialect }]);
     this.ctx = {
       hub: this.hub,
       config,
@@ -68,38 +77,90 @@ export class SwitchboardServer {
       countError: (dialect, code) => this.metrics.errors.inc({ dialect, code }),
     };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, clientTracking: false });
-    this.http = createHttpServer((req, res) => void this.onRequest(req, res));
-    this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
-    this.http.on('clientError', (_err, socket) => socket.destroy());
+    const main = { host: config.host, port: config.port, dialect: undefined as string | undefined };
+    this.listeners = [main, ...config.listeners].map((l, i) => this.makeListener(l.host ?? config.host, l.port, l.dialect, i));
   }
 
-  /** Listens; resolves with the bound address (port 0 picks a free port). */
+  private dialectByName(name: string, key: string): Dialect {
+    const d = this.dialects.get(name);
+    if (!d) throw new ConfigError(key, `unknown dialect "${name}" (known: ${[...this.dialects.keys()].join(', ')})`);
+    return d;
+  }
+
+  private makeListener(host: string, port: number, pinned: string | undefined, index: number): Listener {
+    const ws = new PathRouter<Dialect>();
+    const served = new Set<Dialect>();
+    if (pinned !== undefined) {
+      const d = this.dialectByName(pinned, `listeners.${index - 1}.dialect`);
+      ws.add('*', d);
+      served.add(d);
+    } else {
+      this.config.routes.forEach((r, i) => {
+        const d = this.dialectByName(r.dialect, `routes.${i}.dialect`);
+        ws.add(r.path, d);
+        served.add(d);
+      });
+      for (const r of defaultRoutes) {
+        ws.add(r.path, r.dialect);
+        served.add(r.dialect);
+      }
+    }
+    const byMethod = new Map<string, PathRouter<HttpRoute>>();
+    for (const d of served) {
+      for (const r of d.http ?? []) {
+        if (!byMethod.has(r.method)) byMethod.set(r.method, new PathRouter());
+        byMethod.get(r.method)!.add(r.path, r);
+      }
+    }
+    const http = createHttpServer((req, res) => void this.onRequest(req, res, byMethod));
+    const listener: Listener = { http, host, port, ws, httpRoutes: [...byMethod.values()] };
+    http.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head, listener));
+    http.on('clientError', (_err, socket) => socket.destroy());
+    return listener;
+  }
+
+  /** Listens on every listener; resolves with the main bound address (port 0 picks a free port). */
   async start(): Promise<{ host: string; port: number }> {
     if (this.state !== 'idle') throw new Error(`cannot start a server that is ${this.state}`);
     this.state = 'starting';
     await this.hub.start();
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.http.once('error', onError);
-      this.http.listen(this.config.port, this.config.host, () => {
-        this.http.off('error', onError);
-        resolve();
-      });
-    });
+    try {
+      for (const l of this.listeners) {
+        await new Promise<void>((resolve, reject) => {
+          const onError = (err: Error) => reject(err);
+          l.http.once('error', onError);
+          l.http.listen(l.port, l.host, () => {
+            l.http.off('error', onError);
+            resolve();
+          });
+        });
+      }
+    } catch (err) {
+      for (const l of this.listeners) l.http.close();
+      await this.hub.stop();
+      this.state = 'stopped';
+      throw err;
+    }
     this.state = 'ready';
-    const addr = this.address();
-    this.log.info({ host: addr.host, port: addr.port, version: VERSION }, `switchboard listening on ${addr.host}:${addr.port}`);
-    return addr;
+    for (const a of this.addresses()) this.log.info({ host: a.host, port: a.port, version: VERSION }, `switchboard listening on ${a.host}:${a.port}`);
+    return this.address();
   }
 
+  /** The main listener's bound address. */
   address(): { host: string; port: number } {
-    const a = this.http.address() as AddressInfo | null;
-    return { host: a?.address ?? this.config.host, port: a?.port ?? this.config.port };
+    return this.addresses()[0]!;
+  }
+
+  addresses(): { host: string; port: number }[] {
+    return this.listeners.map((l) => {
+      const a = l.http.address() as AddressInfo | null;
+      return { host: a?.address ?? l.host, port: a?.port ?? l.port };
+    });
   }
 
   /**
    * Graceful stop: refuse new connections, /ready → 503, tell every client (native: `goaway`),
-   * wait up to drainTimeoutMs for them to leave, close the rest (1001), then close the listener.
+   * wait up to drainTimeoutMs for them to leave, close the rest (1001), then close the listeners.
    */
   stop(opts: { drainTimeoutMs?: number } = {}): Promise<void> {
     this.stopping ??= this.doStop(opts.drainTimeoutMs ?? this.config.drainTimeoutMs);
@@ -122,22 +183,30 @@ export class SwitchboardServer {
         this.onEmpty = done;
       });
     }
-    const closing = [...this.connections].map(
-      (c) => new Promise<void>((resolve) => {
-        c.ws.once('close', () => resolve());
-        c.closeFor('shutdown');
-        // A peer that never answers the close handshake is cut off.
-        setTimeout(() => {
-          c.ws.terminate();
-          resolve();
-        }, 2000).unref();
-      }),
+    await Promise.all(
+      [...this.connections].map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            c.ws.once('close', () => resolve());
+            c.closeFor('shutdown');
+            // A peer that never answers the close handshake is cut off (a guard, not behaviour).
+            setTimeout(() => {
+              c.ws.terminate();
+              resolve();
+            }, 2000).unref();
+          }),
+      ),
     );
-    await Promise.all(closing);
-    await new Promise<void>((resolve) => {
-      this.http.close(() => resolve());
-      this.http.closeAllConnections();
-    });
+    await Promise.all(
+      this.listeners.map(
+        (l) =>
+          new Promise<void>((resolve) => {
+            if (!l.http.listening) return resolve();
+            l.http.close(() => resolve());
+            l.http.closeAllConnections();
+          }),
+      ),
+    );
     await this.hub.stop();
     this.state = 'stopped';
     this.log.info('stopped');
@@ -149,51 +218,73 @@ export class SwitchboardServer {
     return m;
   }
 
-  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async onRequest(req: IncomingMessage, res: ServerResponse, routes: Map<string, PathRouter<HttpRoute>>): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' });
-      switch (url.pathname) {
-        case '/health':
-          return sendJson(res, 200, { ok: true, ts: Math.floor(this.clock.now() / 1000), version: VERSION, node: this.hub.nodeId, state: this.state });
-        case '/ready': {
-          const ready = this.state === 'ready';
-          return sendJson(res, ready ? 200 : 503, { ready, state: this.state });
+      if (req.method === 'GET' || req.method === 'HEAD') {
+        switch (url.pathname) {
+          case '/':
+            return sendJson(res, 200, { service: 'switchboard', version: VERSION, ok: true });
+          case '/health':
+            return sendJson(res, 200, { ok: true, ts: Math.floor(this.clock.now() / 1000), version: VERSION, node: this.hub.nodeId, state: this.state });
+          case '/ready': {
+            const ready = this.state === 'ready' && this.hub.healthy;
+            return sendJson(res, ready ? 200 : 503, { ready, state: this.state, backplane: this.hub.healthy ? 'ok' : 'down' });
+          }
+          case '/metrics':
+            return sendText(res, 200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
         }
-        case '/metrics':
-          return sendText(res, 200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
-        default:
-          if (this.router.resolve(url.pathname)) return sendJson(res, 426, { error: 'upgrade required: this path is a WebSocket endpoint' });
-          return sendJson(res, 404, { error: 'not found' });
       }
+      const hit = routes.get(req.method ?? 'GET')?.match(url.pathname);
+      if (hit) return await hit.value.handle(req, res, hit.params, this.ctx);
+      return sendJson(res, 404, { error: 'not found' });
     } catch (err) {
       this.log.error({ err }, 'http request failed');
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
     }
   }
 
-  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, l: Listener): Promise<void> {
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://x');
     if (this.state !== 'ready') return refuseUpgrade(socket, 503, { error: 'server is not accepting connections', state: this.state });
-    const dialect = this.router.resolve(url.pathname);
-    if (!dialect) return refuseUpgrade(socket, 404, { error: 'no WebSocket endpoint at this path' });
-    const info: UpgradeInfo = { path: url.pathname, query: url.searchParams, headers: req.headers, remoteAddress: remoteAddress(req) };
+    const hit = l.ws.match(url.pathname);
+    if (!hit) return refuseUpgrade(socket, 404, { error: 'no WebSocket endpoint at this path' });
+    const dialect = hit.value;
+    const info: UpgradeInfo = { path: url.pathname, params: hit.params, query: url.searchParams, headers: req.headers, remoteAddress: remoteAddress(req) };
+    if (dialect.admit) {
+      try {
+        const ok = await dialect.admit(info, this.ctx);
+        if (!ok.ok) return refuseUpgrade(socket, ok.status, ok.body);
+      } catch (err) {
+        this.log.error({ err, dialect: dialect.name }, 'admission check failed');
+        return refuseUpgrade(socket, 500, { error: 'internal error' });
+      }
+    }
+    if (socket.destroyed) return;
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, dialect, info));
   }
 
-  private accept(ws: import('ws').WebSocket, dialect: Dialect, info: UpgradeInfo): void {
-    const conn = new Connection(ws, dialect, info, {
-      hub: this.hub,
-      metrics: this.metrics,
-      ctx: this.ctx,
-      maxMessageBytes: this.config.limits.maxMessageBytes,
-      maxBufferedBytes: this.config.limits.maxBufferedBytes,
-      onClosed: (c) => {
-        this.connections.delete(c);
-        if (this.connections.size === 0) this.onEmpty?.();
-      },
-    });
+  private accept(ws: WebSocket, dialect: Dialect, info: UpgradeInfo): void {
+    let conn: Connection;
+    try {
+      conn = new Connection(ws, dialect, info, {
+        hub: this.hub,
+        metrics: this.metrics,
+        ctx: this.ctx,
+        maxMessageBytes: this.config.limits.maxMessageBytes,
+        maxBufferedBytes: this.config.limits.maxBufferedBytes,
+        onClosed: (c) => {
+          this.connections.delete(c);
+          if (this.connections.size === 0) this.onEmpty?.();
+        },
+      });
+    } catch (err) {
+      this.log.error({ err, dialect: dialect.name }, 'dialect failed to accept a connection');
+      ws.close(1011, 'internal error');
+      return;
+    }
     this.connections.add(conn);
   }
 }
@@ -205,5 +296,3 @@ export class SwitchboardServer {
 export function createServer(config: DeepPartial<Config> = {}, deps: ServerDeps = {}): SwitchboardServer {
   return new SwitchboardServer(loadConfig({ overrides: config }), deps);
 }
-
-export { validateConfig };
