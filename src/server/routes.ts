@@ -27,11 +27,13 @@ export class PathRouter<T> {
     return this;
   }
 
-  match(path: string): Match<T> | undefined {
+  /** The best route for a path; `wildcard: false` ignores the catch-all `*`. */
+  match(path: string, wildcard = true): Match<T> | undefined {
     const parts = split(path);
     let best: { m: Match<T>; score: number } | undefined;
     for (const r of this.routes) {
       if (r.any) {
+        if (!wildcard) continue;
         if (!best) best = { m: { value: r.value, params: {} }, score: -1 };
         continue;
       }

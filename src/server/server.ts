@@ -112,7 +112,7 @@ export class SwitchboardServer {
         byMethod.get(r.method)!.add(r.path, r);
       }
     }
-    const http = createHttpServer((req, res) => void this.onRequest(req, res, byMethod));
+    const http = createHttpServer((req, res) => void this.onRequest(req, res, byMethod, ws));
     const listener: Listener = { http, host, port, ws, httpRoutes: [...byMethod.values()] };
     http.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head, listener));
     http.on('clientError', (_err, socket) => socket.destroy());
@@ -218,7 +218,7 @@ export class SwitchboardServer {
     return m;
   }
 
-  private async onRequest(req: IncomingMessage, res: ServerResponse, routes: Map<string, PathRouter<HttpRoute>>): Promise<void> {
+  private async onRequest(req: IncomingMessage, res: ServerResponse, routes: Map<string, PathRouter<HttpRoute>>, ws: PathRouter<Dialect>): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     try {
       if (req.method === 'GET' || req.method === 'HEAD') {
@@ -237,6 +237,7 @@ export class SwitchboardServer {
       }
       const hit = routes.get(req.method ?? 'GET')?.match(url.pathname);
       if (hit) return await hit.value.handle(req, res, hit.params, this.ctx);
+      if (ws.match(url.pathname, false)) return sendJson(res, 426, { error: 'upgrade required: this path is a WebSocket endpoint' });
       return sendJson(res, 404, { error: 'not found' });
     } catch (err) {
       this.log.error({ err }, 'http request failed');
