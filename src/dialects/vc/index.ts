@@ -1,4 +1,174 @@
-import type { Dialect } from '../dialect.js';
-import { placeholder } from '../placeholder.js';
+import { HubError } from '../../core/errors.js';
+import type { HubEvent } from '../../core/types.js';
+import type { Conn, Dialect, DialectContext, DialectHandler, OutFrame } from '../dialect.js';
+import { VC_ERRORS, checkEnvelope, text, toVcPeer, unknownTypeError, type VcError, type VcFrame } from './wire.js';
 
-export const vcDialect: Dialect = placeholder('vc');
+const NAME = 'vc';
+/** vc rooms never meet other dialects' rooms. */
+const NAMESPACE = 'vc';
+
+/**
+ * vc-server's protocol at `/ws` (desktop vc-client): one room per connection, rooms made by the
+ * first join and gone when empty, any frame with `to` relayed whole with a server-set `from`.
+ * See docs/dialects/vc.md.
+ */
+export const vcDialect: Dialect = {
+  name: NAME,
+  types: new Set(['join', 'leave', 'pong', 'offer', 'answer', 'ice', 'broadcast']),
+  closeCodes: {
+    shutdown: [1001, 'server shutting down'],
+    // The original closed silent peers with 1001 (going away).
+    timeout: [1001, 'heartbeat timeout'],
+    replaced: [1008, 'replaced'],
+    'slow-consumer': [1008, 'slow consumer'],
+    kicked: [1008, 'kicked'],
+    expired: [1000, 'room expired'],
+    policy: [1008, 'policy violation'],
+  },
+
+  accept(conn: Conn, ctx: DialectContext): DialectHandler {
+    const { hub, config, clock } = ctx;
+    const session = hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink: render, log: conn.log });
+    conn.attach(session);
+    /** The one room this connection is in (vc has no multi-room). */
+    let myRoom: string | undefined;
+
+    function error(e: VcError, extra: Record<string, unknown> = {}): void {
+      ctx.countError(NAME, e.metric);
+      conn.send({ type: 'error', error: e.wire, ...extra });
+    }
+
+    /**
+     * Hub refusals in vc's words. `peer-not-found` and `not-in-room` are vc's own; the ones the
+     * original could not meet (room-full, shutting-down) keep the core's name, which is vc's style.
+     */
+    function fail(err: unknown, extra: Record<string, unknown> = {}): void {
+      if (err instanceof HubError) return error({ wire: err.code, metric: err.code }, extra);
+      conn.log.error({ err }, 'vc request failed');
+      error({ wire: 'internal-error', metric: 'internal-error' });
+    }
+
+    function render(ev: HubEvent): void {
+      switch (ev.type) {
+        case 'peer-joined':
+          return conn.send({ type: 'peer-joined', peer: toVcPeer(ev.peer) });
+        case 'peer-left':
+          if (ev.peerId === session.id) return removed(ev.room, ev.reason);
+          return conn.send({ type: 'peer-left', peer_id: ev.peerId, reason: ev.reason });
+        case 'signal':
+        case 'broadcast':
+          return relayed(ev.data, ev.from);
+      }
+    }
+
+    /** The hub took us out of the room (idle expiry, kick): the client hears it as a `left`. */
+    function removed(room: string, reason: string): void {
+      if (room !== myRoom) return;
+      myRoom = undefined;
+      conn.send({ type: 'left', room, reason });
+    }
+
+    /** A relayed frame is the sender's frame, whole; `from` is always the hub's word for the sender. */
+    function relayed(data: unknown, from: string): void {
+      if (typeof data !== 'object' || data === null) return;
+      conn.send({ ...(data as OutFrame), from });
+    }
+
+    async function join(m: VcFrame): Promise<void> {
+      const room = text(m.room);
+      if (!room) return error(VC_ERRORS.joinRoom);
+      const name = text(m.name).slice(0, config.limits.maxNameLength);
+      if (room === myRoom) return rejoin(room);
+      if (myRoom !== undefined) {
+        const old = myRoom;
+        myRoom = undefined;
+        await hub.leave(session, old, 'switched-room').catch((err: unknown) => conn.log.debug({ err, room: old }, 'leaving the old room failed'));
+      }
+      try {
+        // vc rooms are made by the first join and vanish when the last member goes, whatever the
+        // server-wide requireCreate and empty-room grace say.
+        const r = await hub.join(session, room, { name, create: true, defaults: { emptyTtlMs: 0 } });
+        myRoom = room;
+        conn.send({ type: 'joined', room, peers: r.peers.map(toVcPeer) });
+      } catch (err) {
+        fail(err);
+      }
+    }
+
+    /** Joining the room one is in answers with the roster again and changes nothing. */
+    function rejoin(room: string): void {
+      try {
+        const peers = hub.members(session, room).filter((p) => p.peerId !== session.id);
+        conn.send({ type: 'joined', room, peers: peers.map(toVcPeer) });
+      } catch (err) {
+        fail(err);
+      }
+    }
+
+    async function leave(): Promise<void> {
+      if (myRoom === undefined) return error(VC_ERRORS.notInRoom);
+      const room = myRoom;
+      myRoom = undefined;
+      try {
+        await hub.leave(session, room, 'left');
+        conn.send({ type: 'left', room });
+      } catch (err) {
+        fail(err);
+      }
+    }
+
+    function relay(m: VcFrame): void {
+      const to = typeof m.to === 'string' ? m.to.trim() : '';
+      if (!to) return error(VC_ERRORS.badTo);
+      try {
+        // Only within the shared room: the original relayed to any peer on the server.
+        hub.signal(session, to, { ...m, from: session.id }, myRoom);
+      } catch (err) {
+        fail(err, { to });
+      }
+    }
+
+    function broadcast(m: VcFrame): void {
+      if (myRoom === undefined) return error(VC_ERRORS.notInRoom);
+      try {
+        hub.broadcast(session, myRoom, { ...m, from: session.id }, true);
+      } catch (err) {
+        fail(err);
+      }
+    }
+
+    conn.send({ type: 'welcome', peer_id: session.id });
+
+    return {
+      message(msg: unknown): void | Promise<void> {
+        const checked = checkEnvelope(msg);
+        if (!checked.ok) return error(checked.error);
+        const f = checked.frame;
+        switch (f.type) {
+          case 'pong':
+            // Liveness is refreshed by the connection layer on every frame; nothing to answer.
+            return;
+          case 'join':
+            return join(f);
+          case 'leave':
+            return leave();
+        }
+        // join, leave and pong were handled above even with a `to`, as in the original.
+        if ('to' in f) return relay(f);
+        if (f.type === 'broadcast') return broadcast(f);
+        return error(unknownTypeError(f.type));
+      },
+      reject(code, detail) {
+        // vc clients know one word for a frame the server cannot read: `invalid-json`. A binary frame
+        // (which dropped the original's connection) and an oversized one get it too; `detail` says which.
+        error({ wire: VC_ERRORS.invalidJson.wire, metric: code }, { detail });
+      },
+      closed() {
+        return hub.closeSession(session, 'disconnect');
+      },
+      heartbeat() {
+        conn.send({ type: 'ping', ts: Math.floor(clock.now() / 1000) });
+      },
+    };
+  },
+};
