@@ -13,13 +13,17 @@ export function sendText(res: ServerResponse, status: number, body: string, type
   res.end(body);
 }
 
-/** Refuses a WebSocket upgrade with a plain HTTP response (the socket is not a WebSocket yet). */
+/**
+ * Refuses a WebSocket upgrade with a plain HTTP response (the socket is not a WebSocket yet).
+ * A string body goes out as text/plain, anything else as JSON.
+ */
 export function refuseUpgrade(socket: Duplex, status: number, body: unknown): void {
   if (!socket.writable) return void socket.destroy();
-  const text = JSON.stringify(body);
+  const isText = typeof body === 'string';
+  const text = isText ? body : JSON.stringify(body);
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
-      'Connection: close\r\nContent-Type: application/json; charset=utf-8\r\n' +
+      `Connection: close\r\nContent-Type: ${isText ? 'text/plain' : 'application/json'}; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
   );
 }

@@ -1,0 +1,65 @@
+import { HubError } from '../../core/errors.js';
+import type { Hub } from '../../core/hub.js';
+import type { Session } from '../../core/session.js';
+import type { PeerInfo, RoomOptions, RoomSnapshot } from '../../core/types.js';
+
+/** Rooms of the README shape (`/ws/:room`, `/room`). */
+export const README_NAMESPACE = 'flyx';
+/** Rooms of the real CLI's shape (`/api/room/:id`): they speak other frames, so they never mix. */
+export const CLI_NAMESPACE = 'flyx-cli';
+
+/**
+ * Lifetimes fit a file transfer: a room is created, its id is passed to a person who may connect
+ * minutes later (empty rooms live 10 minutes), and a room nobody signals in for an hour is over.
+ */
+export const ROOM_LIFETIMES: Required<Pick<RoomOptions, 'emptyTtlMs' | 'idleTtlMs'>> = {
+  emptyTtlMs: 10 * 60_000,
+  idleTtlMs: 60 * 60_000,
+};
+
+/** The role a member took on joining, carried in its hub meta so every roster knows it. */
+export function roleOf(peer: PeerInfo): string | undefined {
+  const meta = peer.meta as { role?: unknown } | undefined;
+  return typeof meta?.role === 'string' ? meta.role : undefined;
+}
+
+export function findRole(peers: readonly PeerInfo[], role: string): PeerInfo | undefined {
+  return peers.find((p) => roleOf(p) === role);
+}
+
+export interface Entered {
+  role: string;
+  /** The other members at the moment of joining. */
+  peers: PeerInfo[];
+}
+
+/**
+ * Joins `room` with a role. The leader role is a hub alias per room, so exactly one member holds
+ * it; when the leader leaves, the alias is released and the next client to connect takes it.
+ */
+export async function enterRoom(hub: Hub, session: Session, room: string, leader: string, follower: string): Promise<Entered> {
+  const alias = `${leader}:${room}`;
+  let role = leader;
+  try {
+    await hub.claimAlias(session, alias, 'reject');
+  } catch (err) {
+    if (!(err instanceof HubError && err.code === 'identity-taken')) throw err;
+    role = follower;
+  }
+  try {
+    const { peers } = await hub.join(session, room, { create: false, meta: { role } });
+    return { role, peers };
+  } catch (err) {
+    await hub.releaseAlias(session, alias);
+    throw err;
+  }
+}
+
+/** Whether one more client fits (checked at the handshake; the join re-checks atomically). */
+export function hasRoom(snap: RoomSnapshot): boolean {
+  return snap.members.length < snap.options.capacity;
+}
+
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
