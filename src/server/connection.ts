@@ -58,10 +58,10 @@ export class Connection implements Conn {
     this.log = this.deps.ctx.log.child({ dialect: this.dialect.name, remote: this.info.remoteAddress, peerId: session.id });
   }
 
+  /** Relabels the connection; the attached session stays until the new dialect attaches its own. */
   rebind(dialect: Dialect): void {
     this.dialect = dialect;
-    this.session = undefined;
-    this.log = this.deps.ctx.log.child({ dialect: dialect.name, remote: this.info.remoteAddress });
+    this.log = this.deps.ctx.log.child({ dialect: dialect.name, remote: this.info.remoteAddress, ...(this.session ? { peerId: this.session.id } : {}) });
   }
 
   send(frame: OutFrame): void {
