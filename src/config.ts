@@ -46,6 +46,14 @@ export const ConfigSchema = Type.Object(
       Type.Object({ path: Type.String({ pattern: '^/' }), dialect: Type.String() }, { additionalProperties: false }),
       { default: [], description: 'Extra WebSocket paths pinned to a dialect, e.g. `[{"path":"/signaling","dialect":"slam-pair"}]`; `:name` segments allowed.' },
     ),
+    redis: Type.Object(
+      {
+        url: Type.String({ default: '', description: 'Redis URL (`redis://[:password@]host:port[/db]`) turning on the many-node backplane; empty: one node, all in memory.' }),
+        prefix: Type.String({ default: 'sb:', description: 'Prefix of every Redis key and channel (several clusters can share one Redis).' }),
+        presenceTtlMs: Count(10_000, 'A node whose presence is not refreshed for this long is dead: its peers are removed from every room (refreshed every quarter of it).', 1000),
+      },
+      { default: {} },
+    ),
     heartbeat: Type.Object(
       {
         intervalMs: Count(20_000, 'How often every connection is probed (WebSocket ping; vc also gets its JSON ping).'),

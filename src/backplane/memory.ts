@@ -122,14 +122,14 @@ export class MemoryBackplane implements Backplane {
     return this.aliases.get(`${namespace}\u0000${alias}`);
   }
 
-  watchRoom(_key: string): void {}
+  async watchRoom(_key: string): Promise<void> {}
   unwatchRoom(_key: string): void {}
 
   toPeer(target: MemberRef, env: Envelope): void {
     if (target.node === this.nodeId) this.sink?.onPeer(target.peerId, env);
   }
 
-  toRoom(key: string, env: Envelope): void {
+  toRoom(key: string, env: Envelope, _remote?: boolean): void {
     this.sink?.onRoom(key, env);
   }
 }

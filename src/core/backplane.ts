@@ -60,6 +60,11 @@ export interface BackplaneSink {
   onPeer(peerId: string, env: Envelope): void;
   /** A delivery published to a room this node watches. */
   onRoom(roomKey: string, env: Envelope): void;
+  /**
+   * The shared store came back after an outage (or was unreachable at start): the node must
+   * re-announce its sessions' memberships and identities, and refresh the rosters it caches.
+   */
+  onResync(): void;
 }
 
 export type ClaimOutcome = { ok: true; previous?: MemberRef } | { ok: false; holder: MemberRef };
@@ -94,12 +99,15 @@ export interface Backplane {
   releaseAlias(namespace: string, alias: string, peerId: string): Promise<void>;
   resolveAlias(namespace: string, alias: string): Promise<MemberRef | undefined>;
 
-  /** Start/stop receiving a room's publications on this node. */
-  watchRoom(key: string): void;
+  /** Start receiving a room's publications on this node; resolves once they will arrive. */
+  watchRoom(key: string): Promise<void>;
   unwatchRoom(key: string): void;
 
-  /** Deliver to one peer on the node that hosts it. */
+  /** Deliver to one peer on the node that hosts it (synchronously when that is this node). */
   toPeer(target: MemberRef, env: Envelope): void;
-  /** Publish to every node watching the room. */
-  toRoom(key: string, env: Envelope): void;
+  /**
+   * Publish to every node watching the room; this node's own watchers are served synchronously.
+   * `remote: false` says the hub knows no other node has members, so nothing need cross the wire.
+   */
+  toRoom(key: string, env: Envelope, remote?: boolean): void;
 }

@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   'peer-not-found': 'No peer with that id shares a room with you.',
   'identity-taken': 'That identity is already in use by another connection.',
   'shutting-down': 'The server is draining and accepts no new work.',
+  unavailable: 'The shared room store is unreachable; try again shortly.',
   'internal-error': 'The server failed to handle the message.',
 } as const;
 

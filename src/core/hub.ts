@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Backplane, BackplaneSink, Envelope, MemberRecord, MemberRef, RoomRecord } from './backplane.js';
 import type { Clock, Timer } from './clock.js';
@@ -69,6 +70,10 @@ interface LocalRoom {
   /** Sessions of this node in the room. */
   locals: Set<Session>;
   lastTouch: number;
+  /** Resolves once this node receives the room's publications. */
+  watching: Promise<void>;
+  /** The room's options, as the store reported them on join (used to restore it after an outage). */
+  options?: Required<RoomOptions>;
 }
 
 const closeFor: Partial<Record<LeaveReason, CloseReason>> = {
@@ -100,10 +105,10 @@ function peerInfo(m: MemberRecord): PeerInfo {
  * keeps a local cache of rosters for rooms that have local members, which makes relay routing a
  * synchronous map lookup.
  */
-export class Hub implements BackplaneSink {
+export class Hub extends EventEmitter implements BackplaneSink {
   readonly sessions = new Map<string, Session>();
   private readonly local = new Map<string, LocalRoom>();
-  private readonly backplane: Backplane;
+  readonly backplane: Backplane;
   private readonly clock: Clock;
   private readonly config: HubConfig;
   private readonly log: CoreLogger;
@@ -114,6 +119,7 @@ export class Hub implements BackplaneSink {
   draining = false;
 
   constructor(deps: HubDeps) {
+    super();
     this.backplane = deps.backplane;
     this.clock = deps.clock;
     this.config = deps.config;
@@ -221,6 +227,7 @@ export class Hub implements BackplaneSink {
     if (opts.name !== undefined) member.name = opts.name;
     if (opts.meta !== undefined) member.meta = opts.meta;
     const lr = this.watch(key);
+    await lr.watching;
     const out = await this.backplane.joinRoom(key, {
       member,
       create: opts.create ?? !this.config.rooms.requireCreate,
@@ -239,9 +246,10 @@ export class Hub implements BackplaneSink {
       throw new HubError('not-in-room', 'The connection closed during the join.');
     }
     for (const m of out.members) lr.members.set(m.peerId, m);
+    lr.options = out.room.options;
     lr.locals.add(s);
     s.rooms.add(room);
-    this.backplane.toRoom(key, { k: 'joined', room: key, peer: member });
+    this.backplane.toRoom(key, { k: 'joined', room: key, peer: member }, this.hasRemote(lr));
     s.log.info({ room, members: out.members.length }, 'joined room');
     return { room, peers: out.members.filter((m) => m.peerId !== s.id).map(peerInfo) };
   }
@@ -257,8 +265,15 @@ export class Hub implements BackplaneSink {
     const lr = this.local.get(key);
     lr?.locals.delete(s);
     lr?.members.delete(s.id);
-    const was = await this.backplane.leaveRoom(key, s.id, this.clock.now());
-    if (was) this.backplane.toRoom(key, { k: 'left', room: key, peerId: s.id, reason });
+    let was = false;
+    try {
+      was = await this.backplane.leaveRoom(key, s.id, this.clock.now());
+    } catch (err) {
+      // The store is unreachable: local members still hear it now; the store is reconciled on resync.
+      s.log.warn({ err, room }, 'leave not recorded in the shared store');
+      was = true;
+    }
+    if (was) this.backplane.toRoom(key, { k: 'left', room: key, peerId: s.id, reason }, lr ? this.hasRemote(lr) : true);
     if (lr) this.unwatchIfIdle(key, lr);
     s.log.info({ room, reason }, 'left room');
   }
@@ -266,11 +281,17 @@ export class Hub implements BackplaneSink {
   private watch(key: string): LocalRoom {
     let lr = this.local.get(key);
     if (!lr) {
-      lr = { members: new Map(), locals: new Set(), lastTouch: 0 };
+      lr = { members: new Map(), locals: new Set(), lastTouch: 0, watching: this.backplane.watchRoom(key) };
+      lr.watching.catch(() => {}); // surfaced by the join that awaits it
       this.local.set(key, lr);
-      this.backplane.watchRoom(key);
     }
     return lr;
+  }
+
+  /** Whether any member of the room lives on another node (so a publication must leave this one). */
+  private hasRemote(lr: LocalRoom): boolean {
+    for (const m of lr.members.values()) if (m.node !== this.nodeId) return true;
+    return false;
   }
 
   private unwatchIfIdle(key: string, lr: LocalRoom): void {
@@ -324,7 +345,7 @@ export class Hub implements BackplaneSink {
     if (!s.rooms.has(room)) throw new HubError('not-in-room');
     const key = roomKey(s.namespace, room);
     const lr = this.local.get(key);
-    this.backplane.toRoom(key, { k: 'broadcast', room: key, from: s.id, data, self: includeSelf });
+    this.backplane.toRoom(key, { k: 'broadcast', room: key, from: s.id, data, self: includeSelf }, lr ? this.hasRemote(lr) : true);
     if (lr) this.activity(key, lr);
     this.observer?.relayed('broadcast', lr ? lr.members.size - (includeSelf ? 0 : 1) : 0, (performance.now() - t0) / 1000);
   }
@@ -422,7 +443,7 @@ export class Hub implements BackplaneSink {
     if (!s || s.closed) return;
     switch (env.k) {
       case 'signal':
-        this.emit(s, { type: 'signal', from: env.from, room: splitKey(env.room).name, data: env.data });
+        this.deliver(s, { type: 'signal', from: env.from, room: splitKey(env.room).name, data: env.data });
         s.log.debug({ room: splitKey(env.room).name, from: env.from }, 'relayed signal');
         return;
       case 'removed': {
@@ -435,7 +456,7 @@ export class Hub implements BackplaneSink {
           this.unwatchIfIdle(env.room, lr);
         }
         s.log.info({ room: name, reason: env.reason }, 'removed from room');
-        this.emit(s, { type: 'peer-left', room: name, peerId: s.id, reason: env.reason });
+        this.deliver(s, { type: 'peer-left', room: name, peerId: s.id, reason: env.reason });
         return;
       }
       case 'kick':
@@ -452,17 +473,21 @@ export class Hub implements BackplaneSink {
     if (!lr) return;
     const room = splitKey(key).name;
     switch (env.k) {
-      case 'joined':
+      case 'joined': {
+        // A re-announcement (after a store outage) of a member we know changes nothing visible.
+        const known = lr.members.has(env.peer.peerId);
         lr.members.set(env.peer.peerId, env.peer);
-        for (const s of lr.locals) if (s.id !== env.peer.peerId) this.emit(s, { type: 'peer-joined', room, peer: peerInfo(env.peer) });
+        if (known) return;
+        for (const s of lr.locals) if (s.id !== env.peer.peerId) this.deliver(s, { type: 'peer-joined', room, peer: peerInfo(env.peer) });
         return;
+      }
       case 'left':
-        lr.members.delete(env.peerId);
-        for (const s of lr.locals) if (s.id !== env.peerId) this.emit(s, { type: 'peer-left', room, peerId: env.peerId, reason: env.reason });
+        if (!lr.members.delete(env.peerId)) return;
+        for (const s of lr.locals) if (s.id !== env.peerId) this.deliver(s, { type: 'peer-left', room, peerId: env.peerId, reason: env.reason });
         return;
       case 'broadcast':
         for (const s of lr.locals) {
-          if (s.id !== env.from || env.self) this.emit(s, { type: 'broadcast', room, from: env.from, data: env.data });
+          if (s.id !== env.from || env.self) this.deliver(s, { type: 'broadcast', room, from: env.from, data: env.data });
         }
         return;
       default:
@@ -470,7 +495,64 @@ export class Hub implements BackplaneSink {
     }
   }
 
-  private emit(s: Session, ev: HubEvent): void {
+  /**
+   * After a store outage: put this node's memberships and identities back, then reconcile every
+   * cached roster with the store and tell local members what changed while we could not hear.
+   */
+  onResync(): void {
+    void this.resync().catch((err) => {
+      this.log.warn({ err }, 'resync with the shared store failed; will retry on the next reconnect');
+      this.emit('resync-failed', err);
+    });
+  }
+
+  private async resync(): Promise<void> {
+    this.log.info({ rooms: this.local.size, sessions: this.sessions.size }, 'resyncing with the shared store');
+    const now = this.clock.now();
+    for (const [key, lr] of [...this.local]) {
+      for (const s of [...lr.locals]) {
+        const mine = lr.members.get(s.id) ?? { peerId: s.id, node: this.nodeId, joinedAt: now };
+        await this.backplane.joinRoom(key, {
+          member: mine,
+          create: true,
+          defaults: lr.options ?? this.resolveOptions(),
+          maxCapacity: Number.MAX_SAFE_INTEGER,
+          now,
+        });
+        this.backplane.toRoom(key, { k: 'joined', room: key, peer: mine }, true);
+      }
+      const fresh = await this.backplane.getRoom(key);
+      if (!fresh || this.local.get(key) !== lr) continue;
+      const room = splitKey(key).name;
+      const next = new Map(fresh.members.map((m) => [m.peerId, m]));
+      for (const [id] of lr.members) {
+        if (next.has(id)) continue;
+        lr.members.delete(id);
+        for (const s of lr.locals) this.deliver(s, { type: 'peer-left', room, peerId: id, reason: 'disconnect' });
+      }
+      for (const [id, m] of next) {
+        if (lr.members.has(id)) continue;
+        lr.members.set(id, m);
+        for (const s of lr.locals) if (s.id !== id) this.deliver(s, { type: 'peer-joined', room, peer: peerInfo(m) });
+      }
+    }
+    for (const s of [...this.sessions.values()]) {
+      for (const alias of [...s.aliases]) {
+        const out = await this.backplane.claimAlias(s.namespace, alias, { peerId: s.id, node: this.nodeId }, false);
+        if (!out.ok && out.holder.peerId !== s.id) {
+          // Someone else took the identity while we were cut off: theirs is the live claim.
+          s.aliases.delete(alias);
+          s.link.close('replaced');
+          void this.closeSession(s, 'replaced');
+          break;
+        }
+      }
+    }
+    this.log.info({}, 'resync done');
+    this.emit('resynced');
+  }
+
+  private deliver(s: Session, ev: HubEvent): void {
     try {
       s.sink(ev);
     } catch (err) {

@@ -1,11 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BackplaneObserver } from '../backplane/redis.js';
 import type { HubObserver } from '../core/hub.js';
 
 /**
  * Prometheus metrics for one server instance. A registry per instance (never the global one), so
  * several servers can live in one process.
  */
-export class Metrics implements HubObserver {
+export class Metrics implements HubObserver, BackplaneObserver {
   readonly registry = new Registry();
   readonly connections: Gauge;
   readonly sessions: Gauge;
@@ -17,6 +18,12 @@ export class Metrics implements HubObserver {
   readonly relayRecipients: Counter;
   readonly roomsRemoved: Counter;
   readonly closes: Counter;
+  readonly backplaneUp: Gauge;
+  readonly backplaneMessages: Counter;
+  readonly backplaneLatency: Histogram;
+  readonly backplaneReconnects: Counter;
+  readonly backplaneDeadNodes: Counter;
+  readonly backplaneDropped: Counter;
 
   constructor(collect: { connections: () => Map<string, number>; sessions: () => Map<string, number>; rooms: () => number }) {
     const registers = [this.registry];
@@ -61,6 +68,24 @@ export class Metrics implements HubObserver {
     this.relayRecipients = new Counter({ name: 'switchboard_relay_recipients_total', help: 'Recipients of relayed messages, by kind.', labelNames: ['kind'], registers });
     this.roomsRemoved = new Counter({ name: 'switchboard_rooms_removed_total', help: 'Rooms removed by the sweeper, by reason (empty, expired).', labelNames: ['reason'], registers });
     this.closes = new Counter({ name: 'switchboard_server_closes_total', help: 'Connections closed by the server, by dialect and reason.', labelNames: ['dialect', 'reason'], registers });
+    this.backplaneUp = new Gauge({ name: 'switchboard_backplane_up', help: '1 while the shared store (Redis) is reachable; always 1 in memory.', registers });
+    this.backplaneUp.set(1);
+    this.backplaneMessages = new Counter({
+      name: 'switchboard_backplane_messages_total',
+      help: 'Messages crossing the backplane, by direction (out, in) and channel kind (peer, room).',
+      labelNames: ['direction', 'kind'],
+      registers,
+    });
+    this.backplaneLatency = new Histogram({
+      name: 'switchboard_backplane_latency_seconds',
+      help: 'Publish-to-receive time of backplane messages (wall clocks of both nodes).',
+      labelNames: ['kind'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers,
+    });
+    this.backplaneReconnects = new Counter({ name: 'switchboard_backplane_reconnects_total', help: 'Reconnections to the shared store after it was lost.', registers });
+    this.backplaneDeadNodes = new Counter({ name: 'switchboard_backplane_presence_expiries_total', help: 'Dead nodes whose peers this node removed (presence expired).', registers });
+    this.backplaneDropped = new Counter({ name: 'switchboard_backplane_dropped_total', help: 'Publications lost because the store was unreachable (at-most-once delivery).', labelNames: ['kind'], registers });
     collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
   }
 
@@ -71,5 +96,30 @@ export class Metrics implements HubObserver {
 
   roomRemoved(reason: 'empty' | 'expired'): void {
     this.roomsRemoved.inc({ reason });
+  }
+
+  backplaneState(up: boolean): void {
+    this.backplaneUp.set(up ? 1 : 0);
+  }
+
+  published(kind: 'peer' | 'room'): void {
+    this.backplaneMessages.inc({ direction: 'out', kind });
+  }
+
+  received(kind: 'peer' | 'room', seconds: number): void {
+    this.backplaneMessages.inc({ direction: 'in', kind });
+    if (seconds >= 0) this.backplaneLatency.observe({ kind }, seconds);
+  }
+
+  dropped(kind: 'peer' | 'room'): void {
+    this.backplaneDropped.inc({ kind });
+  }
+
+  reconnected(): void {
+    this.backplaneReconnects.inc();
+  }
+
+  nodeExpired(): void {
+    this.backplaneDeadNodes.inc();
   }
 }

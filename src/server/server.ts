@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { MemoryBackplane } from '../backplane/memory.js';
+import { RedisBackplane } from '../backplane/redis.js';
 import { ConfigError, loadConfig, type Config, type DeepPartial } from '../config.js';
 import type { Backplane } from '../core/backplane.js';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -59,7 +60,6 @@ export class SwitchboardServer {
     this.config = config;
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger ?? createLogger({ level: config.logLevel });
-    const backplane = deps.backplane ?? new MemoryBackplane();
     this.dialects = new Map(builtinDialects);
     for (const d of deps.dialects ?? []) this.dialects.set(d.name, d);
     this.metrics = new Metrics({
@@ -67,6 +67,11 @@ export class SwitchboardServer {
       sessions: () => this.hub.stats().sessionsByDialect,
       rooms: () => this.hub.stats().localRooms,
     });
+    const backplane =
+      deps.backplane ??
+      (config.redis.url
+        ? new RedisBackplane({ url: config.redis.url, prefix: config.redis.prefix, presenceTtlMs: config.redis.presenceTtlMs, clock: this.clock, log: this.log, observer: this.metrics })
+        : new MemoryBackplane());
     this.hub = new Hub({ backplane, clock: this.clock, config, log: this.log, observer: this.metrics });
     this.ctx = {
       hub: this.hub,

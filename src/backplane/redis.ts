@@ -1,0 +1,378 @@
+import { EventEmitter } from 'node:events';
+import { Redis, type RedisOptions } from 'ioredis';
+import type {
+  Backplane,
+  BackplaneSink,
+  ClaimOutcome,
+  Envelope,
+  JoinOutcome,
+  JoinRequest,
+  MemberRecord,
+  MemberRef,
+  RoomRecord,
+  SweptRoom,
+} from '../core/backplane.js';
+import type { Clock, Timer } from '../core/clock.js';
+import { HubError } from '../core/errors.js';
+import { randomId } from '../core/ids.js';
+import { silentLogger, type CoreLogger } from '../core/session.js';
+import type { RoomOptions } from '../core/types.js';
+import { SCRIPTS, type ScriptName } from './redis-scripts.js';
+
+/** Metrics hooks of the backplane. */
+export interface BackplaneObserver {
+  backplaneState(up: boolean): void;
+  published(kind: 'peer' | 'room'): void;
+  received(kind: 'peer' | 'room', seconds: number): void;
+  dropped(kind: 'peer' | 'room'): void;
+  reconnected(): void;
+  nodeExpired(): void;
+}
+
+export interface RedisBackplaneOptions {
+  url: string;
+  prefix: string;
+  /** A node silent this long is dead; refreshed every quarter of it. */
+  presenceTtlMs: number;
+  clock: Clock;
+  log?: CoreLogger;
+  observer?: BackplaneObserver;
+  nodeId?: string;
+}
+
+/** One message on a channel: origin node, publish time (wall clock), target peer, envelope. */
+interface Wire {
+  o: string;
+  t: number;
+  p?: string;
+  e: Envelope;
+}
+
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+
+/**
+ * Many nodes as one server, over Redis. Room state and identities live in Redis and change only
+ * through atomic Lua scripts (redis-scripts.ts). Delivery is pub/sub: a targeted relay goes to the
+ * hosting node's own channel (one hop, no firehose); a room publication goes to the room's channel,
+ * which only nodes with members in the room subscribe to. Presence: each node refreshes its score in
+ * a sorted set; a node whose score is older than presenceTtlMs is dead, and the first live node to
+ * notice removes its peers from every room (the others hear the usual leave) — exactly once.
+ *
+ * Redis unreachable: local relays keep flowing (rosters are cached per node), new joins and
+ * identity claims fail with `unavailable`, /ready turns 503. When Redis returns, the hub is asked to
+ * re-announce its state (BackplaneSink.onResync).
+ */
+export class RedisBackplane extends EventEmitter implements Backplane {
+  readonly nodeId: string;
+  private readonly p: string;
+  private readonly log: CoreLogger;
+  private readonly observer: BackplaneObserver | undefined;
+  private readonly clock: Clock;
+  private cmd: Redis | undefined;
+  private sub: Redis | undefined;
+  private sink: BackplaneSink | undefined;
+  private cmdReady = false;
+  private subReady = false;
+  /** Set when the connection was lost (or never made): the next "both ready" triggers a resync. */
+  private outage = false;
+  private started = false;
+  private stopping = false;
+  private presenceTimer: Timer | undefined;
+  private readonly watched = new Set<string>();
+
+  constructor(private readonly opts: RedisBackplaneOptions) {
+    super();
+    this.nodeId = opts.nodeId ?? randomId(6);
+    this.p = opts.prefix;
+    this.log = (opts.log ?? silentLogger).child({ backplane: 'redis', node: this.nodeId });
+    this.observer = opts.observer;
+    this.clock = opts.clock;
+  }
+
+  get healthy(): boolean {
+    return this.cmdReady && this.subReady;
+  }
+
+  /** Connects; resolves after the first connection attempt of both clients, whatever its outcome. */
+  async start(sink: BackplaneSink): Promise<void> {
+    this.sink = sink;
+    const base: RedisOptions = {
+      // Reconnect forever, backing off to 2 s: a Redis outage must never end the process.
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+      lazyConnect: true,
+      connectionName: `switchboard-${this.nodeId}`,
+    };
+    // Commands fail fast while disconnected (no unbounded offline queue on the hot path).
+    this.cmd = new Redis(this.opts.url, { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    this.sub = new Redis(this.opts.url, { ...base, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    for (const [name, s] of Object.entries(SCRIPTS)) this.cmd.defineCommand(name, s);
+    this.wire(this.cmd, 'cmd');
+    this.wire(this.sub, 'sub');
+    this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    this.outage = true;
+    const first = (r: Redis) => r.connect().catch((err: Error) => this.log.warn({ err: err.message }, 'redis unreachable; retrying in the background'));
+    await Promise.all([first(this.cmd), first(this.sub)]);
+    this.started = true;
+    if (this.subReady) await this.subscribeNode();
+    this.presenceTimer = this.clock.setInterval(() => void this.refreshPresence(), Math.max(250, Math.floor(this.opts.presenceTtlMs / 4)));
+    await this.refreshPresence();
+    this.maybeResync();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.presenceTimer?.cancel();
+    if (this.cmdReady) await this.cmd!.zrem(`${this.p}nodes`, this.nodeId).catch(() => {});
+    this.cmd?.disconnect();
+    this.sub?.disconnect();
+    this.cmdReady = this.subReady = false;
+  }
+
+  private wire(r: Redis, which: 'cmd' | 'sub'): void {
+    r.on('ready', () => {
+      if (which === 'cmd') this.cmdReady = true;
+      else {
+        this.subReady = true;
+        if (this.started) void this.subscribeNode();
+      }
+      this.observer?.backplaneState(this.healthy);
+      if (this.healthy) {
+        this.log.info({}, 'redis connected');
+        this.emit('up');
+      }
+      if (this.started) this.maybeResync();
+    });
+    r.on('close', () => {
+      if (this.stopping) return;
+      const was = this.healthy;
+      if (which === 'cmd') this.cmdReady = false;
+      else this.subReady = false;
+      this.outage = true;
+      this.observer?.backplaneState(false);
+      if (was) {
+        this.log.warn({}, 'redis connection lost; serving local rooms, refusing new joins until it is back');
+        this.emit('down');
+      }
+    });
+    r.on('error', (err: Error) => this.log.debug({ err: err.message, which }, 'redis error'));
+  }
+
+  private maybeResync(): void {
+    if (!this.healthy || !this.outage) return;
+    this.outage = false;
+    this.observer?.reconnected();
+    void this.refreshPresence();
+    this.sink?.onResync();
+  }
+
+  private async subscribeNode(): Promise<void> {
+    // ioredis re-subscribes known channels itself after a reconnect; this covers the first time.
+    await this.sub!.subscribe(`${this.p}n:${this.nodeId}`).catch((err: Error) => this.log.warn({ err: err.message }, 'subscribe failed'));
+  }
+
+  private async refreshPresence(): Promise<void> {
+    if (!this.cmdReady) return;
+    await this.cmd!.zadd(`${this.p}nodes`, this.clock.now(), this.nodeId).catch(() => {});
+  }
+
+  // ---- commands -------------------------------------------------------------------------------
+
+  /** Runs a store operation; any failure is the typed `unavailable` the dialects know how to say. */
+  private async call<T>(fn: (r: Redis) => Promise<T>): Promise<T> {
+    if (!this.cmdReady) throw new HubError('unavailable');
+    try {
+      return await fn(this.cmd!);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'redis command failed');
+      throw new HubError('unavailable');
+    }
+  }
+
+  private script(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+    return this.call((r) => (r as unknown as Record<ScriptName, ScriptFn>)[name](...args));
+  }
+
+  private roomKeys(key: string): string[] {
+    const p = this.p;
+    return [`${p}room:${key}`, `${p}members:${key}`, `${p}rooms`, `${p}due:empty`, `${p}due:idle`];
+  }
+
+  private aliasKey(namespace: string, alias: string): string {
+    return `${this.p}alias:${namespace}/${alias}`;
+  }
+
+  async createRoom(key: string, options: Required<RoomOptions>, now: number): Promise<'created' | 'exists'> {
+    const [room, , rooms, dueEmpty] = this.roomKeys(key);
+    const r = await this.script('sbCreate', room!, rooms!, dueEmpty!, key, JSON.stringify(options), now, options.emptyTtlMs);
+    return r === 1 ? 'created' : 'exists';
+  }
+
+  async joinRoom(key: string, req: JoinRequest): Promise<JoinOutcome> {
+    const r = (await this.script(
+      'sbJoin',
+      ...this.roomKeys(key),
+      `${this.p}node-rooms:${req.member.node}`,
+      key,
+      req.member.peerId,
+      JSON.stringify(req.member),
+      req.create ? '1' : '0',
+      JSON.stringify(req.defaults),
+      req.maxCapacity,
+      req.now,
+    )) as [number, string, string, string, string[]];
+    if (r[0] !== 1) return { ok: false, code: r[1] as 'room-full' | 'room-not-found' };
+    return { ok: true, room: record(key, r[1], r[2], r[3]), members: r[4].map(parseMember) };
+  }
+
+  async leaveRoom(key: string, peerId: string, now: number): Promise<boolean> {
+    return (await this.script('sbLeave', ...this.roomKeys(key), key, peerId, now)) === 1;
+  }
+
+  async touchRoom(key: string, now: number): Promise<void> {
+    if (!this.cmdReady) return;
+    const [room, , , , dueIdle] = this.roomKeys(key);
+    await this.script('sbTouch', room!, dueIdle!, key, now).catch(() => {});
+  }
+
+  async getRoom(key: string): Promise<{ room: RoomRecord; members: MemberRecord[] } | undefined> {
+    const [room, members] = this.roomKeys(key);
+    const res = await this.call((r) => r.multi().hmget(room!, 'createdAt', 'lastActivity', 'options').hvals(members!).exec());
+    const [fields, vals] = (res ?? []).map(([err, v]) => {
+      if (err) throw new HubError('unavailable');
+      return v;
+    }) as [(string | null)[], string[]];
+    if (!fields?.[2]) return undefined;
+    return { room: record(key, fields[0]!, fields[1]!, fields[2]), members: vals.map(parseMember) };
+  }
+
+  async listRooms(namespace?: string): Promise<RoomRecord[]> {
+    const keys = (await this.call((r) => r.smembers(`${this.p}rooms`))).filter((k) => namespace === undefined || k.startsWith(`${namespace}/`));
+    if (!keys.length) return [];
+    const pipe = this.cmd!.pipeline();
+    for (const k of keys) pipe.hmget(`${this.p}room:${k}`, 'createdAt', 'lastActivity', 'options');
+    const res = await this.call(() => pipe.exec());
+    const out: RoomRecord[] = [];
+    (res ?? []).forEach(([err, v], i) => {
+      const f = v as (string | null)[];
+      if (!err && f?.[2]) out.push(record(keys[i]!, f[0]!, f[1]!, f[2]));
+    });
+    return out;
+  }
+
+  async sweep(now: number): Promise<SweptRoom[]> {
+    const out: SweptRoom[] = [];
+    for (const which of ['empty', 'idle'] as const) {
+      const due = await this.call((r) => r.zrangebyscore(`${this.p}due:${which}`, '-inf', now, 'LIMIT', 0, 500));
+      for (const key of due) {
+        const r = (await this.script('sbSweepRoom', ...this.roomKeys(key), key, now, which)) as 0 | [number, string[]];
+        if (r === 0) continue;
+        out.push({ key, reason: which === 'empty' ? 'empty' : 'expired', members: r[1].map(parseMember) });
+      }
+    }
+    await this.expireDeadNodes(now);
+    return out;
+  }
+
+  /** Removes the peers of every node whose presence is older than the TTL, once cluster-wide. */
+  private async expireDeadNodes(now: number): Promise<void> {
+    const staleBefore = now - this.opts.presenceTtlMs;
+    const stale = await this.call((r) => r.zrangebyscore(`${this.p}nodes`, '-inf', staleBefore));
+    for (const node of stale) {
+      if (node === this.nodeId) continue;
+      if ((await this.script('sbExpireNode', `${this.p}nodes`, node, staleBefore)) !== 1) continue;
+      this.observer?.nodeExpired();
+      const rooms = await this.call((r) => r.smembers(`${this.p}node-rooms:${node}`));
+      let peers = 0;
+      for (const key of rooms) {
+        const removed = (await this.script('sbRemoveNodeMembers', ...this.roomKeys(key), key, node, now)) as string[];
+        for (const peerId of removed) this.toRoom(key, { k: 'left', room: key, peerId, reason: 'disconnect' }, true);
+        peers += removed.length;
+      }
+      const aliases = await this.call((r) => r.smembers(`${this.p}node-aliases:${node}`));
+      for (const a of aliases) await this.script('sbReleaseNodeAlias', a, node);
+      await this.call((r) => r.del(`${this.p}node-rooms:${node}`, `${this.p}node-aliases:${node}`));
+      this.log.warn({ deadNode: node, peers, rooms: rooms.length }, 'node presence expired: its peers were removed');
+    }
+  }
+
+  async claimAlias(namespace: string, alias: string, who: MemberRef, replace: boolean): Promise<ClaimOutcome> {
+    const r = (await this.script('sbClaim', this.aliasKey(namespace, alias), `${this.p}node-aliases:${who.node}`, JSON.stringify(who), who.peerId, replace ? '1' : '0')) as [
+      number,
+      string,
+    ];
+    const prev = r[1] ? (JSON.parse(r[1]) as MemberRef) : undefined;
+    if (r[0] !== 1) return { ok: false, holder: prev! };
+    return prev && prev.peerId !== who.peerId ? { ok: true, previous: prev } : { ok: true };
+  }
+
+  async releaseAlias(namespace: string, alias: string, peerId: string): Promise<void> {
+    if (!this.cmdReady) return; // reconciled by the dead-node sweep or the next resync
+    await this.script('sbRelease', this.aliasKey(namespace, alias), peerId).catch(() => {});
+  }
+
+  async resolveAlias(namespace: string, alias: string): Promise<MemberRef | undefined> {
+    const v = await this.call((r) => r.get(this.aliasKey(namespace, alias)));
+    return v ? (JSON.parse(v) as MemberRef) : undefined;
+  }
+
+  // ---- delivery -------------------------------------------------------------------------------
+
+  async watchRoom(key: string): Promise<void> {
+    if (!this.subReady) throw new HubError('unavailable');
+    this.watched.add(key);
+    await this.sub!.subscribe(`${this.p}r:${key}`);
+  }
+
+  unwatchRoom(key: string): void {
+    if (!this.watched.delete(key)) return;
+    void this.sub?.unsubscribe(`${this.p}r:${key}`).catch(() => {});
+  }
+
+  toPeer(target: MemberRef, env: Envelope): void {
+    if (target.node === this.nodeId) return this.sink?.onPeer(target.peerId, env);
+    this.publish(`${this.p}n:${target.node}`, { o: this.nodeId, t: Date.now(), p: target.peerId, e: env }, 'peer');
+  }
+
+  toRoom(key: string, env: Envelope, remote = true): void {
+    this.sink?.onRoom(key, env);
+    if (remote) this.publish(`${this.p}r:${key}`, { o: this.nodeId, t: Date.now(), e: env }, 'room');
+  }
+
+  private publish(channel: string, wire: Wire, kind: 'peer' | 'room'): void {
+    if (!this.cmdReady) {
+      this.observer?.dropped(kind);
+      return;
+    }
+    this.observer?.published(kind);
+    this.cmd!.publish(channel, JSON.stringify(wire)).catch(() => this.observer?.dropped(kind));
+  }
+
+  private onMessage(channel: string, message: string): void {
+    let w: Wire;
+    try {
+      w = JSON.parse(message) as Wire;
+    } catch {
+      return;
+    }
+    if (w.o === this.nodeId) return; // served synchronously when published
+    const latency = (Date.now() - w.t) / 1000;
+    if (w.p !== undefined) {
+      this.observer?.received('peer', latency);
+      this.sink?.onPeer(w.p, w.e);
+      return;
+    }
+    const prefix = `${this.p}r:`;
+    if (channel.startsWith(prefix)) {
+      this.observer?.received('room', latency);
+      this.sink?.onRoom(channel.slice(prefix.length), w.e);
+    }
+  }
+}
+
+function record(key: string, createdAt: string, lastActivity: string, options: string): RoomRecord {
+  return { key, createdAt: Number(createdAt), lastActivity: Number(lastActivity), options: JSON.parse(options) as Required<RoomOptions> };
+}
+
+function parseMember(json: string): MemberRecord {
+  return JSON.parse(json) as MemberRecord;
+}

@@ -1,0 +1,65 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Whether redis-server is on PATH; tests that need it skip loudly (naming the apt package) when not. */
+export const redisAvailable = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status === 0;
+export const redisSkip = redisAvailable ? false : 'redis-server not found on PATH: install the apt package `redis-server` (.ci/run does)';
+if (!redisAvailable) {
+  process.stderr.write('\n*** SKIPPING Redis cluster tests: redis-server is not on PATH. Install it with `apt-get install redis-server`. ***\n\n');
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A real redis-server child process on a free loopback port; kill and restart it at will. */
+export class RedisProcess {
+  private proc: ChildProcess | undefined;
+  readonly dir = mkdtempSync(join(tmpdir(), 'sb-redis-'));
+
+  private constructor(readonly port: number) {}
+
+  static async start(port?: number): Promise<RedisProcess> {
+    const r = new RedisProcess(port ?? (await freePort()));
+    await r.start();
+    return r;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', this.dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc = proc;
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      proc.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Ready to accept connections')) resolve();
+      });
+      proc.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+    });
+  }
+
+  /** Stops it the hard way (SIGKILL) and waits for the process to be gone. */
+  async kill(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const gone = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+    p.kill('SIGKILL');
+    await gone;
+  }
+}
