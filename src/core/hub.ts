@@ -245,7 +245,8 @@ export class Hub extends EventEmitter implements BackplaneSink {
       this.unwatchIfIdle(key, lr);
       throw new HubError('not-in-room', 'The connection closed during the join.');
     }
-    for (const m of out.members) lr.members.set(m.peerId, m);
+    // Our own record arrives with the 'joined' publication below, which is what tells the others.
+    for (const m of out.members) if (m.peerId !== s.id) lr.members.set(m.peerId, m);
     lr.options = out.room.options;
     lr.locals.add(s);
     s.rooms.add(room);
@@ -263,8 +264,8 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const key = roomKey(s.namespace, room);
     s.rooms.delete(room);
     const lr = this.local.get(key);
+    // The member record goes when the 'left' publication is delivered: that is what tells the others.
     lr?.locals.delete(s);
-    lr?.members.delete(s.id);
     let was = false;
     try {
       was = await this.backplane.leaveRoom(key, s.id, this.clock.now());

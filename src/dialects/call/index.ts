@@ -1,4 +1,34 @@
 import type { Dialect } from '../dialect.js';
-import { placeholder } from '../placeholder.js';
+import { INBOUND_TYPES, detectCall } from './frames.js';
+import { acceptCall, type CallOptions } from './line.js';
 
-export const callDialect: Dialect = placeholder('call');
+export { detectCall } from './frames.js';
+
+/** Defaults: a ring gives up after 30 s, like a phone's; user ids are uuids, so 128 characters is ample. */
+export const CALL_DEFAULTS: Readonly<CallOptions> = { ringTimeoutMs: 30_000, maxUserIdLength: 128 };
+
+/**
+ * The mobile video-call app's protocol (seed 002, a Flet client): a directory of registered users,
+ * call set-up with real call state (busy, ring timeout, hang-up on drop) and offer/answer/ICE relay
+ * by username. Served on catch-all paths, picked by the first frame. See docs/dialects/call.md.
+ */
+export function createCallDialect(options: Partial<CallOptions> = {}): Dialect {
+  const opts: CallOptions = { ...CALL_DEFAULTS, ...options };
+  return {
+    name: 'call',
+    types: INBOUND_TYPES,
+    closeCodes: {
+      shutdown: [1001, 'server shutting down'],
+      timeout: [1001, 'heartbeat timeout'],
+      replaced: [4001, 'session replaced'],
+      'slow-consumer': [1008, 'slow consumer'],
+      kicked: [1008, 'kicked'],
+      expired: [1000, 'expired'],
+      policy: [1008, 'policy violation'],
+    },
+    detect: detectCall,
+    accept: (conn, ctx) => acceptCall(conn, ctx, opts),
+  };
+}
+
+export const callDialect: Dialect = createCallDialect();
