@@ -54,6 +54,12 @@ export const ConfigSchema = Type.Object(
       },
       { default: {} },
     ),
+    call: Type.Object(
+      {
+        ringTimeoutMs: Count(30_000, 'call dialect: an unanswered call stops ringing after this long (caller hears `call_rejected`, reason `timeout`).'),
+      },
+      { default: {} },
+    ),
     heartbeat: Type.Object(
       {
         intervalMs: Count(20_000, 'How often every connection is probed (WebSocket ping; vc also gets its JSON ping).'),

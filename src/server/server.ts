@@ -16,6 +16,7 @@ import { Metrics } from '../observability/metrics.js';
 import { VERSION } from '../version.js';
 import { Connection } from './connection.js';
 import { refuseUpgrade, remoteAddress, sendJson, sendText } from './http.js';
+import { buildGates, type UpgradeGate } from './gates.js';
 import { PathRouter } from './routes.js';
 
 export interface ServerDeps {
@@ -52,6 +53,7 @@ export class SwitchboardServer {
   private readonly wss: WebSocketServer;
   private readonly ctx: DialectContext;
   private readonly dialects: Map<string, Dialect>;
+  private readonly gates: UpgradeGate[];
   private stopping: Promise<void> | undefined;
   /** Set while draining: called when the last connection has gone. */
   private onEmpty: (() => void) | undefined;
@@ -81,6 +83,7 @@ export class SwitchboardServer {
       version: VERSION,
       countError: (dialect, code) => this.metrics.errors.inc({ dialect, code }),
     };
+    this.gates = buildGates({ config });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, clientTracking: false });
     const main = { host: config.host, port: config.port, dialect: undefined as string | undefined };
     this.listeners = [main, ...config.listeners].map((l, i) => this.makeListener(l.host ?? config.host, l.port, l.dialect, i));
@@ -259,14 +262,18 @@ export class SwitchboardServer {
     if (!hit) return refuseUpgrade(socket, 404, { error: 'no WebSocket endpoint at this path' });
     const dialect = hit.value;
     const info: UpgradeInfo = { path: url.pathname, params: hit.params, query: url.searchParams, headers: req.headers, remoteAddress: remoteAddress(req) };
-    if (dialect.admit) {
-      try {
+    try {
+      for (const gate of this.gates) {
+        const ok = await gate(req, info, this.ctx);
+        if (!ok.ok) return refuseUpgrade(socket, ok.status, ok.body);
+      }
+      if (dialect.admit) {
         const ok = await dialect.admit(info, this.ctx);
         if (!ok.ok) return refuseUpgrade(socket, ok.status, ok.body);
-      } catch (err) {
-        this.log.error({ err, dialect: dialect.name }, 'admission check failed');
-        return refuseUpgrade(socket, 500, { error: 'internal error' });
       }
+    } catch (err) {
+      this.log.error({ err, dialect: dialect.name }, 'admission check failed');
+      return refuseUpgrade(socket, 500, { error: 'internal error' });
     }
     if (socket.destroyed) return;
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, dialect, info));

@@ -27,7 +27,8 @@ export function createCallDialect(options: Partial<CallOptions> = {}): Dialect {
       policy: [1008, 'policy violation'],
     },
     detect: detectCall,
-    accept: (conn, ctx) => acceptCall(conn, ctx, opts),
+    // An explicit option wins; otherwise the operator's `call.ringTimeoutMs`.
+    accept: (conn, ctx) => acceptCall(conn, ctx, { ...opts, ringTimeoutMs: options.ringTimeoutMs ?? ctx.config.call.ringTimeoutMs }),
   };
 }
 
