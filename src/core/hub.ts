@@ -1,9 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import type { Backplane, BackplaneSink, Envelope, MemberRecord, MemberRef, RoomRecord } from './backplane.js';
+import { AccessPolicy, type Identity } from './access.js';
+import type { Backplane, BackplaneSink, Envelope, JoinOutcome, MemberRecord, MemberRef, RoomRecord } from './backplane.js';
 import type { Clock, Timer } from './clock.js';
 import { HubError } from './errors.js';
 import { randomId, type IdGenerator } from './ids.js';
+import { TokenBucket } from './rate.js';
 import { Session, silentLogger, type CoreLogger } from './session.js';
 import type { CloseReason, HubEvent, LeaveReason, Link, PeerInfo, RoomOptions, RoomSnapshot } from './types.js';
 
@@ -19,6 +21,8 @@ export interface HubConfig {
     idleTtlMs: number;
     sweepIntervalMs: number;
   };
+  /** Joins and room creations per session: a token bucket (0 per second: unlimited). */
+  rateLimits?: { joinsPerSecond: number; joinBurst: number };
 }
 
 /** Hooks for metrics; the core knows nothing of Prometheus. */
@@ -43,6 +47,11 @@ export interface SessionInit {
   link: Link;
   sink: (ev: HubEvent) => void;
   log?: CoreLogger;
+  /**
+   * A verified identity (from a token): the hub then checks its permissions and room patterns on
+   * join, createRoom and broadcast (HubError `forbidden`), and stamps it on the session's roster entries.
+   */
+  identity?: Identity;
 }
 
 export interface JoinOptions {
@@ -52,6 +61,11 @@ export interface JoinOptions {
   defaults?: RoomOptions;
   /** Overrides the server's requireCreate for this join. */
   create?: boolean;
+  /**
+   * A room the dialect joins on the client's behalf that the client never names (call's directory):
+   * an identity's room patterns and `create` permission do not apply to it; `join` still does.
+   */
+  internal?: boolean;
 }
 
 export interface CreateRoomOptions {
@@ -94,6 +108,7 @@ function splitKey(key: string): { namespace: string; name: string } {
 
 function peerInfo(m: MemberRecord): PeerInfo {
   const p: PeerInfo = { peerId: m.peerId };
+  if (m.identity !== undefined) p.identity = m.identity;
   if (m.name !== undefined) p.name = m.name;
   if (m.meta !== undefined) p.meta = m.meta;
   return p;
@@ -115,7 +130,9 @@ export class Hub extends EventEmitter implements BackplaneSink {
   private readonly observer: HubObserver | undefined;
   private readonly ids: IdGenerator;
   private timers: Timer[] = [];
-  private sweeping = false;
+  private sweepRun: Promise<void> | undefined;
+  /** Each session's join/create bucket, made on its first join. */
+  private readonly joinBuckets = new WeakMap<Session, TokenBucket>();
   draining = false;
 
   constructor(deps: HubDeps) {
@@ -157,6 +174,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     while (this.sessions.has(id)) id = this.ids();
     const log = (init.log ?? this.log).child({ peerId: id });
     const s = new Session(id, init.dialect, init.namespace, init.link, init.sink, this.clock.now(), log);
+    if (init.identity) s.access = new AccessPolicy(init.identity);
     this.sessions.set(id, s);
     return s;
   }
@@ -195,11 +213,15 @@ export class Hub extends EventEmitter implements BackplaneSink {
   /** Creates an empty room in a namespace (a session's, or one named directly, e.g. from HTTP). */
   async createRoom(scope: Session | string, opts: CreateRoomOptions = {}): Promise<string> {
     if (this.draining) throw new HubError('shutting-down');
+    if (typeof scope !== 'string') this.spendJoin(scope);
     const ns = typeof scope === 'string' ? scope : scope.namespace;
     const log = typeof scope === 'string' ? this.log.child({ namespace: ns }) : scope.log;
+    const access = typeof scope === 'string' ? undefined : scope.access;
+    if (access && !access.allows('create')) throw new HubError('forbidden', 'Your credentials do not allow creating rooms.');
     const options = this.resolveOptions(opts.defaults, opts.options);
     const now = this.clock.now();
     if (opts.name !== undefined) {
+      if (access && !access.allowsRoom(opts.name)) throw new HubError('forbidden', 'Your credentials do not allow this room.');
       const r = await this.backplane.createRoom(roomKey(ns, opts.name), options, now);
       if (r === 'exists') throw new HubError('room-exists');
       log.info({ room: opts.name }, 'room created');
@@ -208,6 +230,8 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const gen = opts.generate ?? this.ids;
     for (let attempt = 0; attempt < 32; attempt++) {
       const name = gen();
+      // A generated name outside the identity's room patterns could never be joined by it.
+      if (access && !access.allowsRoom(name)) throw new HubError('forbidden', 'Your credentials do not allow rooms with generated names.');
       const r = await this.backplane.createRoom(roomKey(ns, name), options, now);
       if (r === 'created') {
         log.info({ room: name }, 'room created');
@@ -219,24 +243,43 @@ export class Hub extends EventEmitter implements BackplaneSink {
 
   async join(s: Session, room: string, opts: JoinOptions = {}): Promise<{ room: string; peers: PeerInfo[] }> {
     if (this.draining) throw new HubError('shutting-down');
+    this.spendJoin(s);
     if (s.rooms.has(room)) throw new HubError('already-in-room');
     if (s.rooms.size >= this.config.rooms.maxRoomsPerPeer) throw new HubError('too-many-rooms');
+    const wantCreate = opts.create ?? !this.config.rooms.requireCreate;
+    let create = wantCreate;
+    const access = s.access;
+    if (access) {
+      if (!access.allows('join', opts.internal ? undefined : room)) throw new HubError('forbidden', 'Your credentials do not allow joining this room.');
+      // Without `create`, a join may enter an existing room but never make one.
+      if (!opts.internal && !access.allows('create')) create = false;
+    }
     const key = roomKey(s.namespace, room);
     const now = this.clock.now();
     const member: MemberRecord = { peerId: s.id, node: this.nodeId, joinedAt: now };
+    if (access) member.identity = access.identity.subject;
     if (opts.name !== undefined) member.name = opts.name;
     if (opts.meta !== undefined) member.meta = opts.meta;
     const lr = this.watch(key);
-    await lr.watching;
-    const out = await this.backplane.joinRoom(key, {
-      member,
-      create: opts.create ?? !this.config.rooms.requireCreate,
-      defaults: this.resolveOptions(opts.defaults),
-      maxCapacity: this.config.rooms.maxPeers,
-      now,
-    });
+    let out: JoinOutcome;
+    try {
+      await lr.watching;
+      out = await this.backplane.joinRoom(key, {
+        member,
+        create,
+        defaults: this.resolveOptions(opts.defaults),
+        maxCapacity: this.config.rooms.maxPeers,
+        now,
+      });
+    } catch (err) {
+      // Not subscribed, or the store is unreachable: forget the room so a later join starts afresh.
+      if (lr.locals.size === 0 && this.local.get(key) === lr) this.local.delete(key);
+      this.backplane.unwatchRoom(key);
+      throw err;
+    }
     if (!out.ok) {
       this.unwatchIfIdle(key, lr);
+      if (out.code === 'room-not-found' && wantCreate && !create) throw new HubError('forbidden', 'Your credentials do not allow creating rooms.');
       throw new HubError(out.code);
     }
     if (s.closed) {
@@ -253,6 +296,18 @@ export class Hub extends EventEmitter implements BackplaneSink {
     this.backplane.toRoom(key, { k: 'joined', room: key, peer: member }, this.hasRemote(lr));
     s.log.info({ room, members: out.members.length }, 'joined room');
     return { room, peers: out.members.filter((m) => m.peerId !== s.id).map(peerInfo) };
+  }
+
+  /** Every join or creation attempt (failed ones too) spends a token; none left: rate-limited. */
+  private spendJoin(s: Session): void {
+    const limits = this.config.rateLimits;
+    if (!limits || limits.joinsPerSecond <= 0) return;
+    let bucket = this.joinBuckets.get(s);
+    if (!bucket) this.joinBuckets.set(s, (bucket = new TokenBucket(this.clock, limits.joinsPerSecond, limits.joinBurst)));
+    if (!bucket.take()) {
+      s.log.info({}, 'join rate limit reached');
+      throw new HubError('rate-limited', 'Too many joins: slow down.');
+    }
   }
 
   async leave(s: Session, room: string, reason: LeaveReason = 'left'): Promise<void> {
@@ -344,6 +399,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
   broadcast(s: Session, room: string, data: unknown, includeSelf = false): void {
     const t0 = performance.now();
     if (!s.rooms.has(room)) throw new HubError('not-in-room');
+    if (s.access && !s.access.allows('broadcast')) throw new HubError('forbidden', 'Your credentials do not allow broadcasting.');
     const key = roomKey(s.namespace, room);
     const lr = this.local.get(key);
     this.backplane.toRoom(key, { k: 'broadcast', room: key, from: s.id, data, self: includeSelf }, lr ? this.hasRemote(lr) : true);
@@ -419,10 +475,21 @@ export class Hub extends EventEmitter implements BackplaneSink {
     }
   }
 
+  /** Resolves when the room sweep in progress (if any) has finished. */
+  sweepDone(): Promise<void> {
+    return this.sweepRun ?? Promise.resolve();
+  }
+
   /** One tick of room housekeeping: empty rooms past their grace, idle rooms past their ttl. */
-  async sweep(): Promise<void> {
-    if (this.sweeping) return;
-    this.sweeping = true;
+  sweep(): Promise<void> {
+    if (this.sweepRun) return this.sweepRun;
+    this.sweepRun = this.sweepOnce().finally(() => {
+      this.sweepRun = undefined;
+    });
+    return this.sweepRun;
+  }
+
+  private async sweepOnce(): Promise<void> {
     try {
       const swept = await this.backplane.sweep(this.clock.now());
       for (const r of swept) {
@@ -431,9 +498,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
         for (const m of r.members) this.backplane.toPeer(m, { k: 'removed', room: r.key, peerId: m.peerId, reason: 'expired' });
       }
     } catch (err) {
-      this.log.warn({ err }, 'room sweep failed');
-    } finally {
-      this.sweeping = false;
+      if (this.healthy) this.log.warn({ err }, 'room sweep failed');
     }
   }
 

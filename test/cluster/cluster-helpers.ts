@@ -1,0 +1,65 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Config, DeepPartial } from '../../src/config.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { RedisProcess } from '../helpers/redis.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+export interface Cluster {
+  redis: RedisProcess;
+  clock: ManualClock;
+  nodes: TestServer[];
+  close(): Promise<void>;
+}
+
+/**
+ * N Switchboard nodes in this process sharing one real redis-server and one ManualClock (started
+ * at the wall-clock time, so presence scores line up with nodes in other processes).
+ */
+export async function startCluster(n: number, overrides: DeepPartial<Config> = {}, redis?: RedisProcess): Promise<Cluster> {
+  const r = redis ?? (await RedisProcess.start());
+  const clock = new ManualClock(Date.now());
+  const nodes: TestServer[] = [];
+  for (let i = 0; i < n; i++) {
+    nodes.push(await startServer({ ...overrides, redis: { url: r.url, prefix: overrides.redis?.prefix ?? 'sb:', presenceTtlMs: overrides.redis?.presenceTtlMs ?? 10_000 } }, { clock }));
+  }
+  return {
+    redis: r,
+    clock,
+    nodes,
+    async close() {
+      for (const node of nodes) await node.close();
+      await r.kill();
+    },
+  };
+}
+
+/** Lets pending I/O and promise continuations run (one macrotask turn). */
+export const tick = () => new Promise((r) => setImmediate(r));
+
+/** Advances the shared clock step by step, letting each node's sweep (Redis round trips) finish in between. */
+export async function advance(clock: ManualClock, ms: number, nodes: TestServer[] = [], step = 500): Promise<void> {
+  for (let done = 0; done < ms; done += step) {
+    clock.advance(Math.min(step, ms - done));
+    await tick();
+    await Promise.all(nodes.map((n) => n.server.hub.sweepDone()));
+    await tick();
+  }
+}
+
+/** A Switchboard node in its own process (so it can be killed with SIGKILL). */
+export async function spawnNode(redisUrl: string, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; port: number; ws(path?: string): string }> {
+  const proc = spawn(process.execPath, ['bin/switchboard.js'], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_REDIS_URL: redisUrl, SWITCHBOARD_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines = createInterface({ input: proc.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    lines.on('line', (line) => {
+      const m = /listening on [^:]+:(\d+)/.exec(line);
+      if (m) resolve(Number(m[1]));
+    });
+    proc.once('exit', (code) => reject(new Error(`node exited (${code}) before listening`)));
+  });
+  return { proc, port, ws: (path = '/v1') => `ws://127.0.0.1:${port}${path}` };
+}

@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import type { RedisBackplane } from '../../src/backplane/redis.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { RedisProcess, freePort, redisSkip } from '../helpers/redis.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { connect, type Frame, type TestClient } from '../helpers/ws.js';
+import { advance, spawnNode, startCluster, tick } from './cluster-helpers.js';
+
+async function peer(url: string): Promise<{ c: TestClient; id: string }> {
+  const c = await connect(url);
+  const w = await c.next('welcome');
+  return { c, id: w.peerId as string };
+}
+
+async function join(c: TestClient, room: string): Promise<Frame> {
+  c.send({ type: 'join', room });
+  return c.next((f) => f.type === 'joined' || f.type === 'error');
+}
+
+async function sync(c: TestClient): Promise<void> {
+  c.send({ type: 'ping', id: 'sync' });
+  await c.next((f) => f.type === 'pong' && f.re === 'sync');
+}
+
+const backplane = (n: TestServer) => n.server.hub.backplane as RedisBackplane;
+
+async function metric(n: TestServer, name: string): Promise<number> {
+  const text = await (await fetch(n.http('/metrics'))).text();
+  const line = text.split('\n').find((l) => l.startsWith(name));
+  return line ? Number(line.split(' ').pop()) : NaN;
+}
+
+test('kill -9 of a node: its peers leave every roster elsewhere within the presence TTL', { skip: redisSkip }, async () => {
+  const ttl = 10_000;
+  const cl = await startCluster(2, { redis: { presenceTtlMs: ttl } });
+  // The doomed node runs on the wall clock; it must not judge the others by it, so it gets a longer TTL.
+  const doomed = await spawnNode(cl.redis.url, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000' });
+  try {
+    const a = await peer(cl.nodes[0]!.ws());
+    const b = await peer(cl.nodes[1]!.ws());
+    const x = await peer(doomed.ws());
+    for (const p of [a, b, x]) assert.equal((await join(p.c, 'survivors')).type, 'joined');
+    await a.c.next((f) => f.type === 'peer-joined' && (f.peer as Frame).peerId === x.id);
+    await b.c.next((f) => f.type === 'peer-joined' && (f.peer as Frame).peerId === x.id);
+    // Line the shared clock up with the wall clock the doomed node writes its presence with.
+    if (Date.now() > cl.clock.now()) await advance(cl.clock, Date.now() - cl.clock.now(), cl.nodes);
+    doomed.proc.kill('SIGKILL');
+    await once(doomed.proc, 'exit');
+    const start = cl.clock.now();
+    let removedAt: number | undefined;
+    while (removedAt === undefined && cl.clock.now() - start < 3 * ttl) {
+      await advance(cl.clock, 500, cl.nodes);
+      if (a.c.frames.some((f) => f.type === 'peer-left')) removedAt = cl.clock.now() - start;
+    }
+    assert.ok(removedAt !== undefined, 'the dead node\'s peer was removed');
+    // bounded: the TTL plus one sweep interval plus one step of this loop
+    assert.ok(removedAt <= ttl + 1000 + 500, `removed after ${removedAt} ms of (injected) time`);
+    process.stderr.write(`# dead node's peers removed after ${removedAt} ms (presenceTtlMs ${ttl}, sweepIntervalMs 1000)\n`);
+    assert.deepEqual(await a.c.next('peer-left'), { type: 'peer-left', room: 'survivors', peerId: x.id, reason: 'disconnect' });
+    assert.deepEqual(await b.c.next('peer-left'), { type: 'peer-left', room: 'survivors', peerId: x.id, reason: 'disconnect' });
+    // each survivor heard it exactly once, and the roster everywhere is the two of them
+    await sync(a.c);
+    await sync(b.c);
+    assert.equal(a.c.take().filter((f) => f.type === 'peer-left').length, 0);
+    const info = await cl.nodes[1]!.server.hub.roomInfo('native', 'survivors');
+    assert.deepEqual(info?.members.map((m) => m.peerId).sort(), [a.id, b.id].sort());
+    assert.equal(await metric(cl.nodes[0]!, 'switchboard_backplane_presence_expiries_total') + (await metric(cl.nodes[1]!, 'switchboard_backplane_presence_expiries_total')), 1);
+    // the survivors kept serving throughout
+    a.c.send({ type: 'signal', to: b.id, data: 'still here' });
+    assert.equal((await b.c.next('signal')).data, 'still here');
+    await a.c.close();
+    await b.c.close();
+  } finally {
+    if (doomed.proc.exitCode === null && doomed.proc.signalCode === null) doomed.proc.kill('SIGKILL');
+    await cl.close();
+  }
+});
+
+test('Redis killed and restarted mid-session: local rooms keep working, /ready 503, then everything is re-announced', { skip: redisSkip }, async () => {
+  const cl = await startCluster(2);
+  const [n1, n2] = cl.nodes as [TestServer, TestServer];
+  const a = await peer(n1.ws());
+  const b = await peer(n1.ws());
+  const c = await peer(n2.ws());
+  for (const p of [a, b, c]) assert.equal((await join(p.c, 'outage')).type, 'joined');
+  await a.c.next((f) => f.type === 'peer-joined' && (f.peer as Frame).peerId === c.id);
+  a.c.take();
+
+  const down = [once(backplane(n1), 'down'), once(backplane(n2), 'down')];
+  await cl.redis.kill();
+  await Promise.all(down);
+
+  assert.equal((await fetch(n1.http('/ready'))).status, 503);
+  assert.equal((await fetch(n2.http('/ready'))).status, 503);
+  assert.equal((await fetch(n1.http('/health'))).status, 200, 'alive, just not ready');
+  assert.equal(await metric(n1, 'switchboard_backplane_up'), 0);
+  // peers on the same node keep talking
+  a.c.send({ type: 'signal', to: b.id, data: 'local still works' });
+  assert.equal((await b.c.next('signal')).data, 'local still works');
+  // new joins need the shared store
+  const d = await peer(n1.ws());
+  assert.equal((await join(d.c, 'elsewhere')).code, 'unavailable');
+
+  const resynced = [once(n1.server.hub, 'resynced'), once(n2.server.hub, 'resynced')];
+  await cl.redis.start(); // same port, empty data: the nodes must put their state back
+  await Promise.all(resynced);
+
+  assert.equal((await fetch(n1.http('/ready'))).status, 200);
+  assert.equal(await metric(n1, 'switchboard_backplane_up'), 1);
+  assert.ok((await metric(n1, 'switchboard_backplane_reconnects_total')) >= 1);
+  const info = await n2.server.hub.roomInfo('native', 'outage');
+  assert.deepEqual(info?.members.map((m) => m.peerId).sort(), [a.id, b.id, c.id].sort());
+  a.c.send({ type: 'signal', to: c.id, data: 'across again' });
+  assert.equal((await c.c.next('signal')).data, 'across again');
+  const e = await peer(n2.ws());
+  const joined = await join(e.c, 'outage');
+  assert.deepEqual((joined.peers as Frame[]).map((p) => p.peerId).sort(), [a.id, b.id, c.id].sort());
+  assert.equal((await join(d.c, 'elsewhere')).type, 'joined');
+  for (const p of [a, b, c, d, e]) await p.c.close();
+  await cl.close();
+});
+
+test('a Redis unreachable at start: the node starts, is not ready, and joins it once Redis comes up', { skip: redisSkip }, async () => {
+  const port = await freePort();
+  const node = await startServer({ redis: { url: `redis://127.0.0.1:${port}` } }, { clock: new ManualClock(Date.now()) });
+  assert.equal(node.server.state, 'ready');
+  assert.equal((await fetch(node.http('/ready'))).status, 503);
+  const a = await peer(node.ws());
+  assert.equal((await join(a.c, 'late')).code, 'unavailable');
+  const up = once(node.server.hub, 'resynced');
+  const redis = await RedisProcess.start(port);
+  await up;
+  assert.equal((await fetch(node.http('/ready'))).status, 200);
+  assert.equal((await join(a.c, 'late')).type, 'joined');
+  await a.c.close();
+  await node.close();
+  await redis.kill();
+});
+
+test('room expiry happens once, cluster-wide', { skip: redisSkip }, async () => {
+  const cl = await startCluster(3);
+  const a = await peer(cl.nodes[0]!.ws());
+  const b = await peer(cl.nodes[1]!.ws());
+  a.c.send({ type: 'create-room', options: { idleTtlMs: 5000 } });
+  const { room } = await a.c.next('room-created');
+  await join(a.c, room as string);
+  await join(b.c, room as string);
+  await a.c.next('peer-joined');
+  await advance(cl.clock, 6000, cl.nodes);
+  assert.deepEqual(await a.c.next('peer-left'), { type: 'peer-left', room, peerId: a.id, reason: 'expired' });
+  assert.deepEqual(await b.c.next('peer-left'), { type: 'peer-left', room, peerId: b.id, reason: 'expired' });
+  await tick();
+  await sync(a.c);
+  await sync(b.c);
+  assert.deepEqual([...a.c.take(), ...b.c.take()].filter((f) => f.type === 'peer-left'), []);
+  let removed = 0;
+  for (const n of cl.nodes) removed += (await metric(n, 'switchboard_rooms_removed_total{reason="expired"}')) || 0;
+  assert.equal(removed, 1);
+  await a.c.close();
+  await b.c.close();
+  await cl.close();
+});

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { redisSkip } from '../helpers/redis.js';
+import { connect, type Frame, type TestClient } from '../helpers/ws.js';
+import { startCluster, type Cluster } from './cluster-helpers.js';
+
+async function peer(url: string): Promise<{ c: TestClient; id: string }> {
+  const c = await connect(url);
+  const w = await c.next('welcome');
+  return { c, id: w.peerId as string };
+}
+
+async function join(c: TestClient, room: string, extra: object = {}): Promise<Frame> {
+  c.send({ type: 'join', room, ...extra });
+  return c.next((f) => f.type === 'joined' || f.type === 'error');
+}
+
+async function sync(c: TestClient): Promise<void> {
+  c.send({ type: 'ping', id: 'sync' });
+  await c.next((f) => f.type === 'pong' && f.re === 'sync');
+}
+
+describe('a room spans nodes (native, 3 nodes, real redis-server)', { skip: redisSkip }, () => {
+  let cl: Cluster;
+  before(async () => {
+    cl = await startCluster(3, { rooms: { maxPeers: 2 } });
+  });
+  after(() => cl.close());
+
+  test('rosters, join/leave notifications, targeted and room-wide relays cross nodes', async () => {
+    const [a, b, c] = [await peer(cl.nodes[0]!.ws()), await peer(cl.nodes[1]!.ws()), await peer(cl.nodes[2]!.ws())];
+    cl.nodes.forEach((n) => assert.ok(n.server.hub.healthy));
+    // maxPeers is 2 for this cluster: use create-room for a bigger room
+    a.c.send({ type: 'create-room', options: { capacity: 2 } });
+    const { room } = await a.c.next('room-created');
+    assert.deepEqual(await join(a.c, room as string, { name: 'A' }), { type: 'joined', room, peers: [] });
+    const jb = await join(b.c, room as string, { name: 'B' });
+    assert.deepEqual(jb.peers, [{ peerId: a.id, name: 'A' }]);
+    assert.deepEqual(await a.c.next('peer-joined'), { type: 'peer-joined', room, peer: { peerId: b.id, name: 'B' } });
+    // the capacity holds across nodes
+    assert.equal((await join(c.c, room as string)).code, 'room-full');
+    a.c.send({ type: 'signal', to: b.id, data: { sdp: 'offer' } });
+    assert.deepEqual(await b.c.next('signal'), { type: 'signal', from: a.id, room, data: { sdp: 'offer' } });
+    b.c.send({ type: 'broadcast', room, data: 'hello' });
+    assert.deepEqual(await a.c.next('broadcast'), { type: 'broadcast', room, from: b.id, data: 'hello' });
+    // c is on a third node and shares no room: no relay reaches it, none goes out from it
+    c.c.send({ type: 'signal', to: a.id, data: 'x' });
+    assert.equal((await c.c.next('error')).code, 'peer-not-found');
+    b.c.send({ type: 'leave', room });
+    await b.c.next('left');
+    assert.deepEqual(await a.c.next('peer-left'), { type: 'peer-left', room, peerId: b.id, reason: 'left' });
+    await sync(c.c);
+    assert.deepEqual(c.c.take(), []);
+    for (const p of [a, b, c]) await p.c.close();
+  });
+
+  test('concurrent joins to a nearly full room on different nodes: exactly capacity succeed', async () => {
+    const clients = await Promise.all(cl.nodes.flatMap((n) => [peer(n.ws()), peer(n.ws())]));
+    const results = await Promise.all(clients.map((p) => join(p.c, 'contended')));
+    assert.equal(results.filter((r) => r.type === 'joined').length, 2);
+    assert.equal(results.filter((r) => r.code === 'room-full').length, 4);
+    for (const p of clients) await p.c.close();
+  });
+
+  test('generated room ids are unique cluster-wide and every node sees the same room', async () => {
+    const creators = await Promise.all(cl.nodes.map((n) => peer(n.ws())));
+    const ids = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      for (const p of creators) {
+        p.c.send({ type: 'create-room' });
+        ids.add((await p.c.next('room-created')).room as string);
+      }
+    }
+    assert.equal(ids.size, 30);
+    const info = await cl.nodes[2]!.server.hub.roomInfo('native', [...ids][0]!);
+    assert.ok(info, 'a room created on node 1 exists on node 3');
+    for (const p of creators) await p.c.close();
+  });
+
+  test('disconnect on one node is heard on the others', async () => {
+    const a = await peer(cl.nodes[0]!.ws());
+    const b = await peer(cl.nodes[2]!.ws());
+    await join(a.c, 'dc');
+    await join(b.c, 'dc');
+    await a.c.next('peer-joined');
+    await b.c.close();
+    assert.deepEqual(await a.c.next('peer-left'), { type: 'peer-left', room: 'dc', peerId: b.id, reason: 'disconnect' });
+    await a.c.close();
+  });
+});
