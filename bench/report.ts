@@ -1,0 +1,204 @@
+import { execFileSync } from 'node:child_process';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import type { Plan } from './plan.js';
+import type { FanoutResult, IdleResult, RelayResult, StormSizeResult } from './scenarios.js';
+
+export type ClusterResult = (RelayResult & { nodes: number }) | { skipped: string };
+import { TARGETS, type TargetName } from './targets.js';
+
+/** The commit measured, with `+dirty` when the work tree had uncommitted changes ('unknown' outside git). */
+export function revision(cwd: string): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${sha}+dirty` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export interface Machine {
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  kernel: string;
+  loadAverage: number[];
+}
+
+export function machine(): Machine {
+  return { cpuModel: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, kernel: release(), loadAverage: loadavg().map((x) => Math.round(x * 100) / 100) };
+}
+
+export interface Check {
+  goal: string;
+  value: string;
+  pass: boolean | undefined;
+}
+
+export interface RunResult {
+  version: 1;
+  mode: Plan['mode'];
+  command: string;
+  /** Git commit of the Switchboard measured (`+dirty`: src/ had uncommitted changes). */
+  revision: string;
+  startedAt: string;
+  finishedAt: string;
+  seconds: number;
+  machine: Machine;
+  loadAverageAfter: number[];
+  plan: Plan;
+  targets: TargetName[];
+  /** The round with the highest closed-loop throughput (the least disturbed), per target. */
+  relay: Partial<Record<TargetName, RelayResult>>;
+  relayRounds: Partial<Record<TargetName, RelayResult[]>>;
+  joinStorm: Partial<Record<TargetName, StormSizeResult[]>>;
+  fanout: Partial<Record<TargetName, FanoutResult>>;
+  idle: Partial<Record<TargetName, IdleResult>>;
+  cluster: ClusterResult | undefined;
+  skipped: string[];
+  checks: Check[];
+  profiles: string[];
+}
+
+const COLS: TargetName[] = ['switchboard', 'bare', 'peerjs'];
+
+function num(v: number | undefined, digits = 0): string {
+  if (v === undefined || !Number.isFinite(v)) return '—';
+  return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function ratio(a: number | undefined, b: number | undefined): string {
+  if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return '—';
+  return `${(a / b).toFixed(2)}×`;
+}
+
+type Row = { scenario: string; metric: string; get: (t: TargetName) => number | undefined; fmt: (v: number | undefined) => string; ratio?: boolean; text?: (t: TargetName) => string | undefined };
+
+function lat(l: { p50: number; p99: number; p999: number } | undefined): string | undefined {
+  return l && `${l.p50.toFixed(2)} / ${l.p99.toFixed(2)} / ${l.p999.toFixed(2)}`;
+}
+
+function rows(r: RunResult): Row[] {
+  const out: Row[] = [];
+  const add = (scenario: string, metric: string, get: Row['get'], digits = 0, isRatio = true, text?: Row['text']) =>
+    out.push({ scenario, metric, get, fmt: (v) => num(v, digits), ratio: isRatio, ...(text ? { text } : {}) });
+  const p = r.plan;
+  if (Object.keys(r.relay).length) {
+    const s = `relay, closed loop (${p.relay.pairs} pairs × ${p.relay.window} in flight${p.relay.rounds > 1 ? `; best of ${p.relay.rounds} rounds` : ''})`;
+    add(s, 'messages/s', (t) => r.relay[t]?.closed.perSecond);
+    if (p.relay.rounds > 1) {
+      add(s, 'messages/s, each round', () => undefined, 0, false, (t) => r.relayRounds[t]?.map((x) => num(x.closed.perSecond)).join(' · '));
+      add(s, 'other processes\' CPU, each round (%)', () => undefined, 0, false, (t) => r.relayRounds[t]?.map((x) => num(x.closed.otherCpuPct)).join(' · '));
+    }
+    add(s, 'MB/s delivered', (t) => r.relay[t]?.closed.receivedMBps, 1);
+    add(s, 'latency p50 / p99 / p99.9 (ms)', (t) => r.relay[t]?.closed.latency.p99, 2, true, (t) => lat(r.relay[t]?.closed.latency));
+    add(s, 'server CPU (% of a core)', (t) => r.relay[t]?.closed.serverCpuPct, 0, false);
+    add(s, 'server RSS peak (MB)', (t) => r.relay[t]?.closed.serverRssPeakMB, 0);
+    add(s, 'client CPU (% of a core)', (t) => r.relay[t]?.closed.clientCpuPct, 0, false);
+    add(s, 'other processes\' CPU (% of a core)', (t) => r.relay[t]?.closed.otherCpuPct, 0, false);
+    const h = 'relay at half its own maximum (open loop)';
+    add(h, 'offered messages/s', (t) => r.relay[t]?.half.offeredPerSecond, 0, false);
+    add(h, 'delivered messages/s', (t) => r.relay[t]?.half.perSecond, 0, false);
+    add(h, 'latency p50 / p99 / p99.9 (ms)', (t) => r.relay[t]?.half.latency.p99, 2, true, (t) => lat(r.relay[t]?.half.latency));
+    add(h, 'server CPU (% of a core)', (t) => r.relay[t]?.half.serverCpuPct, 0, false);
+    add(h, 'other processes\' CPU (% of a core)', (t) => r.relay[t]?.half.otherCpuPct, 0, false);
+  }
+  for (const [i, size] of p.storm.roomSizes.entries()) {
+    if (!Object.keys(r.joinStorm).length) break;
+    const s = `join storm, ${p.storm.clients} clients, rooms of ${size}`;
+    add(s, 'joins/s', (t) => r.joinStorm[t]?.[i]?.joinsPerSecond);
+    add(s, 'all rosters complete (ms)', (t) => r.joinStorm[t]?.[i]?.rosterCompleteMs);
+    add(s, 'per-client roster p50 / p99 (ms)', (t) => r.joinStorm[t]?.[i]?.roster.p99, 0, true, (t) => {
+      const x = r.joinStorm[t]?.[i]?.roster;
+      return x && `${x.p50.toFixed(0)} / ${x.p99.toFixed(0)}`;
+    });
+    add(s, 'server CPU (% of a core)', (t) => r.joinStorm[t]?.[i]?.serverCpuPct, 0, false);
+    add(s, 'client CPU (% of a core)', (t) => r.joinStorm[t]?.[i]?.clientCpuPct, 0, false);
+  }
+  if (Object.keys(r.fanout).length) {
+    const s = `fan-out, ${p.workers} room(s) of ${p.fanout.members}, ${p.fanout.window} broadcasts in flight each`;
+    add(s, 'deliveries/s', (t) => r.fanout[t]?.perSecond);
+    add(s, 'broadcasts/s', (t) => r.fanout[t]?.broadcastsPerSecond);
+    add(s, 'delivery latency p50 / p99 / p99.9 (ms)', (t) => r.fanout[t]?.latency.p99, 2, true, (t) => lat(r.fanout[t]?.latency));
+    add(s, 'server CPU (% of a core)', (t) => r.fanout[t]?.serverCpuPct, 0, false);
+    add(s, 'client CPU (% of a core)', (t) => r.fanout[t]?.clientCpuPct, 0, false);
+    add(s, 'other processes\' CPU (% of a core)', (t) => r.fanout[t]?.otherCpuPct, 0, false);
+  }
+  const c = r.cluster;
+  if (c && 'closed' in c) {
+    const s = `cluster: cross-node relay (${c.nodes} Switchboard nodes + Redis, every pair split across nodes)`;
+    const only = (v: number | undefined) => (t: TargetName) => (t === 'switchboard' ? v : undefined);
+    const one = r.relay.switchboard;
+    add(s, 'messages/s', only(c.closed.perSecond), 0, false);
+    add(s, 'vs one node (relay above)', only(undefined), 0, false, (t) => (t === 'switchboard' ? ratio(c.closed.perSecond, one?.closed.perSecond) : undefined));
+    add(s, 'latency p50 / p99 / p99.9 (ms)', only(c.closed.latency.p99), 2, false, (t) => (t === 'switchboard' ? lat(c.closed.latency) : undefined));
+    add(s, 'at half load: p50 / p99 / p99.9 (ms)', only(c.half.latency.p99), 2, false, (t) => (t === 'switchboard' ? lat(c.half.latency) : undefined));
+    add(s, 'CPU of both nodes + Redis (% of a core)', only(c.closed.serverCpuPct), 0, false);
+    add(s, 'client CPU (% of a core)', only(c.closed.clientCpuPct), 0, false);
+  }
+  for (const [i, level] of p.idle.levels.entries()) {
+    if (!Object.keys(r.idle).length) break;
+    const s = `idle, ${num(level)} connections`;
+    add(s, 'server RSS per connection (KB)', (t) => r.idle[t]?.levels[i]?.rssPerConnKB, 2);
+    add(s, 'server heap + external per connection (KB)', (t) => r.idle[t]?.levels[i]?.heapPerConnKB, 2);
+    add(s, 'server RSS (MB)', (t) => r.idle[t]?.levels[i]?.serverRssMB, 0);
+    add(s, 'time to open (s)', (t) => r.idle[t]?.levels[i]?.openSeconds, 1);
+  }
+  return out;
+}
+
+export function markdownTable(r: RunResult): string {
+  const cols = COLS.filter((t) => r.targets.includes(t));
+  const head = ['scenario', 'metric', ...cols.map((t) => TARGETS[t].label)];
+  const withBare = cols.includes('bare') && cols.includes('switchboard');
+  const withPeer = cols.includes('peerjs') && cols.includes('switchboard');
+  if (withBare) head.push('Switchboard / bare');
+  if (withPeer) head.push('Switchboard / PeerJS');
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`];
+  let last = '';
+  for (const row of rows(r)) {
+    const cells = [row.scenario === last ? '' : row.scenario, row.metric];
+    last = row.scenario;
+    for (const t of cols) cells.push(row.text?.(t) ?? row.fmt(row.get(t)));
+    if (withBare) cells.push(row.ratio ? ratio(row.get('switchboard'), row.get('bare')) : '');
+    if (withPeer) cells.push(row.ratio ? ratio(row.get('switchboard'), row.get('peerjs')) : '');
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  if (r.cluster && 'skipped' in r.cluster) lines.push(`| cluster | cross-node relay | ${r.cluster.skipped} |${' |'.repeat(head.length - 3)}`);
+  return lines.join('\n');
+}
+
+export function checks(r: RunResult): Check[] {
+  const out: Check[] = [];
+  const sb = r.relay.switchboard;
+  const bare = r.relay.bare;
+  const peer = r.relay.peerjs;
+  if (sb && bare) out.push({ goal: 'relay throughput ≥ 0.85 × bare relay', value: ratio(sb.closed.perSecond, bare.closed.perSecond), pass: sb.closed.perSecond >= 0.85 * bare.closed.perSecond });
+  if (sb && peer) out.push({ goal: 'relay throughput ≥ PeerJS server', value: ratio(sb.closed.perSecond, peer.closed.perSecond), pass: sb.closed.perSecond >= peer.closed.perSecond });
+  const isb = r.idle.switchboard?.levels[0];
+  const ibare = r.idle.bare?.levels[0];
+  if (isb && ibare) out.push({ goal: `server RSS per idle connection ≤ 1.3 × bare relay (at ${num(isb.connections)})`, value: `${isb.rssPerConnKB.toFixed(2)} KB vs ${ibare.rssPerConnKB.toFixed(2)} KB = ${ratio(isb.rssPerConnKB, ibare.rssPerConnKB)}`, pass: isb.rssPerConnKB <= 1.3 * ibare.rssPerConnKB });
+  if (sb) out.push({ goal: 'relay p99 latency at half load ≤ 5 ms', value: `${sb.half.latency.p99.toFixed(2)} ms`, pass: sb.half.latency.p99 <= 5 });
+  return out;
+}
+
+export function markdownReport(r: RunResult): string {
+  const m = r.machine;
+  const lines = [
+    `Run: ${r.startedAt} (${r.mode}, ${Math.round(r.seconds)} s) · ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB · Node ${m.node} · Linux ${m.kernel} · load average before/after ${m.loadAverage[0]} / ${r.loadAverageAfter[0]}`,
+    '',
+    `Command: \`${r.command}\` · Switchboard at ${r.revision}`,
+    '',
+    markdownTable(r),
+    '',
+  ];
+  if (r.checks.length) {
+    lines.push('| target | measured | met |', '| --- | --- | --- |');
+    for (const c of r.checks) lines.push(`| ${c.goal} | ${c.value} | ${c.pass ? 'yes' : 'no'} |`);
+    lines.push('');
+  }
+  if (r.skipped.length) lines.push(...r.skipped.map((s) => `- ${s}`), '');
+  lines.push('Figures come from a shared 2-core machine (other jobs may run beside the benchmark); compare columns of one run, not numbers across runs.');
+  return lines.join('\n');
+}

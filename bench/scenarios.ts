@@ -1,0 +1,446 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Totals, WindowResult } from './loadgen/driver.js';
+import type { IdleCommand, IdleReport } from './loadgen/idle-client.js';
+import { WorkerPool } from './loadgen/pool.js';
+import type { StormResult } from './loadgen/rooms.js';
+import type { Task } from './loadgen/worker.js';
+import type { Plan, ScenarioName } from './plan.js';
+import { cpuSeconds, cpuWindow, machineBusySeconds, rssBytes, RssSampler, selfCpuWindow } from './proc.js';
+import { merge, summarize, type LatencySummary } from './stats.js';
+import { startRedis } from './redis.js';
+import { startTarget, TARGETS, type RunningTarget, type StartOptions, type TargetSpec } from './targets.js';
+
+export interface RunContext {
+  plan: Plan;
+  /** Unique per run: prefixes ids and room names. */
+  tag: string;
+  log(line: string): void;
+  /** Node flags for a target's process in a scenario (profiling). */
+  execArgv?(target: TargetSpec, scenario: ScenarioName): string[];
+  /** Test hook: called at the start of each phase with the running target. */
+  onPhase?(phase: string, target: RunningTarget): void;
+  /** Launcher override (tests). */
+  script?(target: TargetSpec): URL | undefined;
+  /** Extra environment for a target's process. */
+  env?(target: TargetSpec): Record<string, string>;
+}
+
+export interface Resources {
+  /** % of one core over the measured window. */
+  serverCpuPct: number;
+  serverRssPeakMB: number;
+  /** The load generator (this process, all worker threads), % of one core. */
+  clientCpuPct: number;
+  /** Everything else on the machine (other people's jobs on a shared machine), % of one core. */
+  otherCpuPct?: number;
+}
+
+export interface SteadyResult extends Resources {
+  seconds: number;
+  sent: number;
+  received: number;
+  perSecond: number;
+  /** Payload of the frames received, in MB/s. */
+  receivedMBps: number;
+  meanFrameBytes: number;
+  latency: LatencySummary;
+}
+
+export interface RelayResult {
+  closed: SteadyResult & { pairs: number; window: number };
+  half: SteadyResult & { offeredPerSecond: number; behind: number };
+  lost: number;
+}
+
+export interface StormSizeResult extends Resources {
+  roomSize: number;
+  clients: number;
+  /** Clients joined per second, storm start → last `joined`. */
+  joinsPerSecond: number;
+  /** Storm start → every client knows its whole room, ms. */
+  rosterCompleteMs: number;
+  /** Per client, storm start → its roster is complete, ms. */
+  roster: LatencySummary;
+}
+
+export interface FanoutResult extends SteadyResult {
+  rooms: number;
+  members: number;
+  broadcastsPerSecond: number;
+  lost: number;
+}
+
+export interface IdleLevel {
+  connections: number;
+  openSeconds: number;
+  serverRssMB: number;
+  rssPerConnKB: number;
+  heapPerConnKB: number;
+  clientCpuPct: number;
+}
+
+export interface IdleResult {
+  baselineRssMB: number;
+  levels: IdleLevel[];
+}
+
+const MB = 1024 * 1024;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** What a scenario measures: one server process, or a group of them (a cluster and its broker). */
+export interface Measured {
+  spec: { label: string };
+  /** Where clients connect. */
+  base: string;
+  pid: number;
+  /** Every process whose CPU and RSS count as the server's (default: [pid]). */
+  pids?: number[];
+  dead: Promise<never>;
+}
+
+const pidsOf = (t: Measured) => t.pids ?? [t.pid];
+
+/** Races a phase against the target's death, the workers' failure and a deadline. */
+async function guard<T>(what: string, p: Promise<T>, t: Measured, ms: number, pool?: WorkerPool): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${t.spec.label}: ${what} did not finish within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([p, t.dead, deadline, ...(pool ? [pool.failed] : [])]);
+  } catch (err) {
+    const msg = (err as Error).message;
+    throw new Error(msg.startsWith(t.spec.label) ? msg : `${t.spec.label}: ${what}: ${msg}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function withTarget<T>(ctx: RunContext, spec: TargetSpec, scenario: ScenarioName, fn: (t: RunningTarget) => Promise<T>): Promise<T> {
+  const opts: StartOptions = { execArgv: ctx.execArgv?.(spec, scenario) ?? [], env: ctx.env?.(spec) ?? {} };
+  const script = ctx.script?.(spec);
+  if (script) opts.script = script;
+  const t = await startTarget(spec, opts);
+  try {
+    return await fn(t);
+  } finally {
+    await t.stop();
+  }
+}
+
+/** One steady-state window: server CPU and RSS from /proc, client CPU, every latency sample. */
+async function measure(ctx: RunContext, t: Measured, pool: WorkerPool, ms: number): Promise<{ win: WindowResult; seconds: number } & Resources> {
+  const cpus = pidsOf(t).map((pid) => cpuWindow(pid));
+  const client = selfCpuWindow();
+  const busy0 = machineBusySeconds();
+  const rsss = pidsOf(t).map((pid) => new RssSampler(pid));
+  const t0 = performance.now();
+  await guard('measure', pool.call('begin'), t, ctx.plan.phaseTimeoutMs, pool);
+  await guard('measure', sleep(ms), t, ms + ctx.plan.phaseTimeoutMs, pool);
+  const wins = await guard('measure', pool.call<WindowResult>('end'), t, ctx.plan.phaseTimeoutMs, pool);
+  const seconds = (performance.now() - t0) / 1000;
+  const serverCpuPct = sum(cpus, (cpu) => cpu());
+  const clientCpuPct = client();
+  const otherCpuPct = Math.max(0, (100 * (machineBusySeconds() - busy0)) / seconds - serverCpuPct - clientCpuPct);
+  const peak = sum(rsss, (rss) => rss.stop().peak);
+  const win: WindowResult = {
+    sent: sum(wins, (w) => w.sent),
+    received: sum(wins, (w) => w.received),
+    bytesSent: sum(wins, (w) => w.bytesSent),
+    bytesReceived: sum(wins, (w) => w.bytesReceived),
+    behind: sum(wins, (w) => w.behind),
+    samples: merge(wins.map((w) => w.samples)),
+  };
+  if (win.received === 0) throw new Error(`${t.spec.label}: the target delivered nothing in ${seconds.toFixed(1)} s (sent ${win.sent})`);
+  return { win, seconds, serverCpuPct, clientCpuPct, otherCpuPct, serverRssPeakMB: peak / MB };
+}
+
+function steady(m: Awaited<ReturnType<typeof measure>>): SteadyResult {
+  const { win, seconds } = m;
+  return {
+    seconds,
+    sent: win.sent,
+    received: win.received,
+    perSecond: win.received / seconds,
+    receivedMBps: win.bytesReceived / seconds / MB,
+    meanFrameBytes: win.bytesReceived / win.received,
+    latency: summarize(win.samples),
+    serverCpuPct: m.serverCpuPct,
+    serverRssPeakMB: m.serverRssPeakMB,
+    clientCpuPct: m.clientCpuPct,
+    otherCpuPct: m.otherCpuPct ?? 0,
+  };
+}
+
+const sum = <T>(xs: T[], f: (x: T) => number) => xs.reduce((n, x) => n + f(x), 0);
+
+function split(total: number, parts: number, i: number): number {
+  return Math.floor(total / parts) + (i < total % parts ? 1 : 0);
+}
+
+async function stopAndCheck(t: Measured, pool: WorkerPool, ctx: RunContext, what: string): Promise<number> {
+  const totals = await guard(`${what}: drain`, pool.call<Totals>('stop', ctx.plan.drainMs), t, ctx.plan.drainMs + ctx.plan.phaseTimeoutMs, pool);
+  const lost = sum(totals, (x) => x.lost);
+  const received = sum(totals, (x) => x.received);
+  if (received === 0) throw new Error(`${t.spec.label}: ${what}: the target delivered nothing`);
+  if (lost > 0) throw new Error(`${t.spec.label}: ${what}: ${lost} of ${sum(totals, (x) => x.sent)} messages were never delivered`);
+  return lost;
+}
+
+/** Relay: pairs exchanging signaling, closed loop (maximum), then open loop at half that rate. */
+export function relay(ctx: RunContext, spec: TargetSpec): Promise<RelayResult> {
+  return withTarget(ctx, spec, 'relay', (t) => relayOn(ctx, spec, t, t));
+}
+
+/** The relay scenario against `t`; with `baseB`, each pair's second member connects there. */
+async function relayOn(ctx: RunContext, spec: TargetSpec, t: Measured, hook: RunningTarget, baseB?: string): Promise<RelayResult> {
+  const { plan } = ctx;
+  const { pairs, window } = plan.relay;
+  const label = t.spec.label;
+  const tasks: Task[] = Array.from({ length: plan.workers }, (_, i) => {
+    const n = split(pairs, plan.workers, i);
+    return { task: 'relay', opts: { base: t.base, ...(baseB ? { baseB } : {}), protocol: spec.protocol, pairs: n, window, tagBase: i * 100_000, name: `${ctx.tag}-w${i}`, seed: 1 + i } };
+  });
+  const pool = new WorkerPool(tasks);
+  try {
+    ctx.onPhase?.('connect', hook);
+    ctx.log(`relay · ${label}: ${pairs} pairs × window ${window}, ${plan.workers} workers`);
+    await guard('connect', pool.call('connect'), t, plan.phaseTimeoutMs, pool);
+    await guard('start', pool.call('start', { mode: 'closed' }), t, plan.phaseTimeoutMs, pool);
+    await guard('warm-up', sleep(plan.relay.warmupMs), t, plan.relay.warmupMs + plan.phaseTimeoutMs, pool);
+    ctx.onPhase?.('measure', hook);
+    const closed = steady(await measure(ctx, t, pool, plan.relay.measureMs));
+    let lost = await stopAndCheck(t, pool, ctx, 'relay (closed loop)');
+    ctx.log(`relay · ${label}: ${Math.round(closed.perSecond)} msg/s, p99 ${closed.latency.p99.toFixed(2)} ms; server ${closed.serverCpuPct.toFixed(0)}% CPU, client ${closed.clientCpuPct.toFixed(0)}%`);
+
+    const offered = closed.perSecond / 2;
+    await guard('start', pool.call('start', (i: number) => ({ mode: 'rate', perSecond: (offered * split(pairs, plan.workers, i)) / pairs })), t, plan.phaseTimeoutMs, pool);
+    await guard('warm-up', sleep(plan.relay.halfWarmupMs), t, plan.relay.halfWarmupMs + plan.phaseTimeoutMs, pool);
+    ctx.onPhase?.('measure-half', hook);
+    const m = await measure(ctx, t, pool, plan.relay.halfMeasureMs);
+    const half = { ...steady(m), offeredPerSecond: offered, behind: m.win.behind };
+    lost += await stopAndCheck(t, pool, ctx, 'relay (half load)');
+    ctx.log(`relay · ${label}: at ${Math.round(offered)} msg/s offered, p50 ${half.latency.p50.toFixed(2)} ms, p99 ${half.latency.p99.toFixed(2)} ms`);
+    return { closed: { ...closed, pairs, window }, half, lost };
+  } finally {
+    await pool.close();
+  }
+}
+
+/**
+ * Cluster: two Switchboard nodes sharing a Redis backplane; every pair has one member on each
+ * node, so every message crosses nodes. Server CPU and RSS are both nodes' plus Redis's.
+ */
+export async function cluster(ctx: RunContext): Promise<RelayResult & { nodes: number } | { skipped: string }> {
+  const spec = TARGETS.switchboard;
+  const redis = await startRedis().catch((err: Error) => err);
+  if (redis instanceof Error) return { skipped: `not run: ${redis.message}` };
+  const nodes: RunningTarget[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      nodes.push(await startTarget(spec, { execArgv: ctx.execArgv?.(spec, 'cluster') ?? [], env: { ...ctx.env?.(spec), BENCH_SWITCHBOARD_REDIS: redis.url } }));
+    }
+    const group: Measured = {
+      spec: { label: 'Switchboard cluster (2 nodes + Redis)' },
+      base: nodes[0]!.base,
+      pid: nodes[0]!.pid,
+      pids: [...nodes.map((n) => n.pid), redis.pid],
+      dead: Promise.race([...nodes.map((n) => n.dead), redis.dead]),
+    };
+    group.dead.catch(() => {});
+    return { ...(await relayOn(ctx, spec, group, nodes[0]!, nodes[1]!.base)), nodes: 2 };
+  } finally {
+    for (const n of nodes) await n.stop();
+    await redis.stop();
+  }
+}
+
+/** Join storm: K clients connect and join rooms of each size; joins/s and time to full rosters. */
+export async function joinStorm(ctx: RunContext, spec: TargetSpec): Promise<StormSizeResult[]> {
+  const { plan } = ctx;
+  const out: StormSizeResult[] = [];
+  for (const roomSize of plan.storm.roomSizes) {
+    out.push(
+      await withTarget(ctx, spec, 'join-storm', async (t) => {
+        const per = plan.storm.clients / plan.workers;
+        const tasks: Task[] = Array.from({ length: plan.workers }, (_, i) => ({
+          task: 'storm',
+          opts: { base: t.base, clients: per, roomSize, name: `${ctx.tag}-s${roomSize}-w${i}`, concurrency: plan.storm.concurrency, timeoutMs: plan.phaseTimeoutMs / 2 },
+        }));
+        const pool = new WorkerPool(tasks);
+        try {
+          ctx.onPhase?.('storm', t);
+          const cpu = cpuWindow(t.pid);
+          const client = selfCpuWindow();
+          const rss = new RssSampler(t.pid, 100);
+          const results = await guard(`join storm (rooms of ${roomSize})`, pool.call<StormResult>('run'), t, plan.phaseTimeoutMs, pool);
+          const serverCpuPct = cpu();
+          const clientCpuPct = client();
+          const peak = rss.stop().peak;
+          const joined = merge(results.map((r) => r.joinedUs));
+          const roster = merge(results.map((r) => r.rosterUs));
+          const lastJoin = Math.max(...joined);
+          const r: StormSizeResult = {
+            roomSize,
+            clients: plan.storm.clients,
+            joinsPerSecond: joined.length / (lastJoin / 1e6),
+            rosterCompleteMs: Math.max(...roster) / 1000,
+            roster: summarize(roster),
+            serverCpuPct,
+            serverRssPeakMB: peak / MB,
+            clientCpuPct,
+          };
+          ctx.log(`join storm · ${spec.label}: ${r.clients} clients, rooms of ${roomSize}: ${Math.round(r.joinsPerSecond)} joins/s, rosters complete in ${r.rosterCompleteMs.toFixed(0)} ms`);
+          return r;
+        } finally {
+          await pool.close();
+        }
+      }),
+    );
+  }
+  return out;
+}
+
+/** Fan-out: one room of `members` per worker, members broadcasting in turn, closed loop. */
+export async function fanout(ctx: RunContext, spec: TargetSpec): Promise<FanoutResult> {
+  const { plan } = ctx;
+  const { members, window } = plan.fanout;
+  return withTarget(ctx, spec, 'fan-out', async (t) => {
+    const tasks: Task[] = Array.from({ length: plan.workers }, (_, i) => ({
+      task: 'fanout',
+      opts: { base: t.base, members, window, name: `${ctx.tag}-f${i}`, tag: i, seed: 2 + i },
+    }));
+    const pool = new WorkerPool(tasks);
+    try {
+      ctx.onPhase?.('connect', t);
+      await guard('connect', pool.call('connect'), t, plan.phaseTimeoutMs, pool);
+      await guard('start', pool.call('start', { mode: 'closed' }), t, plan.phaseTimeoutMs, pool);
+      await guard('warm-up', sleep(plan.fanout.warmupMs), t, plan.fanout.warmupMs + plan.phaseTimeoutMs, pool);
+      ctx.onPhase?.('measure', t);
+      const m = await measure(ctx, t, pool, plan.fanout.measureMs);
+      const lost = await stopAndCheck(t, pool, ctx, 'fan-out');
+      const r: FanoutResult = { ...steady(m), rooms: plan.workers, members, broadcastsPerSecond: m.win.sent / m.seconds, lost };
+      ctx.log(`fan-out · ${spec.label}: ${Math.round(r.perSecond)} deliveries/s (${Math.round(r.broadcastsPerSecond)} broadcasts/s), p99 ${r.latency.p99.toFixed(2)} ms`);
+      return r;
+    } finally {
+      await pool.close();
+    }
+  });
+}
+
+class IdleClients {
+  private readonly procs: { child: ChildProcess; held: number }[] = [];
+  readonly failed: Promise<never>;
+  private rejectFn!: (e: Error) => void;
+  private closing = false;
+
+  constructor(
+    private readonly base: string,
+    private readonly spec: TargetSpec,
+    private readonly name: string,
+    private readonly perProcess: number,
+    private readonly concurrency: number,
+  ) {
+    this.failed = new Promise<never>((_, reject) => (this.rejectFn = reject));
+    this.failed.catch(() => {});
+  }
+
+  pids(): number[] {
+    return this.procs.map((p) => p.child.pid!);
+  }
+
+  private spawn(): { child: ChildProcess; held: number } {
+    const child = fork(fileURLToPath(new URL('./loadgen/idle-client.js', import.meta.url)), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    child.on('message', (m: IdleReport) => {
+      if (m.type === 'lost') this.rejectFn(new Error(`${this.spec.label}: ${m.message}`));
+    });
+    child.on('exit', (code) => {
+      if (!this.closing) this.rejectFn(new Error(`idle-client process exited (${code})`));
+    });
+    const p = { child, held: 0 };
+    this.procs.push(p);
+    return p;
+  }
+
+  /** Opens `count` more connections, filling each client process up to perProcess. */
+  async open(count: number): Promise<void> {
+    const jobs: Promise<void>[] = [];
+    while (count > 0) {
+      const p = this.procs.find((x) => x.held < this.perProcess) ?? this.spawn();
+      const n = Math.min(count, this.perProcess - p.held);
+      count -= n;
+      const name = `${this.name}-p${this.procs.indexOf(p)}`;
+      p.held += n;
+      jobs.push(
+        new Promise<void>((resolve, reject) => {
+          const on = (m: IdleReport) => {
+            if (m.type === 'opened') resolve();
+            else if (m.type === 'error') reject(new Error(m.message));
+            else return;
+            p.child.off('message', on);
+          };
+          p.child.on('message', on);
+          const cmd: IdleCommand = { type: 'open', base: this.base, protocol: this.spec.protocol, count: n, name, concurrency: this.concurrency };
+          p.child.send(cmd);
+        }),
+      );
+    }
+    await Promise.all(jobs);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(
+      this.procs.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            if (p.child.exitCode !== null) return resolve();
+            const kill = setTimeout(() => p.child.kill('SIGKILL'), 5000);
+            p.child.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            p.child.send({ type: 'close' } satisfies IdleCommand);
+          }),
+      ),
+    );
+  }
+}
+
+/** Idle capacity: connections held with nothing to say; server RSS per connection after a full GC. */
+export async function idle(ctx: RunContext, spec: TargetSpec): Promise<IdleResult> {
+  const { plan } = ctx;
+  return withTarget(ctx, spec, 'idle', async (t) => {
+    await t.mem();
+    const base = rssBytes(t.pid);
+    const baseMem = await t.mem();
+    const clients = new IdleClients(t.base, spec, `${ctx.tag}-i`, plan.idle.perProcess, plan.idle.concurrency);
+    const levels: IdleLevel[] = [];
+    try {
+      let held = 0;
+      ctx.onPhase?.('connect', t);
+      for (const level of plan.idle.levels) {
+        const t0 = performance.now();
+        const c0 = clients.pids().reduce((n, pid) => n + cpuSeconds(pid), 0);
+        await Promise.race([guard(`opening ${level} connections`, clients.open(level - held), t, plan.phaseTimeoutMs), clients.failed]);
+        const openSeconds = (performance.now() - t0) / 1000;
+        const clientCpuPct = (100 * (clients.pids().reduce((n, pid) => n + cpuSeconds(pid), 0) - c0)) / openSeconds;
+        held = level;
+        const mem = await guard('gc', t.mem(), t, plan.phaseTimeoutMs);
+        const rss = rssBytes(t.pid);
+        const l: IdleLevel = {
+          connections: level,
+          openSeconds,
+          serverRssMB: rss / MB,
+          rssPerConnKB: (rss - base) / level / 1024,
+          heapPerConnKB: (mem.heapUsed + mem.external - baseMem.heapUsed - baseMem.external) / level / 1024,
+          clientCpuPct,
+        };
+        levels.push(l);
+        ctx.log(`idle · ${spec.label}: ${level} connections, RSS ${l.serverRssMB.toFixed(0)} MB, ${l.rssPerConnKB.toFixed(2)} KB/connection`);
+      }
+      return { baselineRssMB: base / MB, levels };
+    } finally {
+      await clients.close();
+    }
+  });
+}

@@ -1,0 +1,29 @@
+/**
+ * Switchboard under test: the library entry, default configuration, silent logs — except the
+ * per-client abuse limits, which are lifted: every benchmark client comes from 127.0.0.1 and each
+ * sends thousands of messages per second, which is exactly what those limits exist to refuse. The
+ * limiter's per-frame bookkeeping still runs (only its thresholds change). Keys are set only where
+ * the build has them, so older builds can be measured too.
+ *
+ * The module comes from this build, or from BENCH_SWITCHBOARD_MODULE (the path of another build's
+ * dist/src/index.js, for before/after comparisons; `--switchboard=PATH` on the harness).
+ * BENCH_SWITCHBOARD_REDIS turns on the Redis backplane (the cluster scenario).
+ */
+import { pathToFileURL } from 'node:url';
+import { launch } from './launcher.js';
+
+type Lib = typeof import('../../src/index.js');
+
+launch('switchboard', async () => {
+  const from = process.env.BENCH_SWITCHBOARD_MODULE;
+  const redis = process.env.BENCH_SWITCHBOARD_REDIS;
+  const lib = (await (from ? import(pathToFileURL(from).href) : import('../../src/index.js'))) as Lib;
+  const has = (key: string) => key in ((lib.ConfigSchema as { properties?: Record<string, unknown> }).properties ?? {});
+  const config: Record<string, unknown> = { host: '127.0.0.1', port: 0, logLevel: 'silent' };
+  if (has('rateLimits')) config.rateLimits = { messagesPerSecond: 0, joinsPerSecond: 0 };
+  if (has('connections')) config.connections = { maxPerIp: 0 };
+  if (redis) config.redis = { url: redis };
+  const server = lib.createServer(config as Parameters<Lib['createServer']>[0]);
+  const { port } = await server.start();
+  return { port, stop: () => server.stop({ drainTimeoutMs: 0 }) };
+});

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { RelayDriver } from '../../bench/loadgen/relay.js';
+import { makePlan, type Plan } from '../../bench/plan.js';
+import { relay, type RunContext } from '../../bench/scenarios.js';
+import { TARGETS } from '../../bench/targets.js';
+
+/** A tiny plan: the real harness path (launcher process, workers, /proc), in well under a second of load. */
+function tinyPlan(): Plan {
+  const p = makePlan(true, 1);
+  p.relay = { pairs: 2, window: 2, warmupMs: 20, measureMs: 150, halfWarmupMs: 20, halfMeasureMs: 150, rounds: 1 };
+  p.drainMs = 2000;
+  p.phaseTimeoutMs = 10_000;
+  return p;
+}
+
+function ctx(extra: Partial<RunContext> = {}): RunContext {
+  return { plan: tinyPlan(), tag: 'dt', log: () => {}, ...extra };
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+test('the relay scenario measures a live target end to end: everything sent arrives, with latencies', async () => {
+  const r = await relay(ctx(), TARGETS.bare);
+  assert.ok(r.closed.received > 0 && r.closed.perSecond > 0);
+  assert.equal(r.closed.latency.count, r.closed.received);
+  assert.ok(r.half.received > 0);
+  assert.equal(r.lost, 0);
+  assert.ok(r.closed.serverCpuPct > 0, 'server CPU read from /proc');
+  assert.ok(r.closed.serverRssPeakMB > 0, 'server RSS read from /proc');
+});
+
+test('a target that refuses connections fails with the reason, not with zeros', async () => {
+  const port = await freePort();
+  const d = new RelayDriver({ base: `ws://127.0.0.1:${port}`, protocol: 'native', pairs: 1, window: 1, tagBase: 0, name: 'x' });
+  await assert.rejects(d.connect(), /cannot connect to ws:\/\/127\.0\.0\.1:\d+\/v1: ECONNREFUSED/);
+});
+
+test('a target that delivers nothing fails the run', async () => {
+  const script = new URL('./fixtures/silent-relay.js', import.meta.url);
+  await assert.rejects(relay(ctx({ script: () => script }), TARGETS.bare), /bare ws relay: the target delivered nothing/);
+});
+
+test('a target that dies during the run fails it', async () => {
+  const c = ctx({ onPhase: (phase, t) => phase === 'measure' && t.kill() });
+  await assert.rejects(relay(c, TARGETS.bare), /bare ws relay.*(exited during the run|closed a connection|socket error)/);
+});
+
+test('npm run bench exits non-zero with a clear message when a target cannot start', async () => {
+  const run = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
+  const child = spawn(process.execPath, [run, '--quick', '--scenarios=relay', '--targets=switchboard', '--switchboard=/nonexistent/dist/src/index.js', '--no-docs'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 1);
+  assert.match(stderr, /bench FAILED: Switchboard exited before it was ready/);
+});
