@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Type, type Static, type TSchema, type TObject } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { IDENTITY_DIALECTS, PERMISSIONS } from './core/access.js';
 
 /**
  * One typed configuration object, validated at start.
@@ -57,6 +58,79 @@ export const ConfigSchema = Type.Object(
     call: Type.Object(
       {
         ringTimeoutMs: Count(30_000, 'call dialect: an unanswered call stops ringing after this long (caller hears `call_rejected`, reason `timeout`).'),
+      },
+      { default: {} },
+    ),
+    connections: Type.Object(
+      {
+        maxPerNode: Count(0, 'WebSocket connections this node accepts before refusing handshakes with HTTP 503. 0: derived from the file-descriptor soft limit (limit minus max(64, 5%)); a larger value is lowered to that too.', 0),
+        maxPerIp: Count(1_000, 'WebSocket connections from one client address before refusing handshakes with HTTP 429; 0: unlimited. Behind a proxy, set `trustProxy` or every client shares the proxy\'s address.', 0),
+        handshakeTimeoutMs: Count(10_000, 'A TCP connection that has not completed its HTTP request or WebSocket upgrade (admission included) within this long is dropped.'),
+      },
+      { default: {} },
+    ),
+    rateLimits: Type.Object(
+      {
+        messagesPerSecond: Count(50, 'Inbound frames per connection per second (token bucket refill); frames over it get the dialect\'s `rate-limited` error and are dropped. 0: unlimited.', 0),
+        messageBurst: Count(200, 'Token bucket size for inbound frames: how many may arrive at once.'),
+        joinsPerSecond: Count(5, 'Room joins and creations per connection per second; over it they fail with `rate-limited`. 0: unlimited.', 0),
+        joinBurst: Count(20, 'Token bucket size for joins and creations.'),
+        closeAfter: Count(50, 'A connection that keeps sending while rate-limited is closed (native 4008, policy violation) after about this many rate-limited frames within `rateLimits.closeWindowMs`.'),
+        closeWindowMs: Count(10_000, 'The window of `rateLimits.closeAfter`.'),
+      },
+      { default: {} },
+    ),
+    tls: Type.Object(
+      {
+        cert: Type.String({ default: '', description: 'PEM certificate (chain) file: when set with `tls.key`, every listener serves https and wss directly.' }),
+        key: Type.String({ default: '', description: 'PEM private key file for `tls.cert`.' }),
+      },
+      { default: {} },
+    ),
+    trustProxy: Type.Boolean({ default: false, description: 'Take the client address (per-IP limits, logs) from the proxy header `proxyHeader`: its right-most entry that is not a trusted proxy. Only turn on behind a proxy that sets that header.' }),
+    proxyHeader: Type.Union([Type.Literal('x-forwarded-for'), Type.Literal('forwarded')], { default: 'x-forwarded-for', description: 'Which header `trustProxy` reads: `x-forwarded-for` or `forwarded` (RFC 7239). Only the one your proxy appends to is safe.' }),
+    trustedProxies: Type.Array(Type.String(), { default: [], description: 'Proxy addresses or CIDR ranges (e.g. `["10.0.0.0/8"]`). With `trustProxy`: headers are read only from these peers (empty: from any peer), and these entries are skipped from the right of the header.' }),
+    allowedOrigins: Type.Array(Type.String(), { default: [], description: 'Browser origins allowed to open WebSockets, e.g. `["https://app.example.com","https://*.example.com"]`; a handshake with another `Origin` gets HTTP 403. Empty: any. Requests without `Origin` (non-browser clients) are always allowed.' }),
+    auth: Type.Object(
+      {
+        secret: Type.String({ default: '', description: 'Shared secret (at least 32 bytes) for HS256/384/512 signed tokens (JWT). Setting it, `auth.publicKeyFile`, `auth.jwksUrl` or `auth.webhookUrl` turns authentication on: every WebSocket handshake then needs a valid token (see docs/authentication.md).' }),
+        publicKeyFile: Type.String({ default: '', description: 'PEM file with the public key (SPKI or X.509 certificate) that verifies RS*/PS*/ES*/EdDSA signed tokens.' }),
+        jwksUrl: Type.String({ default: '', description: 'URL of a JSON Web Key Set that verifies RS*/PS*/ES*/EdDSA signed tokens (keys picked by `kid`, cached, refetched on an unknown `kid`). Wins over `auth.publicKeyFile`.' }),
+        issuer: Type.String({ default: '', description: 'Required `iss` claim of tokens; empty: not checked.' }),
+        audience: Type.String({ default: '', description: 'Required `aud` claim of tokens; empty: not checked.' }),
+        clockToleranceSeconds: Count(5, 'Leeway for `exp` and `nbf` against clock skew between the token issuer and this server.', 0),
+        claimPrefix: Type.String({ default: '', description: 'Prefix of the `rooms` and `permissions` claims, for issuers that namespace custom claims (e.g. `https://example.com/`).' }),
+        defaultPermissions: Type.Array(Type.Union(PERMISSIONS.map((p) => Type.Literal(p))), {
+          default: ['join', 'create', 'broadcast'],
+          description: 'Permissions of a token that has no `permissions` claim.',
+        }),
+        webhookUrl: Type.String({ default: '', description: 'Auth webhook: every handshake (after token checks) is POSTed here as JSON and the reply allows or denies it, and may add metadata and ICE servers.' }),
+        webhookTimeoutMs: Count(2_000, 'How long the auth webhook may take to answer; then `auth.webhookFailure` applies.'),
+        webhookFailure: Type.Union([Type.Literal('deny'), Type.Literal('allow')], {
+          default: 'deny',
+          description: 'When the webhook times out, fails or answers garbage: `deny` (HTTP 503 `auth-unavailable`) or `allow` (the token alone decides).',
+        }),
+      },
+      { default: {} },
+    ),
+    identity: Type.Object(
+      {
+        policy: Type.Union([Type.Literal('dialect'), Type.Literal('reject'), Type.Literal('replace'), Type.Literal('allow')], {
+          default: 'dialect',
+          description: 'Duplicate identities (a second connection with the same identity): `reject` the newcomer, `replace` (close) the old session, `allow` both; `dialect`: each dialect\'s default (native replace, vc allow, slam replace, call reject). slam and call cannot `allow`.',
+        }),
+        dialects: Type.Record(Type.String(), Type.Union([Type.Literal('reject'), Type.Literal('replace'), Type.Literal('allow')]), {
+          default: {},
+          description: 'Per-dialect overrides of `identity.policy`, e.g. `{"call":"replace","native":"reject"}`.',
+        }),
+      },
+      { default: {} },
+    ),
+    turn: Type.Object(
+      {
+        secret: Type.String({ default: '', description: 'TURN REST shared secret (coturn `use-auth-secret` / `static-auth-secret`): every native client gets its own ephemeral TURN credentials for `turn.urls`.' }),
+        urls: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'TURN server URLs the ephemeral credentials are for, e.g. `["turn:turn.example.org:3478","turns:turn.example.org:5349"]`.' }),
+        ttlSeconds: Count(86_400, 'Lifetime of ephemeral TURN credentials; native clients get fresh ones (`ice-servers`) at 80% of it.', 60),
       },
       { default: {} },
     ),
@@ -251,7 +325,31 @@ export function validateConfig(input: unknown): Config {
   if (cfg.limits.maxMessageBytes > cfg.limits.maxFrameBytes) {
     throw new ConfigError('limits.maxMessageBytes', `must not exceed limits.maxFrameBytes (${cfg.limits.maxFrameBytes})`);
   }
+  validateSecurity(cfg);
+  if ((cfg.tls.cert === '') !== (cfg.tls.key === '')) {
+    throw new ConfigError(cfg.tls.cert ? 'tls.key' : 'tls.cert', 'tls.cert and tls.key must be set together');
+  }
   return cfg;
+}
+
+/** Authentication, identity and TURN settings that the schema alone cannot check. */
+function validateSecurity(cfg: Config): void {
+  if (cfg.auth.secret !== '' && Buffer.byteLength(cfg.auth.secret) < 32) {
+    throw new ConfigError('auth.secret', 'must be at least 32 bytes (256 bits): a short HMAC secret can be brute-forced from one token');
+  }
+  for (const key of ['jwksUrl', 'webhookUrl'] as const) {
+    const v = cfg.auth[key];
+    if (v !== '' && !/^https?:\/\/[^\s]+$/i.test(v)) throw new ConfigError(`auth.${key}`, `expected an http(s) URL, got ${JSON.stringify(v)}`);
+  }
+  for (const [dialect, policy] of Object.entries(cfg.identity.dialects)) {
+    const d = IDENTITY_DIALECTS[dialect];
+    if (d && !d.supports.includes(policy)) {
+      throw new ConfigError(`identity.dialects.${dialect}`, `${dialect} addresses peers by identity, so it cannot "${policy}" duplicates (use ${d.supports.join(' or ')})`);
+    }
+  }
+  if ((cfg.turn.secret === '') !== (cfg.turn.urls.length === 0)) {
+    throw new ConfigError(cfg.turn.secret ? 'turn.urls' : 'turn.secret', 'turn.secret and turn.urls must be set together');
+  }
 }
 
 export function defaultConfig(): Config {

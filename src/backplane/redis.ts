@@ -344,6 +344,9 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       return;
     }
     this.observer?.published(kind);
+    const e = wire.e;
+    // A payload that carries its client's own text crosses the wire once, as that text.
+    if ((e.k === 'signal' || e.k === 'broadcast') && e.raw !== undefined) wire = { ...wire, e: { ...e, data: undefined } };
     this.cmd!.publish(channel, JSON.stringify(wire)).catch(() => this.observer?.dropped(kind));
   }
 

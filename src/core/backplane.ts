@@ -45,8 +45,12 @@ export interface SweptRoom {
 
 /** What travels between nodes. Plain data: it must survive JSON. */
 export type Envelope =
-  | { k: 'signal'; room: string; from: string; to: string; data: unknown }
-  | { k: 'broadcast'; room: string; from: string; data: unknown; self: boolean }
+  /**
+   * `raw`, when present, is the client's own JSON text of `data` (validated, never re-serialised):
+   * dialects that can forward it do so byte for byte; across nodes only `raw` travels.
+   */
+  | { k: 'signal'; room: string; from: string; to: string; data: unknown; raw?: string }
+  | { k: 'broadcast'; room: string; from: string; data: unknown; self: boolean; raw?: string }
   | { k: 'joined'; room: string; peer: MemberRecord }
   | { k: 'left'; room: string; peerId: string; reason: LeaveReason }
   /** Addressed to one peer: you are no longer in `room`. */

@@ -15,8 +15,10 @@ export const ERROR_CODES = {
   'room-exists': 'A room with that id already exists.',
   'peer-not-found': 'No peer with that id shares a room with you.',
   'identity-taken': 'That identity is already in use by another connection.',
+  forbidden: 'Your credentials do not allow this.',
   'shutting-down': 'The server is draining and accepts no new work.',
   unavailable: 'The shared room store is unreachable; try again shortly.',
+  'rate-limited': 'Too many requests: slow down.',
   'internal-error': 'The server failed to handle the message.',
 } as const;
 

@@ -379,7 +379,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
    * Targeted relay: delivered only when sender and target share a room (the given one, or any).
    * Synchronous: routing is a lookup in the local roster cache.
    */
-  signal(s: Session, to: string, data: unknown, room?: string): void {
+  signal(s: Session, to: string, data: unknown, room?: string, raw?: string): void {
     const t0 = performance.now();
     const candidates = room === undefined ? s.rooms : s.rooms.has(room) ? [room] : [];
     for (const name of candidates) {
@@ -387,7 +387,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
       const lr = this.local.get(key);
       const target = lr?.members.get(to);
       if (!lr || !target || to === s.id) continue;
-      this.backplane.toPeer(target, { k: 'signal', room: key, from: s.id, to, data });
+      this.backplane.toPeer(target, raw === undefined ? { k: 'signal', room: key, from: s.id, to, data } : { k: 'signal', room: key, from: s.id, to, data, raw });
       this.activity(key, lr);
       this.observer?.relayed('signal', 1, (performance.now() - t0) / 1000);
       return;
@@ -396,13 +396,16 @@ export class Hub extends EventEmitter implements BackplaneSink {
   }
 
   /** Room-wide relay to every other member (and the sender too when includeSelf). */
-  broadcast(s: Session, room: string, data: unknown, includeSelf = false): void {
+  broadcast(s: Session, room: string, data: unknown, includeSelf = false, raw?: string): void {
     const t0 = performance.now();
     if (!s.rooms.has(room)) throw new HubError('not-in-room');
     if (s.access && !s.access.allows('broadcast')) throw new HubError('forbidden', 'Your credentials do not allow broadcasting.');
     const key = roomKey(s.namespace, room);
     const lr = this.local.get(key);
-    this.backplane.toRoom(key, { k: 'broadcast', room: key, from: s.id, data, self: includeSelf }, lr ? this.hasRemote(lr) : true);
+    const env: Envelope = { k: 'broadcast', room: key, from: s.id, data, self: includeSelf };
+    if (raw !== undefined) env.raw = raw;
+    this.backplane.toRoom(key, env, lr ? this.hasRemote(lr) : true);
+    s.log.debug({ room }, 'relayed broadcast');
     if (lr) this.activity(key, lr);
     this.observer?.relayed('broadcast', lr ? lr.members.size - (includeSelf ? 0 : 1) : 0, (performance.now() - t0) / 1000);
   }
@@ -508,10 +511,14 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const s = this.sessions.get(peerId);
     if (!s || s.closed) return;
     switch (env.k) {
-      case 'signal':
-        this.deliver(s, { type: 'signal', from: env.from, room: splitKey(env.room).name, data: env.data });
-        s.log.debug({ room: splitKey(env.room).name, from: env.from }, 'relayed signal');
+      case 'signal': {
+        const room = splitKey(env.room).name;
+        const ev: HubEvent = { type: 'signal', from: env.from, room, data: env.data };
+        if (env.raw !== undefined) ev.raw = env.raw;
+        this.deliver(s, ev);
+        s.log.debug({ room, from: env.from }, 'relayed signal');
         return;
+      }
       case 'removed': {
         const { name } = splitKey(env.room);
         if (!s.rooms.delete(name)) return;
@@ -551,11 +558,13 @@ export class Hub extends EventEmitter implements BackplaneSink {
         if (!lr.members.delete(env.peerId)) return;
         for (const s of lr.locals) if (s.id !== env.peerId) this.deliver(s, { type: 'peer-left', room, peerId: env.peerId, reason: env.reason });
         return;
-      case 'broadcast':
-        for (const s of lr.locals) {
-          if (s.id !== env.from || env.self) this.deliver(s, { type: 'broadcast', room, from: env.from, data: env.data });
-        }
+      case 'broadcast': {
+        // One event object for every recipient: a dialect can serialise it once (see Conn.sendRaw).
+        const ev: HubEvent = { type: 'broadcast', room, from: env.from, data: env.data };
+        if (env.raw !== undefined) ev.raw = env.raw;
+        for (const s of lr.locals) if (s.id !== env.from || env.self) this.deliver(s, ev);
         return;
+      }
       default:
         return;
     }

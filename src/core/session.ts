@@ -1,3 +1,4 @@
+import type { AccessPolicy } from './access.js';
 import type { HubEvent, Link } from './types.js';
 
 /** Minimal structured-logger shape the core needs (pino satisfies it); keeps pino out of core. */
@@ -30,6 +31,8 @@ export class Session {
   closed = false;
   name: string | undefined;
   meta: unknown;
+  /** What a verified identity (a token) allows; undefined: no identity, the server's rules only. */
+  access: AccessPolicy | undefined;
 
   constructor(
     readonly id: string,

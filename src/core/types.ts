@@ -7,6 +7,8 @@ export type CloseReason = 'timeout' | 'replaced' | 'shutdown' | 'expired' | 'slo
 /** What a room member looks like to the others. */
 export interface PeerInfo {
   peerId: string;
+  /** The verified identity (token subject) behind the peer, when it has one; never client-chosen. */
+  identity?: string;
   name?: string;
   meta?: unknown;
 }
@@ -25,8 +27,8 @@ export interface RoomOptions {
 export type HubEvent =
   | { type: 'peer-joined'; room: string; peer: PeerInfo }
   | { type: 'peer-left'; room: string; peerId: string; reason: LeaveReason }
-  | { type: 'signal'; from: string; room: string; data: unknown }
-  | { type: 'broadcast'; room: string; from: string; data: unknown };
+  | { type: 'signal'; from: string; room: string; data: unknown; raw?: string }
+  | { type: 'broadcast'; room: string; from: string; data: unknown; raw?: string };
 
 /** The transport under a session, as the core sees it: no sockets, no frames. */
 export interface Link {

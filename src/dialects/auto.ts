@@ -31,8 +31,8 @@ export function autoDialect(candidates: readonly Dialect[], fallback?: Dialect):
       };
 
       return {
-        message(msg) {
-          if (decided) return current!.message(msg);
+        message(msg, text) {
+          if (decided) return current!.message(msg, text);
           const chosen = candidates.find((c) => c.detect?.(msg));
           if (chosen) {
             decided = true;
@@ -42,7 +42,7 @@ export function autoDialect(candidates: readonly Dialect[], fallback?: Dialect):
             const begin = (): void | Promise<void> => {
               conn.rebind(chosen);
               current = chosen.accept(conn, ctx);
-              return current.message(msg);
+              return current.message(msg, text);
             };
             const quit = previous?.closed();
             return quit ? quit.then(begin) : begin();
@@ -50,7 +50,7 @@ export function autoDialect(candidates: readonly Dialect[], fallback?: Dialect):
           if (fallback && current && fallback.detect?.(msg)) {
             decided = true;
             conn.rebind(fallback);
-            return current.message(msg);
+            return current.message(msg, text);
           }
           const t = (msg as { type?: unknown } | null)?.type;
           undecidedError(
@@ -61,7 +61,7 @@ export function autoDialect(candidates: readonly Dialect[], fallback?: Dialect):
         },
         reject(code, detail) {
           if (decided && current) return current.reject(code, detail);
-          undecidedError(code === 'invalid-json' ? 'Invalid JSON' : detail);
+          undecidedError(code === 'invalid-json' ? 'Invalid JSON' : code === 'rate-limited' ? 'Rate limit exceeded: slow down' : detail);
         },
         closed() {
           return current?.closed();

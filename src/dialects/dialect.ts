@@ -1,14 +1,31 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import type { Identity } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { Hub } from '../core/hub.js';
-import type { Session } from '../core/session.js';
+import type { CoreLogger, Session } from '../core/session.js';
 import type { CloseReason, Link } from '../core/types.js';
+import type { Authenticator } from '../security/auth.js';
 
 /** An outbound frame: any JSON object with a string `type`. */
 export type OutFrame = { type: string; [k: string]: unknown };
+
+/** An RTCIceServer entry as clients receive it. */
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+/** What the auth webhook added to a connection it allowed. */
+export interface AuthGrant {
+  /** Shown to the client (native `welcome.metadata`). */
+  metadata?: Record<string, unknown>;
+  /** Extra ICE servers for this client (native `welcome` and `ice-servers`). */
+  iceServers?: IceServer[];
+}
 
 /** What the upgrade request told us. */
 export interface UpgradeInfo {
@@ -18,16 +35,24 @@ export interface UpgradeInfo {
   query: URLSearchParams;
   headers: IncomingHttpHeaders;
   remoteAddress: string;
+  /** The dialect serving the path (`auto` on catch-all paths, before the first frame decides). */
+  dialect?: string;
+  /** Set by the auth gate: the verified identity (token claims), when authentication is on. */
+  identity?: Identity;
+  /** Set by the auth gate: what the auth webhook granted. */
+  grant?: AuthGrant;
 }
 
 /** The connection as a dialect sees it: send frames, close, attach the session it opened. */
 export interface Conn {
   readonly info: UpgradeInfo;
-  readonly log: Logger;
+  readonly log: CoreLogger;
   /** The transport handle to give the hub when opening a session. */
   readonly link: Link;
   /** Serialises and sends one frame; counted by its `type`. Dropped if the socket is gone. */
   send(frame: OutFrame): void;
+  /** Sends a frame the dialect serialised itself (counted under `type`). */
+  sendRaw(type: string, text: string): void;
   /** Closes with an explicit code (the dialect's own words). */
   close(code: number, reason: string): void;
   /** Tells the connection which session it carries (liveness, logs, cleanup). */
@@ -39,7 +64,7 @@ export interface Conn {
 /** A dialect's per-connection logic. */
 export interface DialectHandler {
   /** One inbound text frame, parsed as JSON (any JSON value). May return a promise: the next frame waits. */
-  message(msg: unknown): void | Promise<void>;
+  message(msg: unknown, text: string): void | Promise<void>;
   /** A framing problem found before the dialect saw the frame: bad JSON, too large, binary. */
   reject(code: ErrorCode, detail: string): void;
   /** The socket closed. */
@@ -58,6 +83,8 @@ export interface DialectContext {
   version: string;
   /** Counts an error code sent to a client, for metrics. */
   countError(dialect: string, code: string): void;
+  /** Token and webhook checks (the auth gate, native's /v1/validate); absent in hand-built contexts. */
+  auth?: Authenticator;
 }
 
 /** Pre-upgrade decision: accept, or refuse with an HTTP status and JSON (or text) body. */

@@ -89,6 +89,24 @@ export class Metrics implements HubObserver, BackplaneObserver {
     collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
   }
 
+  /** Per-frame counters, with the labelled child cached: no label hashing on the hot path. */
+  private readonly inChildren = new Map<string, { inc(): void }>();
+  private readonly outChildren = new Map<string, { inc(): void }>();
+
+  frameIn(dialect: string, type: string): void {
+    const k = `${dialect}\u0000${type}`;
+    let c = this.inChildren.get(k);
+    if (!c) this.inChildren.set(k, (c = this.framesIn.labels(dialect, type)));
+    c.inc();
+  }
+
+  frameOut(dialect: string, type: string): void {
+    const k = `${dialect}\u0000${type}`;
+    let c = this.outChildren.get(k);
+    if (!c) this.outChildren.set(k, (c = this.framesOut.labels(dialect, type)));
+    c.inc();
+  }
+
   relayed(kind: 'signal' | 'broadcast', recipients: number, seconds: number): void {
     this.relayLatency.observe({ kind }, seconds);
     this.relayRecipients.inc({ kind }, recipients);

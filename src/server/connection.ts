@@ -1,13 +1,27 @@
-import type { Logger } from 'pino';
 import WebSocket from 'ws';
+import type { Clock, Timer } from '../core/clock.js';
 import type { Hub } from '../core/hub.js';
-import type { Session } from '../core/session.js';
+import type { CoreLogger, Session } from '../core/session.js';
 import type { CloseReason, Link } from '../core/types.js';
 import type { Conn, Dialect, DialectContext, DialectHandler, OutFrame, UpgradeInfo } from '../dialects/dialect.js';
+import { BoundLogger } from '../observability/bound-logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { FrameLimiter } from '../security/frame-limiter.js';
 
+
+const NO_HEADERS: UpgradeInfo['headers'] = Object.freeze({});
+const NO_QUERY = new URLSearchParams();
 /** Frames waiting behind an async handler (a join in flight). Past this, the client is abusive. */
 const MAX_QUEUED_FRAMES = 1024;
+/**
+ * After a server-initiated close, how long the peer has to answer the close handshake before the
+ * socket is cut (on the injected clock). A dead or non-reading peer never answers; without this the
+ * socket and its queued output would be held for ws's own 30-second close timeout.
+ */
+export const CLOSE_GRACE_MS = 5_000;
+
+/** A frame that was refused by the rate limiter while an earlier one was still being handled. */
+const RATE_LIMITED = Symbol('rate-limited');
 
 export interface ConnectionDeps {
   hub: Hub;
@@ -16,6 +30,10 @@ export interface ConnectionDeps {
   maxMessageBytes: number;
   maxBufferedBytes: number;
   onClosed: (c: Connection) => void;
+  /** Inbound frame rate limit (absent: unlimited). */
+  limiter?: FrameLimiter;
+  /** Drives the close grace period (absent: no grace timer, ws's own close timeout applies). */
+  clock?: Clock;
 }
 
 /**
@@ -26,21 +44,25 @@ export interface ConnectionDeps {
 export class Connection implements Conn {
   readonly link: Link;
   session: Session | undefined;
-  log: Logger;
+  log: CoreLogger;
   dialect: Dialect;
   private handler: DialectHandler;
-  private queue: { data: Buffer; binary: boolean }[] = [];
+  private queue: ({ data: Buffer; binary: boolean } | typeof RATE_LIMITED)[] = [];
   private busy = false;
+  private corked = false;
   private ended = false;
+  /** The server closed (or is closing) this connection: inbound frames are ignored. */
+  private closing = false;
+  private grace: Timer | undefined;
 
   constructor(
     readonly ws: WebSocket,
     dialect: Dialect,
-    readonly info: UpgradeInfo,
+    public info: UpgradeInfo,
     private readonly deps: ConnectionDeps,
   ) {
     this.dialect = dialect;
-    this.log = deps.ctx.log.child({ dialect: dialect.name, remote: info.remoteAddress });
+    this.log = new BoundLogger(deps.ctx.log, { dialect: dialect.name, remote: info.remoteAddress });
     this.link = {
       ping: () => this.ping(),
       close: (reason) => this.closeFor(reason),
@@ -50,30 +72,61 @@ export class Connection implements Conn {
     ws.on('close', () => void this.onClose());
     ws.on('error', (err) => this.log.debug({ err }, 'socket error'));
     this.handler = dialect.accept(this, deps.ctx);
+    // Headers and query are for the handshake (gates, admission, the dialect's accept); an idle
+    // connection should not keep them alive for hours.
+    this.info = { ...info, headers: NO_HEADERS, query: NO_QUERY };
     this.log.info({ path: info.path }, 'connected');
   }
 
   attach(session: Session): void {
     this.session = session;
-    this.log = this.deps.ctx.log.child({ dialect: this.dialect.name, remote: this.info.remoteAddress, peerId: session.id });
+    this.log = new BoundLogger(this.deps.ctx.log, { dialect: this.dialect.name, remote: this.info.remoteAddress, peerId: session.id });
   }
 
   /** Relabels the connection; the attached session stays until the new dialect attaches its own. */
   rebind(dialect: Dialect): void {
     this.dialect = dialect;
-    this.log = this.deps.ctx.log.child({ dialect: dialect.name, remote: this.info.remoteAddress, ...(this.session ? { peerId: this.session.id } : {}) });
+    this.log = new BoundLogger(this.deps.ctx.log, { dialect: dialect.name, remote: this.info.remoteAddress, ...(this.session ? { peerId: this.session.id } : {}) });
   }
 
   send(frame: OutFrame): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    const text = JSON.stringify(frame);
+    this.write(frame.type, JSON.stringify(frame));
+    // Errors told to a client are worth an info line: they are what a user reports.
+    if (frame.type === 'error') this.log.info({ error: frame.code ?? frame.error ?? frame.message ?? frame.data }, 'error sent to client');
+  }
+
+  sendRaw(type: string, text: string): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.write(type, text);
+  }
+
+  private write(type: string, text: string): void {
     if (this.ws.bufferedAmount + text.length > this.deps.maxBufferedBytes) {
       this.log.warn({ buffered: this.ws.bufferedAmount }, 'slow consumer: outbound queue full, closing');
       this.closeFor('slow-consumer');
       return;
     }
+    this.cork();
     this.ws.send(text);
-    this.deps.metrics.framesOut.inc({ dialect: this.dialect.name, type: frame.type });
+    this.deps.metrics.frameOut(this.dialect.name, type);
+  }
+
+  /**
+   * Frames sent to one socket within one tick leave in one write: the socket is corked on the first
+   * and uncorked on the next tick. The write syscall is most of a relay's cost (see
+   * docs/benchmarks.md), and a burst of ICE candidates or a roster fan-out is several frames.
+   */
+  private cork(): void {
+    if (this.corked) return;
+    const sock = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (!sock) return;
+    sock.cork();
+    this.corked = true;
+    process.nextTick(() => {
+      this.corked = false;
+      sock.uncork();
+    });
   }
 
   close(code: number, reason: string): void {
@@ -83,7 +136,9 @@ export class Connection implements Conn {
   closeFor(reason: CloseReason): void {
     const [code, text] = this.dialect.closeCodes[reason];
     this.deps.metrics.closes.inc({ dialect: this.dialect.name, reason });
+    this.closing = true;
     this.close(code, text);
+    if (!this.grace && this.deps.clock && !this.ended) this.grace = this.deps.clock.setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
   }
 
   /** Server draining: let the dialect tell its client. */
@@ -102,18 +157,31 @@ export class Connection implements Conn {
   }
 
   private onFrame(data: Buffer, binary: boolean): void {
-    if (this.ended) return;
+    if (this.ended || this.closing) return;
     this.alive();
+    const verdict = this.deps.limiter?.take() ?? 'ok';
+    if (verdict === 'abusive') {
+      this.log.warn({ limited: this.deps.limiter!.limited }, 'kept sending over the rate limit, closing');
+      this.deps.metrics.framesIn.inc({ dialect: this.dialect.name, type: 'rate-limited' });
+      this.closeFor('policy');
+      return;
+    }
     if (this.busy) {
       if (this.queue.length >= MAX_QUEUED_FRAMES) {
-        this.log.warn('too many frames queued behind a pending request, closing');
+        this.log.warn({}, 'too many frames queued behind a pending request, closing');
         this.closeFor('policy');
         return;
       }
-      this.queue.push({ data, binary });
+      this.queue.push(verdict === 'limited' ? RATE_LIMITED : { data, binary });
       return;
     }
-    this.process(data, binary);
+    if (verdict === 'limited') this.rateLimited();
+    else this.process(data, binary);
+  }
+
+  private rateLimited(): void {
+    this.deps.metrics.framesIn.inc({ dialect: this.dialect.name, type: 'rate-limited' });
+    this.handler.reject('rate-limited', 'Too many messages: slow down (the message was dropped).');
   }
 
   private process(data: Buffer, binary: boolean): void {
@@ -129,18 +197,20 @@ export class Connection implements Conn {
       return;
     }
     let msg: unknown;
+    let text: string;
     try {
-      msg = JSON.parse(data.toString('utf8'));
+      text = data.toString('utf8');
+      msg = JSON.parse(text);
     } catch {
       this.deps.metrics.framesIn.inc({ dialect: name, type: 'invalid-json' });
       this.handler.reject('invalid-json', 'The frame is not valid JSON.');
       return;
     }
     const t = (msg as { type?: unknown } | null)?.type;
-    this.deps.metrics.framesIn.inc({ dialect: name, type: typeof t === 'string' && this.dialect.types.has(t) ? t : 'other' });
+    this.deps.metrics.frameIn(name, typeof t === 'string' && this.dialect.types.has(t) ? t : 'other');
     let r: void | Promise<void>;
     try {
-      r = this.handler.message(msg);
+      r = this.handler.message(msg, text);
     } catch (err) {
       this.log.error({ err }, 'dialect handler threw');
       return;
@@ -159,7 +229,8 @@ export class Connection implements Conn {
   private drainQueue(): void {
     while (!this.busy && this.queue.length && !this.ended) {
       const next = this.queue.shift()!;
-      this.process(next.data, next.binary);
+      if (next === RATE_LIMITED) this.rateLimited();
+      else this.process(next.data, next.binary);
     }
   }
 
@@ -167,12 +238,13 @@ export class Connection implements Conn {
     if (this.ended) return;
     this.ended = true;
     this.queue = [];
+    this.grace?.cancel();
     try {
       await this.handler.closed();
     } catch (err) {
       this.log.error({ err }, 'dialect close handler failed');
     }
-    this.log.info('disconnected');
+    this.log.info({}, 'disconnected');
     this.deps.onClosed(this);
   }
 }

@@ -1,6 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
 import type { Admission, DialectContext, UpgradeInfo } from '../dialects/dialect.js';
+import { authGate } from '../security/auth.js';
+import type { ConnectionCaps } from '../security/connection-caps.js';
+import { createOriginCheck } from '../security/origins.js';
 
 /**
  * Checks every WebSocket handshake passes before its dialect's own `admit` (connection caps,
@@ -11,9 +14,19 @@ export type UpgradeGate = (req: IncomingMessage, info: UpgradeInfo, ctx: Dialect
 
 export interface GateDeps {
   config: Config;
+  /** Node and per-IP connection counts (the server owns them; see security/connection-caps.ts). */
+  caps?: ConnectionCaps;
 }
 
 /** The server's gates, in order. Security modules register theirs here. */
-export function buildGates(_deps: GateDeps): UpgradeGate[] {
-  return [];
+export function buildGates(deps: GateDeps): UpgradeGate[] {
+  const originOk = createOriginCheck(deps.config.allowedOrigins);
+  const caps = deps.caps;
+  return [
+    // Cheap and stateless first: a foreign browser origin never takes a connection slot.
+    (_req, info) => originOk(typeof info.headers.origin === 'string' ? info.headers.origin : undefined),
+    ...(caps ? [(req: IncomingMessage, info: UpgradeInfo) => caps.admit(req, info)] : []),
+    // Last: token checks cost a signature verification, the webhook a round trip (off unless configured).
+    authGate,
+  ];
 }

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -7,15 +9,20 @@ import { MemoryBackplane } from '../backplane/memory.js';
 import { RedisBackplane } from '../backplane/redis.js';
 import { ConfigError, loadConfig, type Config, type DeepPartial } from '../config.js';
 import type { Backplane } from '../core/backplane.js';
-import { systemClock, type Clock } from '../core/clock.js';
+import { systemClock, type Clock, type Timer } from '../core/clock.js';
 import { Hub } from '../core/hub.js';
 import type { Dialect, DialectContext, HttpRoute, UpgradeInfo } from '../dialects/dialect.js';
 import { builtinDialects, defaultRoutes } from '../dialects/registry.js';
 import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
+import { Authenticator, selectProtocol } from '../security/auth.js';
 import { VERSION } from '../version.js';
 import { Connection } from './connection.js';
-import { refuseUpgrade, remoteAddress, sendJson, sendText } from './http.js';
+import { createClientAddress } from '../security/client-address.js';
+import { ConnectionCaps } from '../security/connection-caps.js';
+import { connectionCap, fdSoftLimit, socketCap } from '../security/fd-limit.js';
+import { FrameLimiter } from '../security/frame-limiter.js';
+import { refuseUpgrade, sendJson, sendText } from './http.js';
 import { buildGates, type UpgradeGate } from './gates.js';
 import { PathRouter } from './routes.js';
 
@@ -48,6 +55,10 @@ export class SwitchboardServer {
   readonly metrics: Metrics;
   readonly hub: Hub;
   readonly connections = new Set<Connection>();
+  /** WebSocket connection counts and caps (node and per IP), enforced at the handshake. */
+  readonly caps: ConnectionCaps;
+  /** Open TCP sockets on every listener, and the count past which new ones are dropped unanswered. */
+  readonly sockets = { open: 0, max: Infinity };
   state: ServerState = 'idle';
   private readonly listeners: Listener[];
   private readonly wss: WebSocketServer;
@@ -55,6 +66,10 @@ export class SwitchboardServer {
   private readonly dialects: Map<string, Dialect>;
   private readonly gates: UpgradeGate[];
   private stopping: Promise<void> | undefined;
+  private readonly clientAddress: (req: IncomingMessage) => string;
+  private readonly tls: { cert: Buffer; key: Buffer } | undefined;
+  /** Sockets that have not completed a request or an upgrade yet, with their handshake deadline. */
+  private readonly handshakes = new Map<Socket, Timer>();
   /** Set while draining: called when the last connection has gone. */
   private onEmpty: (() => void) | undefined;
 
@@ -82,9 +97,19 @@ export class SwitchboardServer {
       log: this.log,
       version: VERSION,
       countError: (dialect, code) => this.metrics.errors.inc({ dialect, code }),
+      auth: new Authenticator(config.auth, { clock: this.clock, log: this.log }),
     };
-    this.gates = buildGates({ config });
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, clientTracking: false });
+    const fds = fdSoftLimit();
+    this.caps = new ConnectionCaps({ maxPerNode: connectionCap(config.connections.maxPerNode, fds), maxPerIp: config.connections.maxPerIp });
+    this.sockets.max = socketCap(this.caps.opts.maxPerNode, fds);
+    if (config.connections.maxPerNode > this.caps.opts.maxPerNode) {
+      this.log.warn({ configured: config.connections.maxPerNode, fdSoftLimit: fds, effective: this.caps.opts.maxPerNode }, 'connections.maxPerNode lowered to fit the file-descriptor limit');
+    }
+    this.clientAddress = createClientAddress(config);
+    this.tls = config.tls.cert ? { cert: readTlsFile(config.tls.cert, 'tls.cert'), key: readTlsFile(config.tls.key, 'tls.key') } : undefined;
+    this.gates = buildGates({ config, caps: this.caps });
+    // handleProtocols: never answer with a `switchboard.token.<jwt>` subprotocol when another was offered.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, clientTracking: false, handleProtocols: selectProtocol });
     const main = { host: config.host, port: config.port, dialect: undefined as string | undefined };
     this.listeners = [main, ...config.listeners].map((l, i) => this.makeListener(l.host ?? config.host, l.port, l.dialect, i));
   }
@@ -120,11 +145,64 @@ export class SwitchboardServer {
         byMethod.get(r.method)!.add(r.path, r);
       }
     }
-    const http = createHttpServer((req, res) => void this.onRequest(req, res, byMethod, ws));
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      this.handshakeDone(req.socket);
+      void this.onRequest(req, res, byMethod, ws);
+    };
+    const timeoutMs = this.config.connections.handshakeTimeoutMs;
+    const http: HttpServer = this.tls
+      ? createHttpsServer({ cert: this.tls.cert, key: this.tls.key, handshakeTimeout: timeoutMs }, handler)
+      : createHttpServer(handler);
+    // Node's own request deadlines (real time) back up the handshake timer below.
+    http.headersTimeout = timeoutMs;
+    http.requestTimeout = timeoutMs;
     const listener: Listener = { http, host, port, ws, httpRoutes: [...byMethod.values()] };
+    http.on('connection', (socket: Socket) => this.onSocket(socket, !this.tls));
+    if (this.tls) http.on('secureConnection', (socket: Socket) => this.startHandshake(socket));
     http.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head, listener));
     http.on('clientError', (_err, socket) => socket.destroy());
+    // accept() can still fail (EMFILE from elsewhere in the process): log it, never crash.
+    http.on('error', (err) => {
+      if (this.state !== 'starting') this.log.error({ err }, 'listener error');
+    });
     return listener;
+  }
+
+  /**
+   * Every TCP connection on every listener. Past the socket cap it is dropped at once: answering
+   * would need descriptors the process is about to run out of. Others get a handshake deadline
+   * (for TLS, once its TLS handshake is done; Node's handshakeTimeout bounds that part).
+   */
+  private onSocket(socket: Socket, plain: boolean): void {
+    if (this.sockets.open >= this.sockets.max) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.open++;
+    socket.once('close', () => {
+      this.sockets.open--;
+      this.handshakeDone(socket);
+    });
+    if (plain) this.startHandshake(socket);
+  }
+
+  private startHandshake(socket: Socket): void {
+    if (socket.destroyed) return;
+    const timer = this.clock.setTimeout(() => {
+      this.handshakes.delete(socket);
+      this.log.debug({ remote: socket.remoteAddress }, 'handshake timeout: dropping the connection');
+      socket.destroy();
+    }, this.config.connections.handshakeTimeoutMs);
+    this.handshakes.set(socket, timer);
+    if (this.tls) socket.once('close', () => this.handshakeDone(socket));
+  }
+
+  /** The socket sent a whole request, or its upgrade was accepted, or it closed. */
+  private handshakeDone(socket: Duplex): void {
+    const t = this.handshakes.get(socket as Socket);
+    if (!t) return;
+    t.cancel();
+    this.handshakes.delete(socket as Socket);
   }
 
   /** Listens on every listener; resolves with the main bound address (port 0 picks a free port). */
@@ -261,7 +339,7 @@ export class SwitchboardServer {
     const hit = l.ws.match(url.pathname);
     if (!hit) return refuseUpgrade(socket, 404, { error: 'no WebSocket endpoint at this path' });
     const dialect = hit.value;
-    const info: UpgradeInfo = { path: url.pathname, params: hit.params, query: url.searchParams, headers: req.headers, remoteAddress: remoteAddress(req) };
+    const info: UpgradeInfo = { path: url.pathname, params: hit.params, query: url.searchParams, headers: req.headers, remoteAddress: this.clientAddress(req), dialect: dialect.name };
     try {
       for (const gate of this.gates) {
         const ok = await gate(req, info, this.ctx);
@@ -276,6 +354,7 @@ export class SwitchboardServer {
       return refuseUpgrade(socket, 500, { error: 'internal error' });
     }
     if (socket.destroyed) return;
+    this.handshakeDone(socket);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, dialect, info));
   }
 
@@ -288,6 +367,8 @@ export class SwitchboardServer {
         ctx: this.ctx,
         maxMessageBytes: this.config.limits.maxMessageBytes,
         maxBufferedBytes: this.config.limits.maxBufferedBytes,
+        limiter: new FrameLimiter(this.clock, this.config.rateLimits),
+        clock: this.clock,
         onClosed: (c) => {
           this.connections.delete(c);
           if (this.connections.size === 0) this.onEmpty?.();
@@ -299,6 +380,14 @@ export class SwitchboardServer {
       return;
     }
     this.connections.add(conn);
+  }
+}
+
+function readTlsFile(path: string, key: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(key, `cannot read ${path}: ${(err as Error).message}`);
   }
 }
 

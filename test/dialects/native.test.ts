@@ -295,7 +295,8 @@ describe('native protocol: time-driven behaviour (injected clock)', () => {
   });
 
   test('a client that stops reading is closed as a slow consumer (4002) and server memory stays bounded', async () => {
-    const srv = await startServer({ limits: { maxBufferedBytes: 256 * 1024 } });
+    // The sender floods on purpose: no frame rate limit here (test/security covers that one).
+    const srv = await startServer({ limits: { maxBufferedBytes: 256 * 1024 }, rateLimits: { messagesPerSecond: 0 } });
     const sender = await peer(srv);
     const stuck = await peer(srv);
     await joined(sender.c, 'slow');

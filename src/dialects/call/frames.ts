@@ -18,6 +18,9 @@ export const TEXT = {
   callSelf: 'You cannot call yourself',
   lobbyFull: 'Server is full, try again later',
   removed: 'You were removed from the online list; register again',
+  notYourToken: 'username and user_id must be the ones your token names',
+  forbidden: 'Your token does not allow registering',
+  rateLimited: 'Too many requests, slow down',
   internal: 'Internal server error',
 } as const;
 

@@ -1,3 +1,4 @@
+import { displayName, identityPolicyFor } from '../../core/access.js';
 import type { Timer } from '../../core/clock.js';
 import { isHubError } from '../../core/errors.js';
 import type { HubEvent, PeerInfo, RoomOptions } from '../../core/types.js';
@@ -63,8 +64,12 @@ function userIdOf(meta: unknown): string {
 /** One connection of the call dialect: its registration and its call, nothing shared. */
 export function acceptCall(conn: Conn, ctx: DialectContext, opts: CallOptions): DialectHandler {
   const { hub } = ctx;
-  const session = hub.openSession({ dialect: 'call', namespace: NAMESPACE, link: conn.link, sink: onEvent, log: conn.log });
+  const session = hub.openSession({ dialect: 'call', namespace: NAMESPACE, link: conn.link, sink: onEvent, log: conn.log, identity: conn.info.identity });
   conn.attach(session);
+  /** A token binds the registration: `user_id` is its `sub`, `username` its `name` (or `sub`). */
+  const identity = conn.info.identity;
+  /** What a second registration of a username or user_id meets: refused (default) or takes over. */
+  const policy = identityPolicyFor(ctx.config.identity, 'call') === 'replace' ? 'replace' : 'reject';
   let me: Registration | undefined;
   let call: Call | undefined;
   /** Who my last ring or call was with: hanging up on them again is harmless, not an error. */
@@ -91,10 +96,10 @@ export function acceptCall(conn: Conn, ctx: DialectContext, opts: CallOptions): 
   }
 
   /** Claims an alias this session does not hold yet; false when another session holds it. */
-  async function claim(a: string, fresh: string[]): Promise<boolean> {
+  async function claim(a: string, fresh: string[], how: 'reject' | 'replace' = 'reject'): Promise<boolean> {
     if (session.aliases.has(a)) return true;
     try {
-      await hub.claimAlias(session, a, 'reject');
+      await hub.claimAlias(session, a, how);
     } catch (err) {
       if (isHubError(err) && err.code === 'identity-taken') return false;
       throw err;
@@ -110,6 +115,7 @@ export function acceptCall(conn: Conn, ctx: DialectContext, opts: CallOptions): 
   async function register(m: Obj): Promise<void> {
     const want = parseRegister(m, ctx.config.limits.maxNameLength, opts.maxUserIdLength);
     if (typeof want === 'string') return error('invalid-message', want);
+    if (identity && (want.username !== displayName(identity) || want.userId !== identity.subject)) return error('forbidden', TEXT.notYourToken);
     if (me && me.username === want.username && me.userId === want.userId) {
       conn.send({ type: 'registered', username: me.username, user_id: me.userId });
       return sendOnlineUsers();
@@ -117,8 +123,8 @@ export function acceptCall(conn: Conn, ctx: DialectContext, opts: CallOptions): 
     if (call) return error('invalid-message', TEXT.renameInCall);
     const fresh: string[] = [];
     try {
-      if (!(await claim(alias.user(want.username), fresh))) return error('identity-taken', TEXT.taken);
-      if (!(await claim(alias.id(want.userId), fresh))) {
+      if (!(await claim(alias.user(want.username), fresh, policy))) return error('identity-taken', TEXT.taken);
+      if (!(await claim(alias.id(want.userId), fresh, policy))) {
         release(fresh);
         return error('identity-taken', TEXT.idTaken);
       }
@@ -131,6 +137,8 @@ export function acceptCall(conn: Conn, ctx: DialectContext, opts: CallOptions): 
     } catch (err) {
       release(fresh);
       if (isHubError(err) && err.code === 'room-full') return error('room-full', TEXT.lobbyFull);
+      if (isHubError(err) && err.code === 'forbidden') return error('forbidden', TEXT.forbidden);
+      if (isHubError(err) && err.code === 'rate-limited') return error('rate-limited', TEXT.rateLimited);
       return internal(err);
     }
     conn.send({ type: 'registered', username: want.username, user_id: want.userId });
@@ -146,7 +154,8 @@ export function acceptCall(conn: Conn, ctx: DialectContext, opts: CallOptions): 
       const stale = [alias.user(old.username), alias.id(old.userId)].filter((a) => a !== alias.user(want.username) && a !== alias.id(want.userId));
       release(stale);
     }
-    await hub.join(session, LOBBY, { name: want.username, meta: { user_id: want.userId }, defaults: LOBBY_DEFAULTS, create: true });
+    // The lobby is the directory, not a room the client names: token room patterns do not apply.
+    await hub.join(session, LOBBY, { name: want.username, meta: { user_id: want.userId }, defaults: LOBBY_DEFAULTS, create: true, internal: true });
     me = want;
   }
 
@@ -364,7 +373,7 @@ export function acceptCall(conn: Conn, ctx: DialectContext, opts: CallOptions): 
       }
     },
     reject(code, detail) {
-      error(code, code === 'invalid-json' ? TEXT.invalidJson : detail);
+      error(code, code === 'invalid-json' ? TEXT.invalidJson : code === 'rate-limited' ? TEXT.rateLimited : detail);
     },
     closed() {
       gone = true;

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { HubError } from '../../core/errors.js';
 import type { IdGenerator } from '../../core/ids.js';
 import type { HubEvent, PeerInfo } from '../../core/types.js';
+import { refuseHttp } from '../../security/auth.js';
 import { sendJson, sendText } from '../../server/http.js';
 import type { Conn, Dialect, DialectContext, DialectHandler, HttpRoute } from '../dialect.js';
 import { parseRoomId, roomIdOf } from './ids.js';
@@ -75,7 +76,7 @@ export function createCliDialect(generate: IdGenerator): Dialect {
 function acceptCli(conn: Conn, ctx: DialectContext): DialectHandler {
   const { hub } = ctx;
   const room = roomIdOf(conn.info, 'id');
-  const session = hub.openSession({ dialect: NAME, namespace: CLI_NAMESPACE, link: conn.link, sink: render, log: conn.log });
+  const session = hub.openSession({ dialect: NAME, namespace: CLI_NAMESPACE, link: conn.link, sink: render, log: conn.log, identity: conn.info.identity });
   conn.attach(session);
   let role: string | undefined;
 
@@ -191,7 +192,10 @@ function cliRoutes(generate: IdGenerator): HttpRoute[] {
       method: 'POST',
       path: '/api/room',
       // The CLI sends no options; a body, if any, is ignored.
-      async handle(_req, res, _p, ctx) {
+      async handle(req, res, _p, ctx) {
+        // With authentication on, creating a room takes a token with the `create` permission.
+        const denied = await refuseHttp(req, ctx, NAME, 'create');
+        if (denied) return sendJson(res, denied.status, { error: denied.message, reason: denied.reason });
         try {
           const id = await ctx.hub.createRoom(CLI_NAMESPACE, { generate, defaults: ROOM_LIFETIMES });
           sendJson(res, 200, { id });

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HubError } from '../../core/errors.js';
 import type { IdGenerator } from '../../core/ids.js';
 import type { HubEvent, LeaveReason, PeerInfo } from '../../core/types.js';
+import { refuseHttp } from '../../security/auth.js';
 import { sendJson } from '../../server/http.js';
 import type { Conn, Dialect, DialectContext, DialectHandler, HttpRoute } from '../dialect.js';
 import { readJsonBody } from './body.js';
@@ -88,7 +89,7 @@ export function createReadmeDialect(generate: IdGenerator): Dialect {
 function acceptReadme(conn: Conn, ctx: DialectContext): DialectHandler {
   const { hub } = ctx;
   const room = roomIdOf(conn.info, 'room');
-  const session = hub.openSession({ dialect: NAME, namespace: README_NAMESPACE, link: conn.link, sink: render, log: conn.log });
+  const session = hub.openSession({ dialect: NAME, namespace: README_NAMESPACE, link: conn.link, sink: render, log: conn.log, identity: conn.info.identity });
   conn.attach(session);
   let role: string | undefined;
   // Who this receiver's sender is, so that only its departure is announced (receivers never hear of each other).
@@ -162,7 +163,7 @@ function acceptReadme(conn: Conn, ctx: DialectContext): DialectHandler {
   function refuse(err: unknown): void {
     if (session.closed) return;
     const code = err instanceof HubError ? err.code : 'internal-error';
-    const words: Record<string, string> = { 'room-not-found': 'No room found', 'room-full': 'Room is full', 'shutting-down': 'Server is shutting down' };
+    const words: Record<string, string> = { 'room-not-found': 'No room found', 'room-full': 'Room is full', 'shutting-down': 'Server is shutting down', 'rate-limited': 'Too many requests, slow down' };
     if (!(err instanceof HubError)) conn.log.error({ err }, 'join failed');
     error(code, words[code] ?? 'Could not join the room');
     conn.close(code === 'shutting-down' ? 1001 : 1008, (words[code] ?? 'join failed').toLowerCase());
@@ -219,7 +220,7 @@ function acceptReadme(conn: Conn, ctx: DialectContext): DialectHandler {
       return handle(msg);
     },
     reject(code, detail) {
-      error(code, code === 'invalid-json' ? 'Malformed JSON' : detail);
+      error(code, code === 'invalid-json' ? 'Malformed JSON' : code === 'rate-limited' ? 'Too many messages, slow down' : detail);
     },
     closed() {
       return hub.closeSession(session, 'disconnect');
@@ -248,6 +249,9 @@ function roomStatus(res: ServerResponse, ctx: DialectContext, raw: string | unde
 }
 
 async function createRoom(req: IncomingMessage, res: ServerResponse, ctx: DialectContext, generate: IdGenerator): Promise<void> {
+  // With authentication on, creating a room takes a token with the `create` permission.
+  const denied = await refuseHttp(req, ctx, NAME, 'create');
+  if (denied) return sendJson(res, denied.status, { error: denied.message, reason: denied.reason });
   const body = await readJsonBody(req);
   if (!body.ok) {
     if (body.status === 413) res.setHeader('connection', 'close');

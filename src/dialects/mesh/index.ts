@@ -21,10 +21,12 @@ const HUB_TEXT: Partial<Record<ErrorCode, string>> = {
   'room-exists': NO_FREE_ROOM_ID,
   'too-many-rooms': 'Too many rooms for this connection',
   'shutting-down': 'Server is shutting down',
+  'rate-limited': 'Too many requests, slow down',
 };
 
 const FRAMING_TEXT: Partial<Record<ErrorCode, string>> = {
   'invalid-json': 'Invalid JSON',
+  'rate-limited': 'Too many requests, slow down',
 };
 
 /**
@@ -56,7 +58,7 @@ function acceptMesh(conn: Conn, ctx: DialectContext): DialectHandler {
   let room: string | undefined;
   /** The room a join or create is entering; its events already count as ours. */
   let entering: string | undefined;
-  const session = hub.openSession({ dialect: 'mesh', namespace: MESH_NAMESPACE, link: conn.link, sink: render, log: conn.log });
+  const session = hub.openSession({ dialect: 'mesh', namespace: MESH_NAMESPACE, link: conn.link, sink: render, log: conn.log, identity: conn.info.identity });
   conn.attach(session);
 
   function error(code: string, message: string): void {

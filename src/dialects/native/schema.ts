@@ -44,12 +44,26 @@ export function clientSchemas(limits: SchemaLimits): Record<string, TObject> {
 }
 
 const Re = Type.Optional(Type.Union([Type.String(), Type.Integer()], { description: 'The `id` of the request this answers.' }));
-const Peer = Type.Object({ peerId: PeerId, name: Type.Optional(Type.String()), meta: Type.Optional(Meta) });
+const Peer = Type.Object({
+  peerId: PeerId,
+  identity: Type.Optional(Type.String({ description: 'The verified identity (token `sub`) behind the peer; only when it connected with a token.' })),
+  name: Type.Optional(Type.String()),
+  meta: Type.Optional(Meta),
+});
 const IceServer = Type.Object({
   urls: Type.Union([Type.String(), Type.Array(Type.String())]),
   username: Type.Optional(Type.String()),
   credential: Type.Optional(Type.String()),
 });
+const Identity = Type.Object(
+  {
+    subject: Type.String({ description: 'The token `sub`: your identity, shown to others as `identity`.' }),
+    name: Type.String({ description: 'The name others see (the token `name`, else `subject`).' }),
+    rooms: Type.Optional(Type.Array(Type.String(), { description: 'Room patterns you may join; absent: any.' })),
+    permissions: Type.Array(Type.Union(['join', 'create', 'broadcast', 'admin'].map((p) => Type.Literal(p)))),
+  },
+  { description: 'Present when you connected with a token.' },
+);
 
 /** Server → client. */
 export const serverSchemas: Record<string, TObject> = {
@@ -61,6 +75,8 @@ export const serverSchemas: Record<string, TObject> = {
       protocol: Type.Literal(PROTOCOL_VERSION),
       heartbeat: Type.Object({ intervalMs: Type.Integer(), timeoutMs: Type.Integer() }),
       iceServers: Type.Array(IceServer),
+      identity: Type.Optional(Identity),
+      metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'What the auth webhook attached to this connection.' })),
       limits: Type.Object({
         maxMessageBytes: Type.Integer(),
         maxFrameBytes: Type.Integer(),
@@ -86,6 +102,11 @@ export const serverSchemas: Record<string, TObject> = {
     { re: Re, code: Type.Union(Object.keys(ERROR_CODES).map((c) => Type.Literal(c))), message: Type.String() },
     'A request failed, or a frame could not be handled. The connection stays open.',
   ),
+  'ice-servers': msg(
+    'ice-servers',
+    { iceServers: Type.Array(IceServer) },
+    'Fresh ICE servers (new ephemeral TURN credentials), sent before the previous ones expire; use them for new peer connections and ICE restarts.',
+  ),
   goaway: msg('goaway', { reason: Type.Literal('shutdown'), reconnectMs: Type.Integer() }, 'The server is draining: reconnect (elsewhere) within `reconnectMs`; the socket is closed with 1001 after it.'),
 };
 
@@ -97,5 +118,5 @@ export const NATIVE_CLOSE_CODES = {
   4001: 'session replaced by a newer connection with the same identity',
   4002: 'slow consumer: outbound queue over limits.maxBufferedBytes',
   4003: 'removed by an operator (kicked)',
-  4008: 'policy violation',
+  4008: 'policy violation (frame flood), or identity taken (identity policy reject)',
 } as const;

@@ -43,8 +43,12 @@ export function sendError(conn: Conn, ctx: DialectContext, dialect: string, code
   conn.send({ type: 'error', message });
 }
 
+/** What a client over a rate limit (frames, or registers) reads. */
+export const RATE_LIMITED = 'Rate limit exceeded: slow down';
+
 /** Framing problems found by the connection layer, in the seed's words. */
 export function rejectText(code: ErrorCode, detail: string): string {
+  if (code === 'rate-limited') return RATE_LIMITED;
   return code === 'invalid-json' ? 'Invalid JSON' : detail;
 }
 
@@ -73,6 +77,8 @@ export function hubErrorText(err: unknown, conn: Conn, context: { room?: string;
       return { code: err.code, message: 'Too many rooms for one connection' };
     case 'not-in-room':
       return { code: err.code, message: 'Connection closed during register' };
+    case 'rate-limited':
+      return { code: err.code, message: RATE_LIMITED };
     default:
       return { code: err.code, message: err.message };
   }

@@ -29,7 +29,7 @@ export function detectPair(msg: unknown): boolean {
 function acceptPair(conn: Conn, ctx: DialectContext): DialectHandler {
   const { hub } = ctx;
   const room = conn.info.path;
-  const session = hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink, log: conn.log });
+  const session = hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink, log: conn.log, identity: conn.info.identity });
   conn.attach(session);
 
   let inRoom = false;

@@ -1,3 +1,5 @@
+import { identityPolicyFor } from '../../core/access.js';
+import { HubError } from '../../core/errors.js';
 import type { Session } from '../../core/session.js';
 import type { HubEvent, LeaveReason, PeerInfo } from '../../core/types.js';
 import type { Conn, Dialect, DialectContext, DialectHandler, OutFrame } from '../dialect.js';
@@ -82,8 +84,11 @@ function acceptSlam(conn: Conn, ctx: DialectContext): DialectHandler {
   const { hub, config } = ctx;
   const maxName = config.limits.maxNameLength;
   const maxRooms = config.rooms.maxRoomsPerPeer;
-  const session: Session = hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink, log: conn.log });
+  const session: Session = hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink, log: conn.log, identity: conn.info.identity });
   conn.attach(session);
+  /** A token binds the client_id (its `sub`); the policy decides what a second holder of it gets. */
+  const identity = conn.info.identity;
+  const policy = identityPolicyFor(config.identity, NAME) === 'reject' ? 'reject' : 'replace';
 
   let reg: Registration | undefined;
   /** A join in flight: events of that room wait here until `registered` has been sent. */
@@ -139,6 +144,7 @@ function acceptSlam(conn: Conn, ctx: DialectContext): DialectHandler {
   async function register(m: Frame): Promise<void> {
     const want = parseRegister(m, maxName);
     if ('error' in want) return error('invalid-message', want.error);
+    if (identity && want.clientId !== identity.subject) return error('forbidden', `client_id must be the one your token names: ${clip(identity.subject)}`);
     const prev = reg;
     if (prev && prev.clientId === want.clientId && prev.room === want.room) {
       return sendRegistered(want, hub.members(session, want.room).filter((p) => p.peerId !== session.id));
@@ -150,8 +156,9 @@ function acceptSlam(conn: Conn, ctx: DialectContext): DialectHandler {
     const leaveFirst = prev !== undefined && (prev.room === want.room || session.rooms.size >= maxRooms);
     let peers: PeerInfo[];
     try {
-      // 'replace': a device that reconnects wins; the previous holder is closed with closeCodes.replaced.
-      await hub.claimAlias(session, want.clientId, 'replace');
+      // 'replace' (the default): a device that reconnects wins; the previous holder is closed with
+      // closeCodes.replaced. 'reject': the newcomer is told the client_id is taken.
+      await hub.claimAlias(session, want.clientId, policy);
       if (leaveFirst) {
         reg = undefined;
         names = new Map();
@@ -188,6 +195,7 @@ function acceptSlam(conn: Conn, ctx: DialectContext): DialectHandler {
   }
 
   function fail(err: unknown, want: Registration): void {
+    if (err instanceof HubError && err.code === 'identity-taken') return error(err.code, `client_id already registered by another connection: ${clip(want.clientId)}`);
     const { code, message } = hubErrorText(err, conn, { room: want.room });
     error(code, message);
   }

@@ -1,3 +1,4 @@
+import { displayName, identityPolicyFor } from '../../core/access.js';
 import { HubError } from '../../core/errors.js';
 import type { HubEvent } from '../../core/types.js';
 import type { Conn, Dialect, DialectContext, DialectHandler, OutFrame } from '../dialect.js';
@@ -6,6 +7,8 @@ import { VC_ERRORS, checkEnvelope, text, toVcPeer, unknownTypeError, type VcErro
 const NAME = 'vc';
 /** vc rooms never meet other dialects' rooms. */
 const NAMESPACE = 'vc';
+/** Longest room name, as in the native protocol. */
+const MAX_ROOM_LENGTH = 128;
 
 /**
  * vc-server's protocol at `/ws` (desktop vc-client): one room per connection, rooms made by the
@@ -28,10 +31,13 @@ export const vcDialect: Dialect = {
 
   accept(conn: Conn, ctx: DialectContext): DialectHandler {
     const { hub, config, clock } = ctx;
-    const session = hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink: render, log: conn.log });
+    const session = hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink: render, log: conn.log, identity: conn.info.identity });
     conn.attach(session);
     /** The one room this connection is in (vc has no multi-room). */
     let myRoom: string | undefined;
+    const identity = conn.info.identity;
+    /** Duplicate identities: a token's subject, or (without a token) the join name. Default: allowed. */
+    const policy = identityPolicyFor(config.identity, NAME);
 
     function error(e: VcError, extra: Record<string, unknown> = {}): void {
       ctx.countError(NAME, e.metric);
@@ -77,8 +83,12 @@ export const vcDialect: Dialect = {
     async function join(m: VcFrame): Promise<void> {
       const room = text(m.room);
       if (!room) return error(VC_ERRORS.joinRoom);
-      const name = text(m.name).slice(0, config.limits.maxNameLength);
+      // Room names are keys in the shared store: bounded like the native protocol's.
+      if (room.length > MAX_ROOM_LENGTH) return error(VC_ERRORS.badRoom, { detail: `room longer than ${MAX_ROOM_LENGTH} characters` });
+      // A token's name is the name: a client cannot present itself as someone else.
+      const name = (identity ? displayName(identity) : text(m.name)).slice(0, config.limits.maxNameLength);
       if (room === myRoom) return rejoin(room);
+      if (!(await holdIdentity(name))) return;
       if (myRoom !== undefined) {
         const old = myRoom;
         myRoom = undefined;
@@ -92,6 +102,24 @@ export const vcDialect: Dialect = {
         conn.send({ type: 'joined', room, peers: r.peers.map(toVcPeer) });
       } catch (err) {
         fail(err);
+      }
+    }
+
+    /**
+     * Under `reject` or `replace`, the identity is a hub alias: a token's subject, else the join
+     * name (an empty name is anonymous). False when refused (the client has been told).
+     */
+    async function holdIdentity(name: string): Promise<boolean> {
+      if (policy === 'allow') return true;
+      const alias = identity ? `sub:${identity.subject}` : name ? `name:${name}` : undefined;
+      try {
+        if (alias !== undefined) await hub.claimAlias(session, alias, policy);
+        // A renamed client gives its previous name back.
+        for (const a of [...session.aliases]) if (a !== alias) await hub.releaseAlias(session, a);
+        return true;
+      } catch (err) {
+        fail(err);
+        return false;
       }
     }
 
@@ -159,6 +187,8 @@ export const vcDialect: Dialect = {
         return error(unknownTypeError(f.type));
       },
       reject(code, detail) {
+        // Over the rate limit: the core's code, which is vc's style (as for room-full).
+        if (code === 'rate-limited') return error({ wire: code, metric: code });
         // vc clients know one word for a frame the server cannot read: `invalid-json`. A binary frame
         // (which dropped the original's connection) and an oversized one get it too; `detail` says which.
         error({ wire: VC_ERRORS.invalidJson.wire, metric: code }, { detail });

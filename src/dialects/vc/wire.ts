@@ -19,6 +19,7 @@ export const VC_ERRORS = {
   badType: { wire: 'missing/invalid "type"', metric: 'invalid-type' },
   joinRoom: { wire: 'join requires room', metric: 'join-requires-room' },
   badTo: { wire: 'invalid "to"', metric: 'invalid-to' },
+  badRoom: { wire: 'invalid "room"', metric: 'invalid-room' },
   notInRoom: { wire: 'not-in-room', metric: 'not-in-room' },
 } as const;
 

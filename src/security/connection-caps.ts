@@ -1,0 +1,46 @@
+import type { IncomingMessage } from 'node:http';
+import type { Admission, UpgradeInfo } from '../dialects/dialect.js';
+
+export interface ConnectionCapsOptions {
+  /** WebSocket connections on this node (handshakes in admission included). */
+  maxPerNode: number;
+  /** Per client address; 0: unlimited. */
+  maxPerIp: number;
+}
+
+/**
+ * Connection counting for the handshake gates. A handshake that passes takes a slot, held by its
+ * TCP socket: the slot is freed when that socket closes, whether a later gate refused it, the
+ * client gave up during admission, or the WebSocket ended. No path can leak a slot.
+ */
+export class ConnectionCaps {
+  total = 0;
+  readonly perIp = new Map<string, number>();
+
+  constructor(readonly opts: ConnectionCapsOptions) {}
+
+  admit(req: IncomingMessage, info: UpgradeInfo): Admission {
+    const ip = info.remoteAddress;
+    // Gone already: its 'close' has fired, so a slot taken now would never be freed.
+    if (req.socket.destroyed) return { ok: false, status: 400, body: { error: 'connection closed' } };
+    if (this.total >= this.opts.maxPerNode) {
+      return { ok: false, status: 503, body: { error: 'server is at its connection limit; try again later or another node' } };
+    }
+    const mine = this.perIp.get(ip) ?? 0;
+    if (this.opts.maxPerIp > 0 && mine >= this.opts.maxPerIp) {
+      return { ok: false, status: 429, body: { error: 'too many connections from your address' } };
+    }
+    this.total++;
+    this.perIp.set(ip, mine + 1);
+    let held = true;
+    req.socket.once('close', () => {
+      if (!held) return;
+      held = false;
+      this.total--;
+      const n = (this.perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) this.perIp.delete(ip);
+      else this.perIp.set(ip, n);
+    });
+    return { ok: true };
+  }
+}

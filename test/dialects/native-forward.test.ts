@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import fc from 'fast-check';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { connect, type TestClient } from '../helpers/ws.js';
+
+/**
+ * Relays forward the sender's own `data` text instead of re-serialising it. These tests read the
+ * RAW frames a receiver gets and prove a sender can never forge what the server sets.
+ */
+let srv: TestServer;
+let a: TestClient;
+let b: TestClient;
+let c: TestClient;
+let ida: string;
+let idb: string;
+
+before(async () => {
+  // The injected clock never refills rate-limit buckets here: this test sends hundreds of frames.
+  srv = await startServer({ rateLimits: { messagesPerSecond: 0 } });
+  [a, b, c] = [await connect(srv.ws()), await connect(srv.ws()), await connect(srv.ws())];
+  ida = (await a.next('welcome')).peerId as string;
+  idb = (await b.next('welcome')).peerId as string;
+  await c.next('welcome');
+  for (const x of [a, b, c]) {
+    x.send({ type: 'join', room: 'fwd' });
+    await x.next('joined');
+  }
+  a.take();
+  b.take();
+  c.take();
+});
+after(async () => {
+  for (const x of [a, b, c]) await x.close();
+  await srv.close();
+});
+
+/** Top-level keys of a raw JSON object text, in order, duplicates kept (JSON.parse would hide them). */
+function topLevelKeys(text: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && expectKey) keys.push(JSON.parse(text.slice(i, j + 1)) as string);
+      expectKey = false;
+      i = j;
+    } else if (ch === '{' || ch === '[') {
+      depth++;
+      expectKey = depth === 1 && ch === '{';
+    } else if (ch === '}' || ch === ']') depth--;
+    else if (ch === ',' && depth === 1) expectKey = true;
+  }
+  return keys;
+}
+
+async function nextRaw(x: TestClient, type: string): Promise<string> {
+  const f = await x.next(type);
+  const text = x.raw.find((r) => r.includes(`"type":"${type}"`) && JSON.stringify(JSON.parse(r)) === JSON.stringify(f));
+  x.raw.length = 0;
+  assert.ok(text, 'raw frame recorded');
+  return text;
+}
+
+test('forged from/type and duplicate keys in a signal never reach the receiver', async () => {
+  a.send(`{"type":"signal","from":"victim","to":"${idb}","data":{"sdp":"v=0"},"from":"victim2","type":"signal","extra":1}`);
+  const raw = await nextRaw(b, 'signal');
+  assert.deepEqual(topLevelKeys(raw), ['type', 'from', 'room', 'data']);
+  assert.deepEqual(JSON.parse(raw), { type: 'signal', from: ida, room: 'fwd', data: { sdp: 'v=0' } });
+});
+
+test('escaped key spellings are what JSON.parse saw: no forged field, data found', async () => {
+  a.send(`{"\\u0074ype":"signal","fr\\u006fm":"victim","to":"${idb}","d\\u0061ta":{"x":"y"}}`);
+  const raw = await nextRaw(b, 'signal');
+  assert.deepEqual(topLevelKeys(raw), ['type', 'from', 'room', 'data']);
+  assert.deepEqual(JSON.parse(raw), { type: 'signal', from: ida, room: 'fwd', data: { x: 'y' } });
+});
+
+test('with duplicate data keys the last one — the validated one — is forwarded', async () => {
+  a.send(`{"type":"signal","to":"${idb}","data":{"a":1},"data":{"b":2}}`);
+  assert.deepEqual(JSON.parse(await nextRaw(b, 'signal')).data, { b: 2 });
+});
+
+test('awkward data is forwarded byte for byte', async () => {
+  const samples = [
+    '"}\\"\\\\\\"{]"',
+    '{"s":"\\\\","t":"\\"}"}',
+    '"\\u0000\\u2028\\ud83d\\ude00\\ud800"',
+    '-0',
+    '1e-7',
+    '1E+300',
+    'true',
+    'null',
+    '""',
+    '{}',
+    '[]',
+    '[[[[[[[[{"deep":[[]]}]]]]]]]]',
+  ];
+  for (const s of samples) {
+    a.send(`{ "type" : "signal" ,\n "to" : "${idb}" , "data" :  ${s}  \n}`);
+    const raw = await nextRaw(b, 'signal');
+    assert.ok(raw.endsWith(`"data":${s}}`), `forwarded as sent: ${s} → ${raw}`);
+    assert.deepEqual(JSON.parse(raw).data, JSON.parse(s));
+  }
+});
+
+test('broadcast: every recipient gets the same server-built frame', async () => {
+  a.send(`{"type":"broadcast","room":"fwd","from":"victim","data":{"muted":true},"room":"fwd"}`);
+  for (const x of [b, c]) {
+    const raw = await nextRaw(x, 'broadcast');
+    assert.deepEqual(topLevelKeys(raw), ['type', 'from', 'room', 'data']);
+    assert.deepEqual(JSON.parse(raw), { type: 'broadcast', from: ida, room: 'fwd', data: { muted: true } });
+  }
+});
+
+test('property: any data and any extra or duplicate top-level keys — the receiver sees exactly the server fields', async () => {
+  const extraKey = fc.constantFrom('from', 'room', 'type', 'to', 'id', 'fr\\u006fm', 'x');
+  await fc.assert(
+    fc.asyncProperty(fc.jsonValue(), fc.array(fc.tuple(extraKey, fc.jsonValue()), { maxLength: 4 }), fc.constantFrom('', ' ', '\n'), async (data, extras, ws) => {
+      const parts = [`"type":"signal"`, `"to":"${idb}"`, `"data":${JSON.stringify(data)}`];
+      for (const [k, v] of extras) {
+        if (k === 'type') continue; // a forged type would make it another message
+        if (k === 'to' || k === 'id' || k === 'room') continue; // these steer the request itself
+        parts.splice(Math.floor(parts.length / 2), 0, `"${k}":${JSON.stringify(v)}`);
+      }
+      a.send(`{${ws}${parts.join(`,${ws}`)}${ws}}`);
+      const raw = await nextRaw(b, 'signal');
+      assert.deepEqual(topLevelKeys(raw), ['type', 'from', 'room', 'data']);
+      const got = JSON.parse(raw);
+      assert.equal(got.from, ida);
+      assert.equal(got.room, 'fwd');
+      assert.deepEqual(got.data, JSON.parse(JSON.stringify(data)));
+    }),
+    { numRuns: 300 },
+  );
+});

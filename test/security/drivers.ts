@@ -1,0 +1,182 @@
+import { ERROR_CODES } from '../../src/core/errors.js';
+import type { TestServer } from '../helpers/server.js';
+import { connect, type Frame, type TestClient } from '../helpers/ws.js';
+
+/** One client of a dialect, inside a room (or the call lobby). `id` is what peers address it by. */
+export interface Member {
+  c: TestClient;
+  id: string;
+  /** The dialect's real room id (server-generated ones included). */
+  room: string;
+}
+
+/**
+ * How the security tests drive each dialect: get a client into a room, and recognise the dialect's
+ * error shape and outbound frame types. One instance per server: it remembers generated room ids.
+ */
+export interface Driver {
+  name: string;
+  /** Opens a client in the room called `label` (the first one creates it where the dialect must). */
+  open(label: string): Promise<Member>;
+  /** True when `f` is exactly this dialect's error frame. */
+  isError(f: Frame): boolean;
+  /** Every frame type this dialect may send a client that only the test drives; undefined: relays carry any type. */
+  outTypes: ReadonlySet<string> | undefined;
+  /** The frame that makes a catch-all socket this dialect's, sent before fuzzing (if any). */
+  prelude?: Frame;
+}
+
+const keys = (f: Frame) => Object.keys(f).sort().join(',');
+const str = (v: unknown) => typeof v === 'string';
+
+/** WebSocket-level round trip: everything the server wrote to this socket before it has arrived. */
+export function wsSync(c: TestClient): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (c.ws.readyState !== c.ws.OPEN) return resolve();
+    const guard = setTimeout(() => reject(new Error('no pong within 5 s')), 5000);
+    const done = () => {
+      clearTimeout(guard);
+      c.ws.off('pong', done);
+      c.ws.off('close', done);
+      resolve();
+    };
+    c.ws.on('pong', done);
+    c.ws.on('close', done);
+    c.ws.ping();
+  });
+}
+
+/** Waits for a server-side condition (cleanup after a close); a guard only catches hangs. */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, guardMs = 5000): Promise<void> {
+  const deadline = Date.now() + guardMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function post(url: string): Promise<string> {
+  const res = await fetch(url, { method: 'POST' });
+  const body = (await res.json()) as { id: string };
+  return body.id;
+}
+
+export function drivers(srv: TestServer): Driver[] {
+  let n = 0;
+  const uniq = (p: string) => `${p}${++n}`;
+  const meshRooms = new Map<string, string>();
+  const flyxRooms = new Map<string, string>();
+  const cliRooms = new Map<string, string>();
+
+  const members = async (ns: string, room: string) => (await srv.server.hub.roomInfo(ns, room))?.members.length ?? 0;
+  const plainError = (f: Frame) => f.type === 'error' && keys(f) === 'message,type' && str(f.message);
+
+  return [
+    {
+      name: 'native',
+      outTypes: new Set(['welcome', 'joined', 'left', 'peer-joined', 'peer-left', 'signal', 'broadcast', 'room-created', 'ack', 'pong', 'error', 'goaway']),
+      isError: (f) =>
+        f.type === 'error' && typeof f.code === 'string' && f.code in ERROR_CODES && str(f.message) && Object.keys(f).every((k) => ['type', 'code', 'message', 're'].includes(k)),
+      async open(room) {
+        const c = await connect(srv.ws('/v1'));
+        const id = (await c.next('welcome')).peerId as string;
+        c.send({ type: 'join', room });
+        await c.next('joined');
+        return { c, id, room };
+      },
+    },
+    {
+      name: 'vc',
+      // A member receives its room-mates' frames whole, whatever their type.
+      outTypes: undefined,
+      isError: (f) => f.type === 'error' && str(f.error) && Object.keys(f).every((k) => ['type', 'error', 'to', 'detail'].includes(k)),
+      async open(room) {
+        const c = await connect(srv.ws('/ws'));
+        const id = (await c.next('welcome')).peer_id as string;
+        c.send({ type: 'join', room, name: 'n' });
+        await c.next('joined');
+        return { c, id, room };
+      },
+    },
+    {
+      name: 'slam',
+      outTypes: new Set(['registered', 'peer_joined', 'peer_left', 'error', 'offer', 'answer', 'ice_candidate']),
+      isError: plainError,
+      prelude: { type: 'register', client_id: 'fuzzer', room_id: 'fuzz' },
+      async open(room) {
+        const c = await connect(srv.ws('/'));
+        const id = uniq('slam-');
+        c.send({ type: 'register', client_id: id, room_id: room });
+        await c.next('registered');
+        return { c, id, room };
+      },
+    },
+    {
+      name: 'call',
+      outTypes: new Set(['registered', 'online_users', 'error', 'incoming_call', 'call_accepted', 'call_rejected', 'call_ended', 'offer', 'answer', 'ice_candidate']),
+      isError: plainError,
+      prelude: { type: 'register', username: 'fuzzer', user_id: 'fuzzer-id' },
+      async open() {
+        const c = await connect(srv.ws('/'));
+        const id = uniq('user-');
+        c.send({ type: 'register', username: id, user_id: `${id}-id` });
+        await c.next('registered');
+        return { c, id, room: 'lobby' };
+      },
+    },
+    {
+      name: 'mesh',
+      outTypes: new Set(['room_created', 'room_joined', 'room_left', 'room_expired', 'initiate_call', 'peer_left', 'signal', 'error']),
+      isError: plainError,
+      prelude: { type: 'create' },
+      async open(label) {
+        const c = await connect(srv.ws('/'));
+        const known = meshRooms.get(label);
+        c.send(known ? { type: 'join', roomId: known } : { type: 'create' });
+        const f = await c.next((x) => x.type === 'room_created' || x.type === 'room_joined');
+        if (!known) meshRooms.set(label, f.roomId as string);
+        return { c, id: f.myId as string, room: f.roomId as string };
+      },
+    },
+    {
+      name: 'slam-pair',
+      // The partner's frames, unchanged: offer/answer/ice_candidate only (anything else is refused).
+      outTypes: new Set(['offer', 'answer', 'ice_candidate', 'error']),
+      isError: plainError,
+      async open(label) {
+        const path = `/pair-${label}`;
+        const before = await members('slam-pair', path);
+        const c = await connect(srv.ws(path));
+        await until(async () => (await members('slam-pair', path)) > before, 'the pairing join');
+        return { c, id: path, room: path };
+      },
+    },
+    {
+      name: 'flyx',
+      outTypes: new Set(['join', 'offer', 'answer', 'ice_candidate', 'disconnect', 'error']),
+      isError: (f) => f.type === 'error' && keys(f) === 'data,type' && typeof f.data === 'object' && f.data !== null && keys(f.data as Frame) === 'message' && str((f.data as Frame).message),
+      async open(label) {
+        let room = flyxRooms.get(label);
+        if (!room) flyxRooms.set(label, (room = await post(srv.http('/room'))));
+        const c = await connect(srv.ws(`/ws/${room}`));
+        const j = await c.next('join');
+        return { c, id: (j.data as { client_id: string }).client_id, room };
+      },
+    },
+    {
+      name: 'flyx-cli',
+      outTypes: new Set(['offer', 'answer', 'icecandidate', 'slavejoined']),
+      // The CLI crashes on error frames: it must never get one.
+      isError: () => false,
+      async open(label) {
+        let room = cliRooms.get(label);
+        const first = !room;
+        if (!room) cliRooms.set(label, (room = await post(srv.http('/api/room'))));
+        const before = await members('flyx-cli', room);
+        const c = await connect(srv.ws(`/api/room/${room}`));
+        await until(async () => (await members('flyx-cli', room)) > before, 'the flyx-cli join');
+        return { c, id: first ? 'master' : uniq('slave-'), room };
+      },
+    },
+  ];
+}
