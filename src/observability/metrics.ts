@@ -18,6 +18,9 @@ export class Metrics implements HubObserver, BackplaneObserver {
   readonly relayRecipients: Counter;
   readonly roomsRemoved: Counter;
   readonly closes: Counter;
+  private readonly inCounts = new Map<string, FrameCount>();
+  private readonly outCounts = new Map<string, FrameCount>();
+  private readonly recipients = { signal: 0, broadcast: 0 };
   readonly backplaneUp: Gauge;
   readonly backplaneMessages: Counter;
   readonly backplaneLatency: Histogram;
@@ -55,17 +58,54 @@ export class Metrics implements HubObserver, BackplaneObserver {
         this.set(collect.rooms());
       },
     });
-    this.framesIn = new Counter({ name: 'switchboard_frames_in_total', help: 'Frames received, by dialect and message type.', labelNames: ['dialect', 'type'], registers });
-    this.framesOut = new Counter({ name: 'switchboard_frames_out_total', help: 'Frames sent, by dialect and message type.', labelNames: ['dialect', 'type'], registers });
+    // Per-frame counts are plain numbers on the hot path, handed to prom-client at scrape time.
+    const inCounts = this.inCounts;
+    const outCounts = this.outCounts;
+    this.framesIn = new Counter({
+      name: 'switchboard_frames_in_total',
+      help: 'Frames received, by dialect and message type.',
+      labelNames: ['dialect', 'type'],
+      registers,
+      collect() {
+        for (const c of inCounts.values()) {
+          if (c.n > 0) this.inc({ dialect: c.dialect, type: c.type }, c.n);
+          c.n = 0;
+        }
+      },
+    });
+    this.framesOut = new Counter({
+      name: 'switchboard_frames_out_total',
+      help: 'Frames sent, by dialect and message type.',
+      labelNames: ['dialect', 'type'],
+      registers,
+      collect() {
+        for (const c of outCounts.values()) {
+          if (c.n > 0) this.inc({ dialect: c.dialect, type: c.type }, c.n);
+          c.n = 0;
+        }
+      },
+    });
     this.errors = new Counter({ name: 'switchboard_errors_total', help: 'Errors returned to clients, by dialect and code.', labelNames: ['dialect', 'code'], registers });
     this.relayLatency = new Histogram({
       name: 'switchboard_relay_latency_seconds',
-      help: 'Time from the hub accepting a relay to handing it to every local recipient.',
+      help: 'Time from the hub accepting a relay to handing it to every local recipient (a 1-in-16 sample of relays).',
       labelNames: ['kind'],
       buckets: [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25],
       registers,
     });
-    this.relayRecipients = new Counter({ name: 'switchboard_relay_recipients_total', help: 'Recipients of relayed messages, by kind.', labelNames: ['kind'], registers });
+    const recipients = this.recipients;
+    this.relayRecipients = new Counter({
+      name: 'switchboard_relay_recipients_total',
+      help: 'Recipients of relayed messages, by kind.',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        for (const kind of ['signal', 'broadcast'] as const) {
+          if (recipients[kind] > 0) this.inc({ kind }, recipients[kind]);
+          recipients[kind] = 0;
+        }
+      },
+    });
     this.roomsRemoved = new Counter({ name: 'switchboard_rooms_removed_total', help: 'Rooms removed by the sweeper, by reason (empty, expired).', labelNames: ['reason'], registers });
     this.closes = new Counter({ name: 'switchboard_server_closes_total', help: 'Connections closed by the server, by dialect and reason.', labelNames: ['dialect', 'reason'], registers });
     this.backplaneUp = new Gauge({ name: 'switchboard_backplane_up', help: '1 while the shared store (Redis) is reachable; always 1 in memory.', registers });
@@ -89,27 +129,17 @@ export class Metrics implements HubObserver, BackplaneObserver {
     collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
   }
 
-  /** Per-frame counters, with the labelled child cached: no label hashing on the hot path. */
-  private readonly inChildren = new Map<string, { inc(): void }>();
-  private readonly outChildren = new Map<string, { inc(): void }>();
-
   frameIn(dialect: string, type: string): void {
-    const k = `${dialect}\u0000${type}`;
-    let c = this.inChildren.get(k);
-    if (!c) this.inChildren.set(k, (c = this.framesIn.labels(dialect, type)));
-    c.inc();
+    count(this.inCounts, dialect, type);
   }
 
   frameOut(dialect: string, type: string): void {
-    const k = `${dialect}\u0000${type}`;
-    let c = this.outChildren.get(k);
-    if (!c) this.outChildren.set(k, (c = this.framesOut.labels(dialect, type)));
-    c.inc();
+    count(this.outCounts, dialect, type);
   }
 
-  relayed(kind: 'signal' | 'broadcast', recipients: number, seconds: number): void {
-    this.relayLatency.observe({ kind }, seconds);
-    this.relayRecipients.inc({ kind }, recipients);
+  relayed(kind: 'signal' | 'broadcast', recipients: number, seconds: number | undefined): void {
+    if (seconds !== undefined) this.relayLatency.observe({ kind }, seconds);
+    this.recipients[kind] += recipients;
   }
 
   roomRemoved(reason: 'empty' | 'expired'): void {
@@ -140,4 +170,17 @@ export class Metrics implements HubObserver, BackplaneObserver {
   nodeExpired(): void {
     this.backplaneDeadNodes.inc();
   }
+}
+
+interface FrameCount {
+  dialect: string;
+  type: string;
+  n: number;
+}
+
+function count(m: Map<string, FrameCount>, dialect: string, type: string): void {
+  const k = `${dialect}\u0000${type}`;
+  const c = m.get(k);
+  if (c) c.n++;
+  else m.set(k, { dialect, type, n: 1 });
 }

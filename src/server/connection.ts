@@ -80,7 +80,8 @@ export class Connection implements Conn {
 
   attach(session: Session): void {
     this.session = session;
-    this.log = new BoundLogger(this.deps.ctx.log, { dialect: this.dialect.name, remote: this.info.remoteAddress, peerId: session.id });
+    // The session's logger already carries this connection's bindings plus the peer id.
+    this.log = session.log;
   }
 
   /** Relabels the connection; the attached session stays until the new dialect attaches its own. */

@@ -229,6 +229,10 @@ export class SwitchboardServer {
     }
     this.state = 'ready';
     for (const a of this.addresses()) this.log.info({ host: a.host, port: a.port, version: VERSION }, `switchboard listening on ${a.host}:${a.port}`);
+    this.log.info(
+      { backplane: this.config.redis.url ? 'redis' : 'memory', node: this.hub.nodeId },
+      'endpoints: /v1 native · /ws vc · /ws/{room} flyx · /api/room/{id} flyx-cli · any other path: slam, slam-pair, call, mesh (by first frame) · GET /health /ready /metrics',
+    );
     return this.address();
   }
 

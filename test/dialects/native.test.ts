@@ -208,7 +208,12 @@ describe('native protocol /v1', () => {
     assert.equal(h.ts, Math.floor(srv.clock.now() / 1000));
     assert.equal((await fetch(srv.http('/ready'))).status, 200);
     const a = await peer(srv);
+    const b = await peer(srv);
     await joined(a.c, 'metrics-room');
+    await joined(b.c, 'metrics-room');
+    // relay latency is sampled (1 relay in 16): 16 relays make sure one was timed
+    for (let i = 0; i < 16; i++) a.c.send({ type: 'signal', to: b.id, data: i });
+    for (let i = 0; i < 16; i++) await b.c.next('signal');
     a.c.send('garbage');
     await a.c.next('error');
     const metrics = await (await fetch(srv.http('/metrics'))).text();
@@ -218,11 +223,13 @@ describe('native protocol /v1', () => {
     assert.match(metrics, /switchboard_frames_in_total\{dialect="native",type="join"\} [1-9]/);
     assert.match(metrics, /switchboard_frames_out_total\{dialect="native",type="welcome"\} [1-9]/);
     assert.match(metrics, /switchboard_errors_total\{dialect="native",code="invalid-json"\} [1-9]/);
-    assert.match(metrics, /switchboard_relay_latency_seconds_bucket/);
+    assert.match(metrics, /switchboard_relay_latency_seconds_count\{kind="signal"\} [1-9]/);
+    assert.match(metrics, /switchboard_relay_recipients_total\{kind="signal"\} [1-9]/);
     assert.match(metrics, /switchboard_process_cpu_seconds_total/);
     assert.equal((await fetch(srv.http('/nope'))).status, 404);
     assert.equal((await fetch(srv.http('/v1'))).status, 426);
     await a.c.close();
+    await b.c.close();
   });
 });
 
