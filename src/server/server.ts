@@ -337,7 +337,9 @@ export class SwitchboardServer {
   }
 
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, l: Listener): Promise<void> {
-    socket.on('error', () => socket.destroy());
+    // Not a closure: a listener that lives as long as the socket must not keep this handshake's
+    // request, URL and headers alive for the connection's whole life.
+    socket.on('error', destroySelf);
     const url = new URL(req.url ?? '/', 'http://x');
     if (this.state !== 'ready') return refuseUpgrade(socket, 503, { error: 'server is not accepting connections', state: this.state });
     const hit = l.ws.match(url.pathname);
@@ -401,4 +403,8 @@ function readTlsFile(path: string, key: string): Buffer {
  */
 export function createServer(config: DeepPartial<Config> = {}, deps: ServerDeps = {}): SwitchboardServer {
   return new SwitchboardServer(loadConfig({ overrides: config }), deps);
+}
+
+function destroySelf(this: Duplex): void {
+  this.destroy();
 }

@@ -1,9 +1,10 @@
 import { memberSpan } from '../../core/json-span.js';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { TObject } from '@sinclair/typebox';
-import { displayName, identityPolicyFor } from '../../core/access.js';
+import { displayName, identityPolicyFor, type Identity } from '../../core/access.js';
 import type { Timer } from '../../core/clock.js';
 import { HubError, ERROR_CODES, type ErrorCode } from '../../core/errors.js';
+import type { Session } from '../../core/session.js';
 import type { HubEvent, RoomOptions } from '../../core/types.js';
 import { iceServersFor, turnRefreshMs } from '../../security/turn.js';
 import type { Conn, Dialect, DialectContext, DialectHandler, OutFrame } from '../dialect.js';
@@ -55,171 +56,198 @@ export const nativeDialect: Dialect = {
   },
 
   accept(conn: Conn, ctx: DialectContext): DialectHandler {
-    const { hub, config } = ctx;
-    const v = validators(ctx);
-    const identity = conn.info.identity;
-    const session = hub.openSession({ dialect: 'native', namespace: 'native', link: conn.link, sink: render, log: conn.log, identity });
-    conn.attach(session);
-    let iceTimer: Timer | undefined;
-
-    function render(ev: HubEvent): void {
-      if ((ev.type === 'signal' || ev.type === 'broadcast') && ev.raw !== undefined) return conn.sendRaw(ev.type, relayText(ev, ev.raw));
-      conn.send(ev);
-    }
-
-    function error(code: ErrorCode, message: string, re: Id): void {
-      ctx.countError('native', code);
-      const frame: OutFrame = { type: 'error', code, message };
-      if (re !== undefined) frame.re = re;
-      conn.send(frame);
-    }
-
-    function fail(err: unknown, re: Id): void {
-      if (err instanceof HubError) return error(err.code, err.message, re);
-      conn.log.error({ err }, 'request failed');
-      error('internal-error', ERROR_CODES['internal-error'], re);
-    }
-
-    function reply(frame: OutFrame, re: Id): void {
-      conn.send(re === undefined ? frame : { ...frame, re });
-    }
-
-    const iceServers = () => iceServersFor(config, session.id, ctx.clock.now(), conn.info.grant?.iceServers);
-
-    function welcome(): void {
-      const frame: OutFrame = {
-        type: 'welcome',
-        peerId: session.id,
-        version: ctx.version,
-        protocol: PROTOCOL_VERSION,
-        heartbeat: { intervalMs: config.heartbeat.intervalMs, timeoutMs: config.heartbeat.timeoutMs },
-        iceServers: iceServers(),
-        limits: {
-          maxMessageBytes: config.limits.maxMessageBytes,
-          maxFrameBytes: config.limits.maxFrameBytes,
-          maxNameLength: config.limits.maxNameLength,
-          maxMetaBytes: config.limits.maxMetaBytes,
-          maxRoomsPerPeer: config.rooms.maxRoomsPerPeer,
-          maxPeersPerRoom: config.rooms.maxPeers,
-        },
-      };
-      if (identity) {
-        const id: Record<string, unknown> = { subject: identity.subject, name: displayName(identity), permissions: identity.permissions };
-        if (identity.rooms) id.rooms = identity.rooms;
-        frame.identity = id;
-      }
-      if (conn.info.grant?.metadata) frame.metadata = conn.info.grant.metadata;
-      conn.send(frame);
-      // TURN credentials expire: fresh ones arrive before they do, for as long as the socket lives.
-      if (config.turn.secret) iceTimer = ctx.clock.setInterval(() => conn.send({ type: 'ice-servers', iceServers: iceServers() }), turnRefreshMs(config.turn.ttlSeconds));
-    }
-
-    /**
-     * A token identity holds a hub alias per the identity policy before anything else happens:
-     * `replace` closes an older session (4001), `reject` refuses this one (error, then 4008).
-     * Frames that arrive meanwhile wait for it.
-     */
-    const policy = identity ? identityPolicyFor(config.identity, 'native') : 'allow';
-    let ready: Promise<boolean> | undefined;
-    if (identity && policy !== 'allow') {
-      ready = hub.claimAlias(session, identityAlias(identity), policy).then(
-        () => {
-          ready = undefined;
-          if (!session.closed) welcome();
-          return !session.closed;
-        },
-        (err: unknown) => {
-          if (session.closed) return false;
-          if (err instanceof HubError && err.code === 'identity-taken') {
-            error('identity-taken', `Identity ${identity.subject.slice(0, 64)} is already connected (identity policy: reject).`, undefined);
-            conn.close(4008, 'identity taken');
-          } else {
-            conn.log.error({ err }, 'identity claim failed');
-            error('internal-error', ERROR_CODES['internal-error'], undefined);
-            conn.close(1011, 'internal error');
-          }
-          return false;
-        },
-      );
-    } else {
-      welcome();
-    }
-
-    /** The client's own text of `data`, forwarded as is (valid JSON: it passed JSON.parse). */
-    function rawData(text: string): string | undefined {
-      const span = memberSpan(text, 'data');
-      return span && text.slice(span[0], span[1]);
-    }
-
-    function handle(msg: unknown, text: string): void | Promise<void> {
-        if (typeof msg !== 'object' || msg === null || Array.isArray(msg) || typeof (msg as { type?: unknown }).type !== 'string') {
-          return error('invalid-message', 'A message must be a JSON object with a string "type".', undefined);
-        }
-        const m = msg as { type: string; id?: unknown } & Record<string, unknown>;
-        const re: Id = typeof m.id === 'string' || (typeof m.id === 'number' && Number.isInteger(m.id)) ? m.id : undefined;
-        const check = v.byType.get(m.type);
-        if (!check) return error('unknown-type', `Unknown message type: ${m.type.slice(0, 64)}`, re);
-        if (!check.Check(msg)) return error('invalid-message', `${m.type}: ${firstError(check, m)}`, re);
-
-        switch (m.type) {
-          case 'ping':
-            return reply({ type: 'pong', ts: typeof m.ts === 'number' ? m.ts : ctx.clock.now() }, re);
-          case 'signal':
-            try {
-              hub.signal(session, m.to as string, m.data, m.room as string | undefined, rawData(text));
-              if (re !== undefined) conn.send({ type: 'ack', re });
-            } catch (err) {
-              fail(err, re);
-            }
-            return;
-          case 'broadcast':
-            try {
-              hub.broadcast(session, m.room as string, m.data, false, rawData(text));
-              if (re !== undefined) conn.send({ type: 'ack', re });
-            } catch (err) {
-              fail(err, re);
-            }
-            return;
-          case 'join': {
-            if (m.meta !== undefined && Buffer.byteLength(JSON.stringify(m.meta)) > config.limits.maxMetaBytes) {
-              return error('invalid-message', `join: /meta: larger than ${config.limits.maxMetaBytes} bytes`, re);
-            }
-            // A token's name is the name: a client cannot present itself as someone else.
-            const name = identity ? displayName(identity) : (m.name as string | undefined);
-            return hub
-              .join(session, m.room as string, { name, meta: m.meta })
-              .then((r) => reply({ type: 'joined', room: r.room, peers: r.peers }, re), (err) => fail(err, re));
-          }
-          case 'leave':
-            return hub.leave(session, m.room as string).then(() => reply({ type: 'left', room: m.room }, re), (err) => fail(err, re));
-          case 'create-room':
-            return hub
-              .createRoom(session, { options: m.options as RoomOptions | undefined })
-              .then((room) => reply({ type: 'room-created', room }, re), (err) => fail(err, re));
-          default:
-            return error('unknown-type', 'Unknown message type.', re);
-        }
-    }
-
-    return {
-      message(msg: unknown, text: string): void | Promise<void> {
-        const waiting = ready;
-        return waiting ? waiting.then((ok) => (ok ? handle(msg, text) : undefined)) : handle(msg, text);
-      },
-      reject(code, detail) {
-        error(code, detail, undefined);
-      },
-      closed() {
-        iceTimer?.cancel();
-        iceTimer = undefined;
-        return hub.closeSession(session, 'disconnect');
-      },
-      drain() {
-        conn.send({ type: 'goaway', reason: 'shutdown', reconnectMs: config.drainTimeoutMs });
-      },
-    };
+    return new NativeLine(conn, ctx);
   },
 };
+
+/**
+ * One native connection. A class rather than a closure per handler: an idle connection then costs
+ * one object, not a dozen function objects (see docs/benchmarks.md, idle capacity).
+ */
+class NativeLine implements DialectHandler {
+  private readonly session: Session;
+  private readonly identity: Identity | undefined;
+  private readonly v: Validators;
+  private iceTimer: Timer | undefined;
+  /** Set while a token identity's claim is pending: frames wait for it (false: refused). */
+  private ready: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly conn: Conn,
+    private readonly ctx: DialectContext,
+  ) {
+    this.v = validators(ctx);
+    const identity = conn.info.identity;
+    this.identity = identity;
+    this.session = ctx.hub.openSession({ dialect: 'native', namespace: 'native', link: conn.link, sink: (ev) => this.render(ev), log: conn.log, identity });
+    conn.attach(this.session);
+    /*
+     * A token identity holds a hub alias per the identity policy before anything else happens:
+     * `replace` closes an older session (4001), `reject` refuses this one (error, then 4008).
+     */
+    const policy = identity ? identityPolicyFor(ctx.config.identity, 'native') : 'allow';
+    if (identity && policy !== 'allow') this.ready = this.claim(identity, policy);
+    else this.welcome();
+  }
+
+  private claim(identity: Identity, policy: 'reject' | 'replace'): Promise<boolean> {
+    const { session, conn } = this;
+    return this.ctx.hub.claimAlias(session, identityAlias(identity), policy).then(
+      () => {
+        this.ready = undefined;
+        if (!session.closed) this.welcome();
+        return !session.closed;
+      },
+      (err: unknown) => {
+        if (session.closed) return false;
+        if (err instanceof HubError && err.code === 'identity-taken') {
+          this.error('identity-taken', `Identity ${identity.subject.slice(0, 64)} is already connected (identity policy: reject).`, undefined);
+          conn.close(4008, 'identity taken');
+        } else {
+          conn.log.error({ err }, 'identity claim failed');
+          this.error('internal-error', ERROR_CODES['internal-error'], undefined);
+          conn.close(1011, 'internal error');
+        }
+        return false;
+      },
+    );
+  }
+
+  private render(ev: HubEvent): void {
+    if ((ev.type === 'signal' || ev.type === 'broadcast') && ev.raw !== undefined) return this.conn.sendRaw(ev.type, relayText(ev, ev.raw));
+    this.conn.send(ev);
+  }
+
+  private error(code: ErrorCode, message: string, re: Id): void {
+    this.ctx.countError('native', code);
+    const frame: OutFrame = { type: 'error', code, message };
+    if (re !== undefined) frame.re = re;
+    this.conn.send(frame);
+  }
+
+  private fail(err: unknown, re: Id): void {
+    if (err instanceof HubError) return this.error(err.code, err.message, re);
+    this.conn.log.error({ err }, 'request failed');
+    this.error('internal-error', ERROR_CODES['internal-error'], re);
+  }
+
+  private reply(frame: OutFrame, re: Id): void {
+    this.conn.send(re === undefined ? frame : { ...frame, re });
+  }
+
+  private iceServers(): unknown {
+    return iceServersFor(this.ctx.config, this.session.id, this.ctx.clock.now(), this.conn.info.grant?.iceServers);
+  }
+
+  private welcome(): void {
+    const { config } = this.ctx;
+    const identity = this.identity;
+    const frame: OutFrame = {
+      type: 'welcome',
+      peerId: this.session.id,
+      version: this.ctx.version,
+      protocol: PROTOCOL_VERSION,
+      heartbeat: { intervalMs: config.heartbeat.intervalMs, timeoutMs: config.heartbeat.timeoutMs },
+      iceServers: this.iceServers(),
+      limits: {
+        maxMessageBytes: config.limits.maxMessageBytes,
+        maxFrameBytes: config.limits.maxFrameBytes,
+        maxNameLength: config.limits.maxNameLength,
+        maxMetaBytes: config.limits.maxMetaBytes,
+        maxRoomsPerPeer: config.rooms.maxRoomsPerPeer,
+        maxPeersPerRoom: config.rooms.maxPeers,
+      },
+    };
+    if (identity) {
+      const id: Record<string, unknown> = { subject: identity.subject, name: displayName(identity), permissions: identity.permissions };
+      if (identity.rooms) id.rooms = identity.rooms;
+      frame.identity = id;
+    }
+    if (this.conn.info.grant?.metadata) frame.metadata = this.conn.info.grant.metadata;
+    this.conn.send(frame);
+    // TURN credentials expire: fresh ones arrive before they do, for as long as the socket lives.
+    if (config.turn.secret) {
+      this.iceTimer = this.ctx.clock.setInterval(() => this.conn.send({ type: 'ice-servers', iceServers: this.iceServers() }), turnRefreshMs(config.turn.ttlSeconds));
+    }
+  }
+
+  message(msg: unknown, text: string): void | Promise<void> {
+    const waiting = this.ready;
+    return waiting ? waiting.then((ok) => (ok ? this.handle(msg, text) : undefined)) : this.handle(msg, text);
+  }
+
+  reject(code: ErrorCode, detail: string): void {
+    this.error(code, detail, undefined);
+  }
+
+  closed(): Promise<void> {
+    this.iceTimer?.cancel();
+    this.iceTimer = undefined;
+    return this.ctx.hub.closeSession(this.session, 'disconnect');
+  }
+
+  drain(): void {
+    this.conn.send({ type: 'goaway', reason: 'shutdown', reconnectMs: this.ctx.config.drainTimeoutMs });
+  }
+
+  private handle(msg: unknown, text: string): void | Promise<void> {
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg) || typeof (msg as { type?: unknown }).type !== 'string') {
+      return this.error('invalid-message', 'A message must be a JSON object with a string "type".', undefined);
+    }
+    const { hub, config } = this.ctx;
+    const session = this.session;
+    const m = msg as { type: string; id?: unknown } & Record<string, unknown>;
+    const re: Id = typeof m.id === 'string' || (typeof m.id === 'number' && Number.isInteger(m.id)) ? m.id : undefined;
+    const check = this.v.byType.get(m.type);
+    if (!check) return this.error('unknown-type', `Unknown message type: ${m.type.slice(0, 64)}`, re);
+    if (!check.Check(msg)) return this.error('invalid-message', `${m.type}: ${firstError(check, m)}`, re);
+
+    switch (m.type) {
+      case 'ping':
+        return this.reply({ type: 'pong', ts: typeof m.ts === 'number' ? m.ts : this.ctx.clock.now() }, re);
+      case 'signal':
+        try {
+          hub.signal(session, m.to as string, m.data, m.room as string | undefined, rawData(text));
+          if (re !== undefined) this.conn.send({ type: 'ack', re });
+        } catch (err) {
+          this.fail(err, re);
+        }
+        return;
+      case 'broadcast':
+        try {
+          hub.broadcast(session, m.room as string, m.data, false, rawData(text));
+          if (re !== undefined) this.conn.send({ type: 'ack', re });
+        } catch (err) {
+          this.fail(err, re);
+        }
+        return;
+      case 'join': {
+        if (m.meta !== undefined && Buffer.byteLength(JSON.stringify(m.meta)) > config.limits.maxMetaBytes) {
+          return this.error('invalid-message', `join: /meta: larger than ${config.limits.maxMetaBytes} bytes`, re);
+        }
+        // A token's name is the name: a client cannot present itself as someone else.
+        const name = this.identity ? displayName(this.identity) : (m.name as string | undefined);
+        return hub
+          .join(session, m.room as string, { name, meta: m.meta })
+          .then((r) => this.reply({ type: 'joined', room: r.room, peers: r.peers }, re), (err) => this.fail(err, re));
+      }
+      case 'leave':
+        return hub.leave(session, m.room as string).then(() => this.reply({ type: 'left', room: m.room }, re), (err) => this.fail(err, re));
+      case 'create-room':
+        return hub
+          .createRoom(session, { options: m.options as RoomOptions | undefined })
+          .then((room) => this.reply({ type: 'room-created', room }, re), (err) => this.fail(err, re));
+      default:
+        return this.error('unknown-type', 'Unknown message type.', re);
+    }
+  }
+}
+
+/** The client's own text of `data`, forwarded as is (valid JSON: it passed JSON.parse). */
+function rawData(text: string): string | undefined {
+  const span = memberSpan(text, 'data');
+  return span && text.slice(span[0], span[1]);
+}
 
 /**
  * A relay frame around the sender's own `data` text. Every byte outside `raw` is written here from
