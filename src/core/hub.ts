@@ -274,9 +274,9 @@ export class Hub extends EventEmitter implements BackplaneSink {
         now,
       });
     } catch (err) {
-      // Not subscribed, or the store is unreachable: forget the room so a later join starts afresh.
-      if (lr.locals.size === 0 && this.local.get(key) === lr) this.local.delete(key);
-      this.backplane.unwatchRoom(key);
+      // Not subscribed, or the store is unreachable: forget the room so a later join starts afresh
+      // (unless other local members still need it).
+      this.unwatchIfIdle(key, lr);
       throw err;
     }
     if (!out.ok) {
