@@ -6,7 +6,7 @@ import { refuseHttp } from '../../security/auth.js';
 import { sendJson, sendText } from '../../server/http.js';
 import type { Conn, Dialect, DialectContext, DialectHandler, HttpRoute } from '../dialect.js';
 import { parseRoomId, roomIdOf } from './ids.js';
-import { CLI_NAMESPACE, ROOM_LIFETIMES, enterRoom, findRole, hasRoom, iso, roleOf } from './rooms.js';
+import { CLI_NAMESPACE, enterRoom, findRole, FLYX_CLOSE_CODES, hasRoom, iso, roleOf, ROOM_LIFETIMES } from './rooms.js';
 
 const NAME = 'flyx-cli';
 const MASTER = 'master';
@@ -48,15 +48,7 @@ export function createCliDialect(generate: IdGenerator): Dialect {
     name: NAME,
     types: new Set(['offer', 'answer', 'icecandidate']),
     // Close frames are not messages: the CLI only ever parses text frames.
-    closeCodes: {
-      shutdown: [1001, 'server shutting down'],
-      timeout: [1001, 'heartbeat timeout'],
-      replaced: [4001, 'replaced'],
-      'slow-consumer': [1008, 'slow consumer'],
-      kicked: [4003, 'removed from the room'],
-      expired: [4004, 'room expired'],
-      policy: [1008, 'policy violation'],
-    },
+    closeCodes: FLYX_CLOSE_CODES,
     http: cliRoutes(generate),
 
     async admit(info, ctx) {

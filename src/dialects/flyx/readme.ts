@@ -8,7 +8,7 @@ import type { Conn, Dialect, DialectContext, DialectHandler, HttpRoute } from '.
 import { readJsonBody } from './body.js';
 import { parseRoomId, roomIdOf } from './ids.js';
 import { parseRoomOptions } from './options.js';
-import { README_NAMESPACE, ROOM_LIFETIMES, enterRoom, findRole, hasRoom, iso, roleOf } from './rooms.js';
+import { enterRoom, findRole, FLYX_CLOSE_CODES, hasRoom, iso, README_NAMESPACE, roleOf, ROOM_LIFETIMES } from './rooms.js';
 
 const NAME = 'flyx';
 const SENDER = 'sender';
@@ -61,15 +61,7 @@ export function createReadmeDialect(generate: IdGenerator): Dialect {
   return {
     name: NAME,
     types: new Set(['join', 'offer', 'answer', 'ice_candidate', 'disconnect']),
-    closeCodes: {
-      shutdown: [1001, 'server shutting down'],
-      timeout: [1001, 'heartbeat timeout'],
-      replaced: [4001, 'replaced'],
-      'slow-consumer': [1008, 'slow consumer'],
-      kicked: [4003, 'removed from the room'],
-      expired: [4004, 'room expired'],
-      policy: [1008, 'policy violation'],
-    },
+    closeCodes: FLYX_CLOSE_CODES,
     http: readmeRoutes(generate),
 
     async admit(info, ctx) {

@@ -1,7 +1,7 @@
 import { HubError } from '../../core/errors.js';
 import type { Hub } from '../../core/hub.js';
 import type { Session } from '../../core/session.js';
-import type { PeerInfo, RoomOptions, RoomSnapshot } from '../../core/types.js';
+import type { CloseReason, PeerInfo, RoomOptions, RoomSnapshot } from '../../core/types.js';
 
 /** Rooms of the README shape (`/ws/:room`, `/room`). */
 export const README_NAMESPACE = 'flyx';
@@ -15,6 +15,17 @@ export const CLI_NAMESPACE = 'flyx-cli';
 export const ROOM_LIFETIMES: Required<Pick<RoomOptions, 'emptyTtlMs' | 'idleTtlMs'>> = {
   emptyTtlMs: 10 * 60_000,
   idleTtlMs: 60 * 60_000,
+};
+
+/** Close codes of both flyx shapes: kicks and room expiry have their own codes (4003, 4004). */
+export const FLYX_CLOSE_CODES: Record<CloseReason, readonly [number, string]> = {
+  shutdown: [1001, 'server shutting down'],
+  timeout: [1001, 'heartbeat timeout'],
+  replaced: [4001, 'replaced'],
+  'slow-consumer': [1008, 'slow consumer'],
+  kicked: [4003, 'removed from the room'],
+  expired: [4004, 'room expired'],
+  policy: [1008, 'policy violation'],
 };
 
 /** The role a member took on joining, carried in its hub meta so every roster knows it. */
