@@ -73,6 +73,8 @@ export const ConfigSchema = Type.Object(
       {
         messagesPerSecond: Count(50, 'Inbound frames per connection per second (token bucket refill); frames over it get the dialect\'s `rate-limited` error and are dropped. 0: unlimited.', 0),
         messageBurst: Count(200, 'Token bucket size for inbound frames: how many may arrive at once.'),
+        httpCreatesPerSecond: Count(5, 'Rooms created over HTTP (`POST /room`, `POST /api/room`) per client address per second; past it HTTP 429. 0: unlimited.', 0),
+        httpCreateBurst: Count(50, 'Burst of `rateLimits.httpCreatesPerSecond`.'),
         joinsPerSecond: Count(5, 'Room joins and creations per connection per second; over it they fail with `rate-limited`. 0: unlimited.', 0),
         joinBurst: Count(20, 'Token bucket size for joins and creations.'),
         closeAfter: Count(50, 'A connection that keeps sending while rate-limited is closed (native 4008, policy violation) after about this many rate-limited frames within `rateLimits.closeWindowMs`.'),

@@ -129,7 +129,7 @@ export class MemoryBackplane implements Backplane {
     if (target.node === this.nodeId) this.sink?.onPeer(target.peerId, env);
   }
 
-  toRoom(key: string, env: Envelope, _remote?: boolean): void {
+  toRoom(key: string, env: Envelope): void {
     this.sink?.onRoom(key, env);
   }
 }

@@ -285,7 +285,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       let peers = 0;
       for (const key of rooms) {
         const removed = (await this.script('sbRemoveNodeMembers', ...this.roomKeys(key), key, node, now)) as string[];
-        for (const peerId of removed) this.toRoom(key, { k: 'left', room: key, peerId, reason: 'disconnect' }, true);
+        for (const peerId of removed) this.toRoom(key, { k: 'left', room: key, peerId, reason: 'disconnect' });
         peers += removed.length;
       }
       const aliases = await this.call((r) => r.smembers(`${this.p}node-aliases:${node}`));
@@ -333,9 +333,11 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     this.publish(`${this.p}n:${target.node}`, { o: this.nodeId, t: Date.now(), p: target.peerId, e: env }, 'peer');
   }
 
-  toRoom(key: string, env: Envelope, remote = true): void {
+  toRoom(key: string, env: Envelope): void {
     this.sink?.onRoom(key, env);
-    if (remote) this.publish(`${this.p}r:${key}`, { o: this.nodeId, t: Date.now(), e: env }, 'room');
+    // Always published, even when this node knows of no member elsewhere: one may have just joined
+    // on another node, admitted by the store before its 'joined' reached us.
+    this.publish(`${this.p}r:${key}`, { o: this.nodeId, t: Date.now(), e: env }, 'room');
   }
 
   private publish(channel: string, wire: Wire, kind: 'peer' | 'room'): void {

@@ -109,9 +109,6 @@ export interface Backplane {
 
   /** Deliver to one peer on the node that hosts it (synchronously when that is this node). */
   toPeer(target: MemberRef, env: Envelope): void;
-  /**
-   * Publish to every node watching the room; this node's own watchers are served synchronously.
-   * `remote: false` says the hub knows no other node has members, so nothing need cross the wire.
-   */
-  toRoom(key: string, env: Envelope, remote?: boolean): void;
+  /** Publish to every node watching the room; this node's own watchers are served synchronously. */
+  toRoom(key: string, env: Envelope): void;
 }

@@ -263,6 +263,9 @@ export class Hub extends EventEmitter implements BackplaneSink {
     if (opts.name !== undefined) member.name = opts.name;
     if (opts.meta !== undefined) member.meta = opts.meta;
     const lr = this.watch(key);
+    // Listed as a local member before the store answers: in a cluster, a publication from another
+    // node can arrive between the store admitting us and this function resuming.
+    lr.locals.add(s);
     let out: JoinOutcome;
     try {
       await lr.watching;
@@ -276,16 +279,19 @@ export class Hub extends EventEmitter implements BackplaneSink {
     } catch (err) {
       // Not subscribed, or the store is unreachable: forget the room so a later join starts afresh
       // (unless other local members still need it).
+      lr.locals.delete(s);
       this.unwatchIfIdle(key, lr);
       throw err;
     }
     if (!out.ok) {
+      lr.locals.delete(s);
       this.unwatchIfIdle(key, lr);
       if (out.code === 'room-not-found' && wantCreate && !create) throw new HubError('forbidden', 'Your credentials do not allow creating rooms.');
       throw new HubError(out.code);
     }
     if (s.closed) {
       // The socket went away while we waited: undo quietly.
+      lr.locals.delete(s);
       await this.backplane.leaveRoom(key, s.id, this.clock.now());
       this.unwatchIfIdle(key, lr);
       throw new HubError('not-in-room', 'The connection closed during the join.');
@@ -293,9 +299,8 @@ export class Hub extends EventEmitter implements BackplaneSink {
     // Our own record arrives with the 'joined' publication below, which is what tells the others.
     for (const m of out.members) if (m.peerId !== s.id) lr.members.set(m.peerId, m);
     lr.options = out.room.options;
-    lr.locals.add(s);
     s.rooms.add(room);
-    this.backplane.toRoom(key, { k: 'joined', room: key, peer: member }, this.hasRemote(lr));
+    this.backplane.toRoom(key, { k: 'joined', room: key, peer: member });
     s.log.info({ room, members: out.members.length }, 'joined room');
     return { room, peers: out.members.filter((m) => m.peerId !== s.id).map(peerInfo) };
   }
@@ -331,7 +336,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
       s.log.warn({ err, room }, 'leave not recorded in the shared store');
       was = true;
     }
-    if (was) this.backplane.toRoom(key, { k: 'left', room: key, peerId: s.id, reason }, lr ? this.hasRemote(lr) : true);
+    if (was) this.backplane.toRoom(key, { k: 'left', room: key, peerId: s.id, reason });
     if (lr) this.unwatchIfIdle(key, lr);
     s.log.info({ room, reason }, 'left room');
   }
@@ -344,12 +349,6 @@ export class Hub extends EventEmitter implements BackplaneSink {
       this.local.set(key, lr);
     }
     return lr;
-  }
-
-  /** Whether any member of the room lives on another node (so a publication must leave this one). */
-  private hasRemote(lr: LocalRoom): boolean {
-    for (const m of lr.members.values()) if (m.node !== this.nodeId) return true;
-    return false;
   }
 
   private unwatchIfIdle(key: string, lr: LocalRoom): void {
@@ -406,7 +405,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const lr = this.local.get(key);
     const env: Envelope = { k: 'broadcast', room: key, from: s.id, data, self: includeSelf };
     if (raw !== undefined) env.raw = raw;
-    this.backplane.toRoom(key, env, lr ? this.hasRemote(lr) : true);
+    this.backplane.toRoom(key, env);
     s.log.debug({ room }, 'relayed broadcast');
     if (lr) this.activity(key, lr);
     this.observer?.relayed('broadcast', lr ? lr.members.size - (includeSelf ? 0 : 1) : 0, t0 === undefined ? undefined : (performance.now() - t0) / 1000);
@@ -601,7 +600,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
           maxCapacity: Number.MAX_SAFE_INTEGER,
           now,
         });
-        this.backplane.toRoom(key, { k: 'joined', room: key, peer: mine }, true);
+        this.backplane.toRoom(key, { k: 'joined', room: key, peer: mine });
       }
       const fresh = await this.backplane.getRoom(key);
       if (!fresh || this.local.get(key) !== lr) continue;

@@ -96,6 +96,8 @@ export interface HttpRoute {
   /** Path pattern; `:name` segments match one segment and land in `params`. */
   path: string;
   handle(req: IncomingMessage, res: ServerResponse, params: Record<string, string>, ctx: DialectContext): void | Promise<void>;
+  /** Creates server state (a room): limited per client address (rateLimits.httpCreatesPerSecond; HTTP 429 past it). */
+  creates?: boolean;
 }
 
 export interface Dialect {

@@ -25,6 +25,7 @@ import { FrameLimiter } from '../security/frame-limiter.js';
 import { refuseUpgrade, sendJson, sendText } from './http.js';
 import { buildGates, type UpgradeGate } from './gates.js';
 import { PathRouter } from './routes.js';
+import { AddressBuckets } from '../security/address-buckets.js';
 
 export interface ServerDeps {
   clock?: Clock;
@@ -67,6 +68,8 @@ export class SwitchboardServer {
   private readonly gates: UpgradeGate[];
   private stopping: Promise<void> | undefined;
   private readonly clientAddress: (req: IncomingMessage) => string;
+  /** Room creations over HTTP, per client address (rateLimits.httpCreatesPerSecond). */
+  private readonly httpCreations: AddressBuckets;
   private readonly tls: { cert: Buffer; key: Buffer } | undefined;
   /** Sockets that have not completed a request or an upgrade yet, with their handshake deadline. */
   private readonly handshakes = new Map<Socket, Timer>();
@@ -106,6 +109,7 @@ export class SwitchboardServer {
       this.log.warn({ configured: config.connections.maxPerNode, fdSoftLimit: fds, effective: this.caps.opts.maxPerNode }, 'connections.maxPerNode lowered to fit the file-descriptor limit');
     }
     this.clientAddress = createClientAddress(config);
+    this.httpCreations = new AddressBuckets(this.clock, config.rateLimits.httpCreatesPerSecond, config.rateLimits.httpCreateBurst);
     this.tls = config.tls.cert ? { cert: readTlsFile(config.tls.cert, 'tls.cert'), key: readTlsFile(config.tls.key, 'tls.key') } : undefined;
     this.gates = buildGates({ config, caps: this.caps });
     // handleProtocols: never answer with a `switchboard.token.<jwt>` subprotocol when another was offered.
@@ -326,6 +330,9 @@ export class SwitchboardServer {
         }
       }
       const hit = routes.get(req.method ?? 'GET')?.match(url.pathname);
+      if (hit?.value.creates && !this.httpCreations.take(this.clientAddress(req))) {
+        return sendJson(res, 429, { error: 'too many rooms created from your address; slow down' });
+      }
       if (hit) return await hit.value.handle(req, res, hit.params, this.ctx);
       if (ws.match(url.pathname, false)) return sendJson(res, 426, { error: 'upgrade required: this path is a WebSocket endpoint' });
       return sendJson(res, 404, { error: 'not found' });

@@ -32,12 +32,12 @@ async function pass(srv: TestServer, ms: number, step = 60_000): Promise<void> {
 }
 
 /** Heartbeats far apart (the manual clock jumps hours; pongs cannot keep up) and minute sweeps. */
-const slowClock = { heartbeat: { intervalMs: 24 * 3_600_000, timeoutMs: 48 * 3_600_000 }, rooms: { sweepIntervalMs: 60_000 } };
+const slowClock = { heartbeat: { intervalMs: 24 * 3_600_000, timeoutMs: 48 * 3_600_000 }, rooms: { sweepIntervalMs: 60_000 }, rateLimits: { httpCreatesPerSecond: 0 } };
 
 // ---- ids ---------------------------------------------------------------------------------------
 
 test('generated ids are 6 upper-case letters or digits and never repeat among live rooms', async () => {
-  const srv = await startServer();
+  const srv = await startServer({ rateLimits: { httpCreatesPerSecond: 0 } });
   try {
     const ids = new Set<string>();
     for (let i = 0; i < 300; i++) {
@@ -57,7 +57,7 @@ test('colliding ids are impossible: a generator that keeps repeating itself stil
   let n = 0;
   const { flyx, flyxCli } = createFlyxDialects({ generate: () => pool[n++ % pool.length]! });
   const srv = await startServer(
-    { routes: [{ path: '/ws/:room', dialect: 'flyx' }, { path: '/api/room/:id', dialect: 'flyx-cli' }] },
+    { routes: [{ path: '/ws/:room', dialect: 'flyx' }, { path: '/api/room/:id', dialect: 'flyx-cli' }], rateLimits: { httpCreatesPerSecond: 0 } },
     { dialects: [flyx, flyxCli] },
   );
   try {
@@ -152,7 +152,7 @@ test('CLI shape: a room idle for an hour expires; its sockets close 4004 without
 // ---- isolation ---------------------------------------------------------------------------------
 
 test('rooms of the two shapes are isolated: neither id works on the other path', async () => {
-  const srv = await startServer();
+  const srv = await startServer({ rateLimits: { httpCreatesPerSecond: 0 } });
   const clients: TestClient[] = [];
   try {
     const readme = (await createReadme(srv)).body.id as string;
@@ -177,7 +177,7 @@ test('rooms of the two shapes are isolated: neither id works on the other path',
 });
 
 test('a listener pinned to flyx-cli (e.g. the CLI\'s port 8000) serves its HTTP routes and sockets', async () => {
-  const srv = await startServer({ listeners: [{ port: 0, dialect: 'flyx-cli' }] });
+  const srv = await startServer({ listeners: [{ port: 0, dialect: 'flyx-cli' }], rateLimits: { httpCreatesPerSecond: 0 } });
   try {
     const port = srv.server.addresses()[1]!.port;
     assert.equal(await (await fetch(`http://127.0.0.1:${port}/api/health`)).text(), 'Ok');

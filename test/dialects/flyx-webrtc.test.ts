@@ -8,7 +8,7 @@ import { connect, type TestClient } from '../helpers/ws.js';
 
 let srv: TestServer;
 before(async () => {
-  srv = await startServer();
+  srv = await startServer({ rateLimits: { httpCreatesPerSecond: 0 } });
 });
 after(() => srv.close());
 

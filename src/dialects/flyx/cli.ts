@@ -183,6 +183,7 @@ function cliRoutes(generate: IdGenerator): HttpRoute[] {
     {
       method: 'POST',
       path: '/api/room',
+      creates: true,
       // The CLI sends no options; a body, if any, is ignored.
       async handle(req, res, _p, ctx) {
         // With authentication on, creating a room takes a token with the `create` permission.

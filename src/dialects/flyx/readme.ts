@@ -262,7 +262,7 @@ async function createRoom(req: IncomingMessage, res: ServerResponse, ctx: Dialec
 
 function readmeRoutes(generate: IdGenerator): HttpRoute[] {
   return [
-    { method: 'POST', path: '/room', handle: (req, res, _p, ctx) => createRoom(req, res, ctx, generate) },
+    { method: 'POST', path: '/room', creates: true, handle: (req, res, _p, ctx) => createRoom(req, res, ctx, generate) },
     { method: 'GET', path: '/room/:id', handle: (_req, res, p, ctx) => roomStatus(res, ctx, p.id) },
   ];
 }
