@@ -1,4 +1,4 @@
-import type { Conn, Dialect, DialectContext, DialectHandler } from './dialect.js';
+import { type Conn, type Dialect, type DialectContext, type DialectHandler, seedCloseCodes } from './dialect.js';
 
 /**
  * First-frame detection for shared catch-all paths. Several seed protocols accept any path on one
@@ -12,15 +12,7 @@ export function autoDialect(candidates: readonly Dialect[], fallback?: Dialect):
   return {
     name: 'auto',
     types: new Set<string>(),
-    closeCodes: fallback?.closeCodes ?? {
-      shutdown: [1001, 'server shutting down'],
-      timeout: [1001, 'heartbeat timeout'],
-      replaced: [4001, 'session replaced'],
-      'slow-consumer': [1008, 'slow consumer'],
-      kicked: [1008, 'kicked'],
-      expired: [1000, 'expired'],
-      policy: [1008, 'policy violation'],
-    },
+    closeCodes: fallback?.closeCodes ?? seedCloseCodes(),
 
     accept(conn: Conn, ctx: DialectContext): DialectHandler {
       let current: DialectHandler | undefined = fallback?.accept(conn, ctx);

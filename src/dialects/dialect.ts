@@ -87,6 +87,20 @@ export interface DialectContext {
   auth?: Authenticator;
 }
 
+/** The seed protocols' close codes; a dialect overrides the ones its clients read differently. */
+export function seedCloseCodes(overrides: Partial<Record<CloseReason, readonly [number, string]>> = {}): Record<CloseReason, readonly [number, string]> {
+  return {
+    shutdown: [1001, 'server shutting down'],
+    timeout: [1001, 'heartbeat timeout'],
+    replaced: [4001, 'session replaced'],
+    'slow-consumer': [1008, 'slow consumer'],
+    kicked: [1008, 'kicked'],
+    expired: [1000, 'expired'],
+    policy: [1008, 'policy violation'],
+    ...overrides,
+  };
+}
+
 /** Pre-upgrade decision: accept, or refuse with an HTTP status and JSON (or text) body. */
 export type Admission = { ok: true } | { ok: false; status: number; body: unknown };
 

@@ -4,6 +4,7 @@ import type { Browser } from 'playwright-core';
 import { SECRET, sign } from '../security/auth-tokens.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { chromiumSkip, launchChromium, servePage } from './chromium.js';
+import { memberCount, until } from '../helpers/wait.js';
 
 /**
  * The page a browser client would be: it speaks the native protocol from Chromium, joins a room and
@@ -71,7 +72,7 @@ describe('real Chromium tabs through Switchboard', { skip: chromiumSkip }, () =>
     await tb.goto(page.url);
     const a = ta.evaluate(([u, r, p]) => (globalThis as unknown as { run: (...x: unknown[]) => Promise<unknown> }).run(u, r, p), [srv.ws('/v1'), room, protocolsA] as const);
     // the first tab must be in the room before the second arrives and makes its offer
-    while (((await srv.server.hub.roomInfo('native', room))?.members.length ?? 0) < 1) await new Promise((r) => setImmediate(r));
+    await until(async () => (await memberCount(srv.server.hub, 'native', room)) >= 1, 'the first tab in the room');
     const b = tb.evaluate(([u, r, p]) => (globalThis as unknown as { run: (...x: unknown[]) => Promise<unknown> }).run(u, r, p), [srv.ws('/v1'), room, protocolsB] as const);
     const [ra, rb] = (await Promise.all([a, b])) as Result[];
     await ta.close();

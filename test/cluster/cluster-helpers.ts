@@ -4,6 +4,7 @@ import type { Config, DeepPartial } from '../../src/config.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { RedisProcess } from '../helpers/redis.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { tick } from '../helpers/wait.js';
 
 export interface Cluster {
   redis: RedisProcess;
@@ -34,8 +35,7 @@ export async function startCluster(n: number, overrides: DeepPartial<Config> = {
   };
 }
 
-/** Lets pending I/O and promise continuations run (one macrotask turn). */
-export const tick = () => new Promise((r) => setImmediate(r));
+export { tick } from '../helpers/wait.js';
 
 /** Advances the shared clock step by step, letting each node's sweep (Redis round trips) finish in between. */
 export async function advance(clock: ManualClock, ms: number, nodes: TestServer[] = [], step = 500): Promise<void> {

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { redisSkip } from '../helpers/redis.js';
 import { connect, type Frame } from '../helpers/ws.js';
 import { startCluster, type Cluster } from './cluster-helpers.js';
+import { memberCount, until } from '../helpers/wait.js';
 
 /** Every dialect's rooms span nodes: the peers of one room sit on different nodes of one cluster. */
 describe('every dialect across nodes (3 nodes, real redis-server)', { skip: redisSkip }, () => {
@@ -50,11 +51,7 @@ describe('every dialect across nodes (3 nodes, real redis-server)', { skip: redi
     const offerer = await connect(ws(2, '/signaling'));
     const offer = { type: 'offer', sdp: 'v=0 pairing' };
     // the answerer has not spoken yet; wait until its node has it in the pairing room everywhere
-    for (;;) {
-      const info = await cl.nodes[2]!.server.hub.roomInfo('slam-pair', '/signaling');
-      if ((info?.members.length ?? 0) >= 2) break;
-      await new Promise((r) => setImmediate(r));
-    }
+    await until(async () => (await memberCount(cl.nodes[2]!.server.hub, 'slam-pair', '/signaling')) >= 2, 'both sockets in the pairing room');
     offerer.send(offer);
     assert.deepEqual(await answerer.next('offer'), offer);
     await answerer.close();
@@ -123,11 +120,7 @@ describe('every dialect across nodes (3 nodes, real redis-server)', { skip: redi
     const { id } = (await res.json()) as { id: string };
     const master = await connect(ws(0, `/api/room/${id}`));
     // the master sends nothing and gets nothing until a slave arrives
-    for (;;) {
-      const info = await cl.nodes[1]!.server.hub.roomInfo('flyx-cli', id);
-      if ((info?.members.length ?? 0) >= 1) break;
-      await new Promise((r) => setImmediate(r));
-    }
+    await until(async () => (await memberCount(cl.nodes[1]!.server.hub, 'flyx-cli', id)) >= 1, 'the master in the room');
     const slave = await connect(ws(1, `/api/room/${id}`));
     assert.deepEqual(await master.next(), { type: 'slavejoined' });
     master.send({ type: 'offer', sdp: 'v=0' });

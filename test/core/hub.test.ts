@@ -6,6 +6,7 @@ import { HubError } from '../../src/core/errors.js';
 import { Hub, type HubConfig } from '../../src/core/hub.js';
 import type { Session } from '../../src/core/session.js';
 import type { CloseReason, HubEvent } from '../../src/core/types.js';
+import { tick } from '../helpers/wait.js';
 
 const config: HubConfig = {
   heartbeat: { intervalMs: 1000, timeoutMs: 3000 },
@@ -37,7 +38,7 @@ async function setup(overrides: Partial<HubConfig['rooms']> = {}) {
 }
 
 /** Lets promise continuations queued by timer callbacks run. */
-const settle = () => new Promise((r) => setImmediate(r));
+const settle = tick;
 
 test('join returns the others, and members hear peer-joined', async () => {
   const { hub, peer } = await setup();

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { createFlyxDialects } from '../../src/dialects/flyx/index.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, refused, type Frame, type TestClient } from '../helpers/ws.js';
+import { tick } from '../helpers/wait.js';
 
 /** Room ids, lifetimes and isolation for both Flyx shapes. */
 
@@ -27,7 +28,7 @@ function data(f: Frame): Record<string, unknown> {
 async function pass(srv: TestServer, ms: number, step = 60_000): Promise<void> {
   for (let t = 0; t < ms; t += step) {
     srv.clock.advance(step);
-    await new Promise((r) => setImmediate(r));
+    await tick();
   }
 }
 

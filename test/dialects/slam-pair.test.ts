@@ -10,15 +10,6 @@ before(async () => {
 after(() => srv.close());
 
 /** A round trip the server answers in order (every dialect on a catch-all path answers bad JSON so). */
-/** The close the server sends; the guard only turns a hang into a failure. */
-function closedBy(c: TestClient, guardMs = 5000): Promise<{ code: number; reason: string }> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('the server did not close the socket')), guardMs);
-  });
-  return Promise.race([c.closed, guard]).finally(() => clearTimeout(timer));
-}
-
 async function settle(c: TestClient): Promise<void> {
   c.send('{not json');
   await c.next((f) => f.type === 'error' && f.message === 'Invalid JSON');
@@ -164,7 +155,7 @@ test('a silent pairing socket that stops answering pings is closed with 4000', a
   try {
     const dead = await connect(own.ws('/signaling'), { autoPong: false });
     own.clock.advance(own.server.config.heartbeat.timeoutMs);
-    assert.deepEqual(await closedBy(dead), { code: 4000, reason: 'heartbeat timeout' });
+    assert.deepEqual(await dead.closedWithin(), { code: 4000, reason: 'heartbeat timeout' });
   } finally {
     await own.close();
   }
@@ -185,7 +176,7 @@ test('a full pairing path keeps the extra socket working: it is told, and pairs 
     const members = (await small.server.hub.roomInfo('slam-pair', '/signaling'))!.members;
     assert.equal(members.length, 2);
     await small.server.hub.kick('slam-pair', '/signaling', members[1]!.peerId);
-    assert.equal((await closedBy(b)).code, 4003);
+    assert.equal((await b.closedWithin()).code, 4003);
     c.send(offer);
     assert.equal(await nextRaw(a), offer);
     a.send(answer);
@@ -219,7 +210,7 @@ test('a pairing socket removed by the server is closed with 4003', async () => {
   const info = await srv.server.hub.roomInfo('slam-pair', '/pair-kick');
   assert.equal(info?.members.length, 1);
   assert.equal(await srv.server.hub.kick('slam-pair', '/pair-kick', info!.members[0]!.peerId), true);
-  assert.deepEqual(await closedBy(a), { code: 4003, reason: 'removed from room' });
+  assert.deepEqual(await a.closedWithin(), { code: 4003, reason: 'removed from room' });
 });
 
 test('pairing rooms vanish with their last socket', async () => {

@@ -21,15 +21,6 @@ async function register(clientId: string, room?: string, clientType?: string, se
 }
 
 /** A round trip the server answers in order: every frame sent to `c` before it has arrived by then. */
-/** The close the server sends; the guard only turns a hang into a failure. */
-function closedBy(c: TestClient, guardMs = 5000): Promise<{ code: number; reason: string }> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('the server did not close the socket')), guardMs);
-  });
-  return Promise.race([c.closed, guard]).finally(() => clearTimeout(timer));
-}
-
 async function settle(c: TestClient): Promise<void> {
   c.send('{not json');
   await c.next((f) => f.type === 'error' && f.message === 'Invalid JSON');
@@ -201,7 +192,7 @@ test('no silent hijack: a second socket registering the same client_id replaces 
   await watcher.c.next('peer_joined');
 
   const second = await register('hijack-me', 'hijack', 'android');
-  assert.deepEqual(await closedBy(first.c), { code: 4001, reason: 'client_id registered by another connection' });
+  assert.deepEqual(await first.c.closedWithin(), { code: 4001, reason: 'client_id registered by another connection' });
   assert.deepEqual(second.registered, { type: 'registered', client_id: 'hijack-me', room_id: 'hijack', peers: ['hijack-watcher'] });
   // The room sees the old one go and the new one come.
   assert.deepEqual(await watcher.c.next(), { type: 'peer_left', client_id: 'hijack-me' });
@@ -407,7 +398,7 @@ test('a silent socket is closed after the heartbeat timeout with 4000, and its r
     own.clock.advance(timeoutMs - intervalMs);
     await settle(live.c); // counts as activity for the live one
     own.clock.advance(intervalMs);
-    assert.deepEqual(await closedBy(silent), { code: 4000, reason: 'heartbeat timeout' });
+    assert.deepEqual(await silent.closedWithin(), { code: 4000, reason: 'heartbeat timeout' });
     assert.deepEqual(await live.c.next(), { type: 'peer_left', client_id: 'hb-silent' });
     await live.c.close();
   } finally {
@@ -422,7 +413,7 @@ test('a socket removed from its room by the server is closed with 4003, not left
   const info = await srv.server.hub.roomInfo('slam', 'kick');
   const bId = info!.members.find((m) => m.name === 'kick-b')!.peerId;
   assert.equal(await srv.server.hub.kick('slam', 'kick', bId), true);
-  assert.deepEqual(await closedBy(b.c), { code: 4003, reason: 'removed from room' });
+  assert.deepEqual(await b.c.closedWithin(), { code: 4003, reason: 'removed from room' });
   assert.deepEqual(await a.c.next(), { type: 'peer_left', client_id: 'kick-b' });
   // Its id was released with it.
   assert.equal(await srv.server.hub.resolveAlias('slam', 'kick-b'), undefined);

@@ -67,6 +67,15 @@ export class TestClient {
     return this.frames.splice(0);
   }
 
+  /** The close the server sends; the guard only turns a hang into a failure. */
+  closedWithin(guardMs = 5000): Promise<{ code: number; reason: string }> {
+    let timer: NodeJS.Timeout | undefined;
+    const guard = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the server did not close the socket')), guardMs);
+    });
+    return Promise.race([this.closed, guard]).finally(() => clearTimeout(timer));
+  }
+
   close(code?: number): Promise<{ code: number; reason: string }> {
     this.ws.close(code);
     return this.closed;

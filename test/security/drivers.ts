@@ -1,6 +1,7 @@
 import { ERROR_CODES } from '../../src/core/errors.js';
 import type { TestServer } from '../helpers/server.js';
 import { connect, type Frame, type TestClient } from '../helpers/ws.js';
+import { until } from '../helpers/wait.js';
 
 /** One client of a dialect, inside a room (or the call lobby). `id` is what peers address it by. */
 export interface Member {
@@ -46,14 +47,7 @@ export function wsSync(c: TestClient): Promise<void> {
   });
 }
 
-/** Waits for a server-side condition (cleanup after a close); a guard only catches hangs. */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, guardMs = 5000): Promise<void> {
-  const deadline = Date.now() + guardMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export { until };
 
 async function post(url: string): Promise<string> {
   const res = await fetch(url, { method: 'POST' });

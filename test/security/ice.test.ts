@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, type Frame, type TestClient } from '../helpers/ws.js';
 import { SECRET, getJson, open, sign } from './auth-tokens.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * ICE servers: the configured STUN/TURN list in `welcome` and at GET /v1/ice-servers, with
@@ -33,12 +34,6 @@ function turnEntry(list: unknown): Ice {
   const t = l[1]!;
   assert.deepEqual(t.urls, TURN_URLS);
   return t;
-}
-
-/** Waits (by turns of the event loop, not by time) for the server to process a socket close. */
-async function waitFor(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setImmediate(r));
-  assert.ok(cond(), 'condition not reached');
 }
 
 /** A round trip: everything the server sent before it is queued. */
@@ -104,7 +99,7 @@ describe('ephemeral TURN credentials (turn.secret)', () => {
       await c.next('welcome');
       assert.equal(own.clock.pending, base + 1, 'one refresh timer per connection');
       await c.close();
-      await waitFor(() => own.server.connections.size === 0);
+      await until(() => own.server.connections.size === 0, 'the server to process the close');
       assert.equal(own.clock.pending, base);
     } finally {
       await own.close();

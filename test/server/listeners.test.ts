@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import { SwitchboardServer } from '../../src/server/server.js';
 import { startServer } from '../helpers/server.js';
 import { connect } from '../helpers/ws.js';
+import { memberCount, until } from '../helpers/wait.js';
 
 test('extra listeners serve every dialect; a pinned listener serves one dialect on every path', async () => {
   const srv = await startServer({ listeners: [{ port: 0 }, { port: 0, dialect: 'mesh' }] });
@@ -36,7 +37,7 @@ test('routes pin a dialect to an extra path', async () => {
   const a = await connect(srv.ws('/android'));
   const b = await connect(srv.ws('/android'));
   // wait until both are in the pairing group of /android
-  while (((await srv.server.hub.roomInfo('slam-pair', '/android'))?.members.length ?? 0) < 2) await new Promise((r) => setImmediate(r));
+  await until(async () => (await memberCount(srv.server.hub, 'slam-pair', '/android')) >= 2, 'both sockets in the pairing group');
   a.send({ type: 'offer', sdp: 'v=0' });
   assert.deepEqual(await b.next(), { type: 'offer', sdp: 'v=0' });
   await a.close();

@@ -1,4 +1,4 @@
-import type { Dialect } from '../dialect.js';
+import { type Dialect, seedCloseCodes } from '../dialect.js';
 import { INBOUND_TYPES, detectCall } from './frames.js';
 import { acceptCall, type CallOptions } from './line.js';
 
@@ -17,15 +17,7 @@ export function createCallDialect(options: Partial<CallOptions> = {}): Dialect {
   return {
     name: 'call',
     types: INBOUND_TYPES,
-    closeCodes: {
-      shutdown: [1001, 'server shutting down'],
-      timeout: [1001, 'heartbeat timeout'],
-      replaced: [4001, 'session replaced'],
-      'slow-consumer': [1008, 'slow consumer'],
-      kicked: [1008, 'kicked'],
-      expired: [1000, 'expired'],
-      policy: [1008, 'policy violation'],
-    },
+    closeCodes: seedCloseCodes(),
     detect: detectCall,
     // An explicit option wins; otherwise the operator's `call.ringTimeoutMs`.
     accept: (conn, ctx) => acceptCall(conn, ctx, { ...opts, ringTimeoutMs: options.ringTimeoutMs ?? ctx.config.call.ringTimeoutMs }),

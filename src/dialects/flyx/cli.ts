@@ -6,7 +6,7 @@ import { refuseHttp } from '../../security/auth.js';
 import { sendJson, sendText } from '../../server/http.js';
 import type { Conn, Dialect, DialectContext, DialectHandler, HttpRoute } from '../dialect.js';
 import { parseRoomId, roomIdOf } from './ids.js';
-import { CLI_NAMESPACE, enterRoom, findRole, FLYX_CLOSE_CODES, hasRoom, iso, roleOf, ROOM_LIFETIMES } from './rooms.js';
+import { admitToRoom, CLI_NAMESPACE, enterRoom, findRole, FLYX_CLOSE_CODES, iso, roleOf, ROOM_LIFETIMES } from './rooms.js';
 
 const NAME = 'flyx-cli';
 const MASTER = 'master';
@@ -52,13 +52,9 @@ export function createCliDialect(generate: IdGenerator): Dialect {
     http: cliRoutes(generate),
 
     async admit(info, ctx) {
-      const room = roomIdOf(info, 'id');
       // The CLI knows one refusal: this body. A malformed id cannot name a room, so it gets it too.
-      if (room === undefined) return { ok: false, status: 404, body: NOT_FOUND };
-      const snap = await ctx.hub.roomInfo(CLI_NAMESPACE, room);
-      if (!snap) return { ok: false, status: 404, body: NOT_FOUND };
-      if (!hasRoom(snap)) return { ok: false, status: 409, body: { error: 'Room is full' } };
-      return { ok: true };
+      const notFound = { ok: false, status: 404, body: NOT_FOUND } as const;
+      return admitToRoom(ctx, CLI_NAMESPACE, roomIdOf(info, 'id'), { invalid: notFound, notFound, full: { ok: false, status: 409, body: { error: 'Room is full' } } });
     },
 
     accept: acceptCli,

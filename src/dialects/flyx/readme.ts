@@ -8,7 +8,7 @@ import type { Conn, Dialect, DialectContext, DialectHandler, HttpRoute } from '.
 import { readJsonBody } from './body.js';
 import { parseRoomId, roomIdOf } from './ids.js';
 import { parseRoomOptions } from './options.js';
-import { enterRoom, findRole, FLYX_CLOSE_CODES, hasRoom, iso, README_NAMESPACE, roleOf, ROOM_LIFETIMES } from './rooms.js';
+import { admitToRoom, enterRoom, findRole, FLYX_CLOSE_CODES, iso, README_NAMESPACE, roleOf, ROOM_LIFETIMES } from './rooms.js';
 
 const NAME = 'flyx';
 const SENDER = 'sender';
@@ -65,13 +65,12 @@ export function createReadmeDialect(generate: IdGenerator): Dialect {
     http: readmeRoutes(generate),
 
     async admit(info, ctx) {
-      const room = roomIdOf(info, 'room');
-      if (room === undefined) return { ok: false, status: 400, body: INVALID_ID };
-      const snap = await ctx.hub.roomInfo(README_NAMESPACE, room);
-      // 406 and these words are the original server's.
-      if (!snap) return { ok: false, status: 406, body: 'No room found' };
-      if (!hasRoom(snap)) return { ok: false, status: 409, body: 'Room is full' };
-      return { ok: true };
+      return admitToRoom(ctx, README_NAMESPACE, roomIdOf(info, 'room'), {
+        invalid: { ok: false, status: 400, body: INVALID_ID },
+        // 406 and these words are the original server's.
+        notFound: { ok: false, status: 406, body: 'No room found' },
+        full: { ok: false, status: 409, body: 'Room is full' },
+      });
     },
 
     accept: acceptReadme,

@@ -1,7 +1,8 @@
 import { HubError } from '../../core/errors.js';
 import type { Hub } from '../../core/hub.js';
 import type { Session } from '../../core/session.js';
-import type { CloseReason, PeerInfo, RoomOptions, RoomSnapshot } from '../../core/types.js';
+import type { PeerInfo, RoomOptions, RoomSnapshot } from '../../core/types.js';
+import { seedCloseCodes, type Admission, type DialectContext } from '../dialect.js';
 
 /** Rooms of the README shape (`/ws/:room`, `/room`). */
 export const README_NAMESPACE = 'flyx';
@@ -18,15 +19,7 @@ export const ROOM_LIFETIMES: Required<Pick<RoomOptions, 'emptyTtlMs' | 'idleTtlM
 };
 
 /** Close codes of both flyx shapes: kicks and room expiry have their own codes (4003, 4004). */
-export const FLYX_CLOSE_CODES: Record<CloseReason, readonly [number, string]> = {
-  shutdown: [1001, 'server shutting down'],
-  timeout: [1001, 'heartbeat timeout'],
-  replaced: [4001, 'replaced'],
-  'slow-consumer': [1008, 'slow consumer'],
-  kicked: [4003, 'removed from the room'],
-  expired: [4004, 'room expired'],
-  policy: [1008, 'policy violation'],
-};
+export const FLYX_CLOSE_CODES = seedCloseCodes({ replaced: [4001, 'replaced'], kicked: [4003, 'removed from the room'], expired: [4004, 'room expired'] });
 
 /** The role a member took on joining, carried in its hub meta so every roster knows it. */
 export function roleOf(peer: PeerInfo): string | undefined {
@@ -64,6 +57,22 @@ export async function enterRoom(hub: Hub, session: Session, room: string, leader
     await hub.releaseAlias(session, alias);
     throw err;
   }
+}
+
+/** How a shape refuses a handshake, in its own words. */
+export interface Refusals {
+  invalid: Admission & { ok: false };
+  notFound: Admission & { ok: false };
+  full: Admission & { ok: false };
+}
+
+/** The room named in the path must exist and have a free seat (the join re-checks atomically). */
+export async function admitToRoom(ctx: DialectContext, namespace: string, room: string | undefined, refuse: Refusals): Promise<Admission> {
+  if (room === undefined) return refuse.invalid;
+  const snap = await ctx.hub.roomInfo(namespace, room);
+  if (!snap) return refuse.notFound;
+  if (!hasRoom(snap)) return refuse.full;
+  return { ok: true };
 }
 
 /** Whether one more client fits (checked at the handshake; the join re-checks atomically). */

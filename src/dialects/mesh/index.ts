@@ -1,6 +1,6 @@
 import { isHubError, type ErrorCode } from '../../core/errors.js';
 import type { HubEvent, LeaveReason, PeerInfo } from '../../core/types.js';
-import type { Conn, Dialect, DialectContext, DialectHandler } from '../dialect.js';
+import { type Conn, type Dialect, type DialectContext, type DialectHandler, seedCloseCodes } from '../dialect.js';
 import { MESH_TYPES, ROOM_ID, isMeshFrame, parseFrame, type MeshRequest } from './frames.js';
 import { NO_FREE_ROOM_ID, createMeshRoom } from './room-ids.js';
 
@@ -37,16 +37,8 @@ const FRAMING_TEXT: Partial<Record<ErrorCode, string>> = {
 export const meshDialect: Dialect = {
   name: 'mesh',
   types: MESH_TYPES,
-  closeCodes: {
-    shutdown: [1001, 'server shutting down'],
-    timeout: [1001, 'heartbeat timeout'],
-    replaced: [4001, 'session replaced'],
-    'slow-consumer': [1008, 'slow consumer'],
-    kicked: [1008, 'kicked'],
-    // 1000, not a private 4xxx code: Unity's socket libraries map unknown codes to "undefined".
-    expired: [1000, 'room expired'],
-    policy: [1008, 'policy violation'],
-  },
+  // expired: 1000, not a private 4xxx code: Unity's socket libraries map unknown codes to "undefined".
+  closeCodes: seedCloseCodes({ expired: [1000, 'room expired'] }),
   detect: isMeshFrame,
   accept: acceptMesh,
 };

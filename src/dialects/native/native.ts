@@ -13,17 +13,24 @@ import { PROTOCOL_VERSION, clientSchemas } from './schema.js';
 
 type Id = string | number | undefined;
 
-interface Validators {
+/** What every native connection of one server shares: compiled validators, broadcast texts. */
+interface Shared {
   byType: Map<string, TypeCheck<TObject>>;
+  /** The frame text of a broadcast event, built once for all its recipients. */
+  broadcastTexts: WeakMap<object, string>;
 }
 
-const compiled = new WeakMap<DialectContext['config'], Validators>();
+/** Keyed by the server's config object, so servers in one process never share anything. */
+const perServer = new WeakMap<DialectContext['config'], Shared>();
 
-function validators(ctx: DialectContext): Validators {
-  let v = compiled.get(ctx.config);
+function shared(ctx: DialectContext): Shared {
+  let v = perServer.get(ctx.config);
   if (!v) {
-    v = { byType: new Map(Object.entries(clientSchemas(ctx.config.limits)).map(([t, s]) => [t, TypeCompiler.Compile(s)])) };
-    compiled.set(ctx.config, v);
+    v = {
+      byType: new Map(Object.entries(clientSchemas(ctx.config.limits)).map(([t, s]) => [t, TypeCompiler.Compile(s)])),
+      broadcastTexts: new WeakMap(),
+    };
+    perServer.set(ctx.config, v);
   }
   return v;
 }
@@ -67,7 +74,7 @@ export const nativeDialect: Dialect = {
 class NativeLine implements DialectHandler {
   private readonly session: Session;
   private readonly identity: Identity | undefined;
-  private readonly v: Validators;
+  private readonly v: Shared;
   private iceTimer: Timer | undefined;
   /** Set while a token identity's claim is pending: frames wait for it (false: refused). */
   private ready: Promise<boolean> | undefined;
@@ -76,7 +83,7 @@ class NativeLine implements DialectHandler {
     private readonly conn: Conn,
     private readonly ctx: DialectContext,
   ) {
-    this.v = validators(ctx);
+    this.v = shared(ctx);
     const identity = conn.info.identity;
     this.identity = identity;
     this.session = ctx.hub.openSession({ dialect: 'native', namespace: 'native', link: conn.link, sink: (ev) => this.render(ev), log: conn.log, identity });
@@ -114,7 +121,12 @@ class NativeLine implements DialectHandler {
   }
 
   private render(ev: HubEvent): void {
-    if ((ev.type === 'signal' || ev.type === 'broadcast') && ev.raw !== undefined) return this.conn.sendRaw(ev.type, relayText(ev, ev.raw));
+    if (ev.type === 'signal' && ev.raw !== undefined) return this.conn.sendRaw('signal', relayText(ev, ev.raw));
+    if (ev.type === 'broadcast' && ev.raw !== undefined) {
+      let text = this.v.broadcastTexts.get(ev);
+      if (text === undefined) this.v.broadcastTexts.set(ev, (text = relayText(ev, ev.raw)));
+      return this.conn.sendRaw('broadcast', text);
+    }
     this.conn.send(ev);
   }
 
@@ -253,15 +265,8 @@ function rawData(text: string): string | undefined {
  * A relay frame around the sender's own `data` text. Every byte outside `raw` is written here from
  * the server's state; nothing else of the client's frame (its `to`, `id`, a forged `from`, `room`
  * or `type`, extra fields) is copied. `raw` is one complete JSON value (it was a member of a document
- * JSON.parse accepted), so it cannot close the object early or add keys. The text is memoised per
- * event object (a pure cache, no observable state) so a broadcast's recipients share one string.
+ * JSON.parse accepted), so it cannot close the object early or add keys.
  */
-const relayTexts = new WeakMap<object, string>();
 function relayText(ev: { type: 'signal' | 'broadcast'; from: string; room: string }, raw: string): string {
-  let text = relayTexts.get(ev);
-  if (text === undefined) {
-    text = `{"type":"${ev.type}","from":${JSON.stringify(ev.from)},"room":${JSON.stringify(ev.room)},"data":${raw}}`;
-    relayTexts.set(ev, text);
-  }
-  return text;
+  return `{"type":"${ev.type}","from":${JSON.stringify(ev.from)},"room":${JSON.stringify(ev.room)},"data":${raw}}`;
 }

@@ -1,7 +1,7 @@
 import { displayName, identityPolicyFor } from '../../core/access.js';
 import { HubError } from '../../core/errors.js';
 import type { HubEvent } from '../../core/types.js';
-import type { Conn, Dialect, DialectContext, DialectHandler, OutFrame } from '../dialect.js';
+import { type Conn, type Dialect, type DialectContext, type DialectHandler, type OutFrame, seedCloseCodes } from '../dialect.js';
 import { VC_ERRORS, checkEnvelope, text, toVcPeer, unknownTypeError, type VcError, type VcFrame } from './wire.js';
 
 const NAME = 'vc';
@@ -18,16 +18,8 @@ const MAX_ROOM_LENGTH = 128;
 export const vcDialect: Dialect = {
   name: NAME,
   types: new Set(['join', 'leave', 'pong', 'offer', 'answer', 'ice', 'broadcast']),
-  closeCodes: {
-    shutdown: [1001, 'server shutting down'],
-    // The original closed silent peers with 1001 (going away).
-    timeout: [1001, 'heartbeat timeout'],
-    replaced: [1008, 'replaced'],
-    'slow-consumer': [1008, 'slow consumer'],
-    kicked: [1008, 'kicked'],
-    expired: [1000, 'room expired'],
-    policy: [1008, 'policy violation'],
-  },
+  // timeout stays 1001 (going away), as the original closed silent peers.
+  closeCodes: seedCloseCodes({ replaced: [1008, 'replaced'], expired: [1000, 'room expired'] }),
 
   accept(conn: Conn, ctx: DialectContext): DialectHandler {
     const { hub, config, clock } = ctx;
