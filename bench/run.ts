@@ -5,7 +5,7 @@
  * docs/benchmarks.md. A target that dies, refuses or delivers nothing fails the run (exit 1).
  *
  *   --quick               under a minute (smaller loads, shorter windows)
- *   --scenarios=a,b       relay, join-storm, fan-out, idle, cluster (default: all)
+ *   --scenarios=a,b       relay, latency, join-storm, fan-out, idle, cluster (default: all)
  *   --targets=a,b         switchboard, bare, peerjs (default: all)
  *   --workers=N           load-generator threads (default 2)
  *   --switchboard=PATH    measure another build of Switchboard (its dist/src/index.js)
@@ -20,7 +20,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makePlan, SCENARIOS, type ScenarioName } from './plan.js';
 import { formatSummary } from './profile-summary.js';
 import { checks, machine, markdownReport, revision, type RunResult } from './report.js';
-import { cluster, fanout, idle, joinStorm, relay, type RelayResult, type RunContext } from './scenarios.js';
+import { cluster, fanout, idle, joinStorm, latency, relay, type RelayResult, type RunContext } from './scenarios.js';
+import { WakeupProbe } from './wakeup.js';
 import { TARGETS, type TargetName } from './targets.js';
 
 export interface Options {
@@ -143,13 +144,20 @@ export async function main(argv: string[]): Promise<number> {
     joinStorm: {},
     fanout: {},
     idle: {},
+    latency: {},
     cluster: undefined,
     skipped: [],
     checks: [],
     profiles: [],
   };
   log(`bench (${plan.mode}): ${o.scenarios.join(', ')} × ${o.targets.join(', ')} on ${result.machine.cpuModel} (${result.machine.cores} cores), Node ${process.version}`);
+  const probe = new WakeupProbe();
+  ctx.probe = probe;
   try {
+    const rest = await probe.window();
+    await new Promise((resolve) => setTimeout(resolve, plan.restMs));
+    result.wakeupAtRest = await rest();
+    if (result.wakeupAtRest) log(`machine at rest: the probe's 1 ms timer woke late by p50 ${result.wakeupAtRest.p50.toFixed(2)} ms, p99 ${result.wakeupAtRest.p99.toFixed(2)} ms, max ${result.wakeupAtRest.max.toFixed(2)} ms`);
     for (const scenario of o.scenarios) {
       if (scenario === 'cluster') {
         if (o.targets.includes('switchboard')) result.cluster = await cluster(ctx);
@@ -175,11 +183,14 @@ export async function main(argv: string[]): Promise<number> {
         if (scenario === 'join-storm') result.joinStorm[name] = await joinStorm(ctx, spec);
         else if (scenario === 'fan-out') result.fanout[name] = await fanout(ctx, spec);
         else if (scenario === 'idle') result.idle[name] = await idle(ctx, spec);
+        else if (scenario === 'latency') result.latency[name] = await latency(ctx, spec);
       }
     }
   } catch (err) {
     console.error(`\nbench FAILED: ${(err as Error).message}`);
     return 1;
+  } finally {
+    probe.stop();
   }
   const finished = new Date();
   result.finishedAt = finished.toISOString();

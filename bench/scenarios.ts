@@ -10,6 +10,7 @@ import { cpuSeconds, cpuWindow, machineBusySeconds, rssBytes, RssSampler, selfCp
 import { merge, summarize, type LatencySummary } from './stats.js';
 import { startRedis } from './redis.js';
 import { startTarget, TARGETS, type RunningTarget, type StartOptions, type TargetSpec } from './targets.js';
+import type { WakeupProbe } from './wakeup.js';
 
 export interface RunContext {
   plan: Plan;
@@ -24,6 +25,8 @@ export interface RunContext {
   script?(target: TargetSpec): URL | undefined;
   /** Extra environment for a target's process. */
   env?(target: TargetSpec): Record<string, string>;
+  /** The wake-up probe, sampled over every steady window (see `wakeup.ts`). */
+  probe?: WakeupProbe;
 }
 
 export interface Resources {
@@ -34,6 +37,8 @@ export interface Resources {
   clientCpuPct: number;
   /** Everything else on the machine (other people's jobs on a shared machine), % of one core. */
   otherCpuPct?: number;
+  /** How late the wake-up probe's 1 ms timer fired over the same window (ms), when it ran. */
+  wakeup?: LatencySummary;
 }
 
 export interface SteadyResult extends Resources {
@@ -50,6 +55,18 @@ export interface SteadyResult extends Resources {
 export interface RelayResult {
   closed: SteadyResult & { pairs: number; window: number };
   half: SteadyResult & { offeredPerSecond: number; behind: number };
+  lost: number;
+}
+
+/** Open loop at one offered rate, the same for every target. */
+export interface LatencyPoint extends SteadyResult {
+  offeredPerSecond: number;
+  behind: number;
+}
+
+export interface LatencyResult {
+  pairs: number;
+  points: LatencyPoint[];
   lost: number;
 }
 
@@ -133,6 +150,7 @@ async function measure(ctx: RunContext, t: Measured, pool: WorkerPool, ms: numbe
   const client = selfCpuWindow();
   const busy0 = machineBusySeconds();
   const rsss = pidsOf(t).map((pid) => new RssSampler(pid));
+  const endProbe = ctx.probe ? await ctx.probe.window() : undefined;
   const t0 = performance.now();
   await guard('measure', pool.call('begin'), t, ctx.plan.phaseTimeoutMs, pool);
   await guard('measure', sleep(ms), t, ms + ctx.plan.phaseTimeoutMs, pool);
@@ -142,6 +160,7 @@ async function measure(ctx: RunContext, t: Measured, pool: WorkerPool, ms: numbe
   const clientCpuPct = client();
   const otherCpuPct = Math.max(0, (100 * (machineBusySeconds() - busy0)) / seconds - serverCpuPct - clientCpuPct);
   const peak = sum(rsss, (rss) => rss.stop().peak);
+  const wakeup = await endProbe?.();
   const win: WindowResult = {
     sent: sum(wins, (w) => w.sent),
     received: sum(wins, (w) => w.received),
@@ -151,7 +170,7 @@ async function measure(ctx: RunContext, t: Measured, pool: WorkerPool, ms: numbe
     samples: merge(wins.map((w) => w.samples)),
   };
   if (win.received === 0) throw new Error(`${t.spec.label}: the target delivered nothing in ${seconds.toFixed(1)} s (sent ${win.sent})`);
-  return { win, seconds, serverCpuPct, clientCpuPct, otherCpuPct, serverRssPeakMB: peak / MB };
+  return { win, seconds, serverCpuPct, clientCpuPct, otherCpuPct, serverRssPeakMB: peak / MB, ...(wakeup ? { wakeup } : {}) };
 }
 
 function steady(m: Awaited<ReturnType<typeof measure>>): SteadyResult {
@@ -168,6 +187,7 @@ function steady(m: Awaited<ReturnType<typeof measure>>): SteadyResult {
     serverRssPeakMB: m.serverRssPeakMB,
     clientCpuPct: m.clientCpuPct,
     otherCpuPct: m.otherCpuPct ?? 0,
+    ...(m.wakeup ? { wakeup: m.wakeup } : {}),
   };
 }
 
@@ -196,11 +216,7 @@ async function relayOn(ctx: RunContext, spec: TargetSpec, t: Measured, hook: Run
   const { plan } = ctx;
   const { pairs, window } = plan.relay;
   const label = t.spec.label;
-  const tasks: Task[] = Array.from({ length: plan.workers }, (_, i) => {
-    const n = split(pairs, plan.workers, i);
-    return { task: 'relay', opts: { base: t.base, ...(baseB ? { baseB } : {}), protocol: spec.protocol, pairs: n, window, tagBase: i * 100_000, name: `${ctx.tag}-w${i}`, seed: 1 + i } };
-  });
-  const pool = new WorkerPool(tasks);
+  const pool = new WorkerPool(relayTasks(ctx, spec, t, 'w', baseB));
   try {
     ctx.onPhase?.('connect', hook);
     ctx.log(`relay · ${label}: ${pairs} pairs × window ${window}, ${plan.workers} workers`);
@@ -224,6 +240,47 @@ async function relayOn(ctx: RunContext, spec: TargetSpec, t: Measured, hook: Run
   } finally {
     await pool.close();
   }
+}
+
+function relayTasks(ctx: RunContext, spec: TargetSpec, t: Measured, prefix: string, baseB?: string): Task[] {
+  const { pairs, window } = ctx.plan.relay;
+  return Array.from({ length: ctx.plan.workers }, (_, i) => {
+    const n = split(pairs, ctx.plan.workers, i);
+    return { task: 'relay', opts: { base: t.base, ...(baseB ? { baseB } : {}), protocol: spec.protocol, pairs: n, window, tagBase: i * 100_000, name: `${ctx.tag}-${prefix}${i}`, seed: 1 + i } };
+  });
+}
+
+/**
+ * Latency at equal load: the relay's pairs in open loop at each of `plan.latency.rates`, the same
+ * rates for every target — so the columns compare latency at one load, and the rows show how the
+ * tail grows with load. Each window also records the wake-up probe: the floor no server can beat.
+ */
+export function latency(ctx: RunContext, spec: TargetSpec): Promise<LatencyResult> {
+  const { plan } = ctx;
+  const { pairs } = plan.relay;
+  return withTarget(ctx, spec, 'latency', async (t) => {
+    const pool = new WorkerPool(relayTasks(ctx, spec, t, 'l'));
+    try {
+      ctx.onPhase?.('connect', t);
+      await guard('connect', pool.call('connect'), t, plan.phaseTimeoutMs, pool);
+      const points: LatencyPoint[] = [];
+      let lost = 0;
+      for (const rate of plan.latency.rates) {
+        await guard('start', pool.call('start', (i: number) => ({ mode: 'rate', perSecond: (rate * split(pairs, plan.workers, i)) / pairs })), t, plan.phaseTimeoutMs, pool);
+        await guard('warm-up', sleep(plan.latency.warmupMs), t, plan.latency.warmupMs + plan.phaseTimeoutMs, pool);
+        ctx.onPhase?.('measure', t);
+        const m = await measure(ctx, t, pool, plan.latency.measureMs);
+        const point: LatencyPoint = { ...steady(m), offeredPerSecond: rate, behind: m.win.behind };
+        lost += await stopAndCheck(t, pool, ctx, `latency at ${rate} msg/s`);
+        points.push(point);
+        const w = point.wakeup;
+        ctx.log(`latency · ${spec.label}: at ${rate} msg/s, p50 ${point.latency.p50.toFixed(2)} ms, p99 ${point.latency.p99.toFixed(2)} ms; server ${point.serverCpuPct.toFixed(0)}% CPU${w ? `; probe wake-up p99 ${w.p99.toFixed(2)} ms, max ${w.max.toFixed(2)} ms` : ''}`);
+      }
+      return { pairs, points, lost };
+    } finally {
+      await pool.close();
+    }
+  });
 }
 
 /**

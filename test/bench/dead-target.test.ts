@@ -5,13 +5,15 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { RelayDriver } from '../../bench/loadgen/relay.js';
 import { makePlan, type Plan } from '../../bench/plan.js';
-import { relay, type RunContext } from '../../bench/scenarios.js';
+import { latency, relay, type RunContext } from '../../bench/scenarios.js';
 import { TARGETS } from '../../bench/targets.js';
+import { WakeupProbe } from '../../bench/wakeup.js';
 
 /** A tiny plan: the real harness path (launcher process, workers, /proc), in well under a second of load. */
 function tinyPlan(): Plan {
   const p = makePlan(true, 1);
   p.relay = { pairs: 2, window: 2, warmupMs: 20, measureMs: 150, halfWarmupMs: 20, halfMeasureMs: 150, rounds: 1 };
+  p.latency = { rates: [500, 2000], warmupMs: 20, measureMs: 150 };
   p.drainMs = 2000;
   p.phaseTimeoutMs = 10_000;
   return p;
@@ -37,6 +39,21 @@ test('the relay scenario measures a live target end to end: everything sent arri
   assert.equal(r.lost, 0);
   assert.ok(r.closed.serverCpuPct > 0, 'server CPU read from /proc');
   assert.ok(r.closed.serverRssPeakMB > 0, 'server RSS read from /proc');
+});
+
+test('the latency scenario runs every target at the same offered rates, each window with the wake-up probe beside it', async () => {
+  const probe = new WakeupProbe();
+  try {
+    const r = await latency(ctx({ probe }), TARGETS.bare);
+    assert.deepEqual(r.points.map((p) => p.offeredPerSecond), [500, 2000]);
+    for (const p of r.points) {
+      assert.ok(p.received > 0 && p.latency.count === p.received, 'every delivery has a latency sample');
+      assert.ok(p.wakeup && p.wakeup.count > 0 && p.wakeup.max >= 0, 'the probe was sampled over the window');
+    }
+    assert.equal(r.lost, 0);
+  } finally {
+    probe.stop();
+  }
 });
 
 test('a target that refuses connections fails with the reason, not with zeros', async () => {

@@ -4,6 +4,7 @@ import { markerText, readMarker } from '../../bench/marker.js';
 import { RelayDriver } from '../../bench/loadgen/relay.js';
 import { payloadBank } from '../../bench/payloads.js';
 import { percentile, summarize } from '../../bench/stats.js';
+import { WakeupProbe } from '../../bench/wakeup.js';
 import { startTestRelay } from './test-relay.js';
 
 test('the relay driver counts every message it sends and every one that arrives', async () => {
@@ -110,4 +111,25 @@ test('percentiles are nearest-rank over every sample', () => {
   assert.deepEqual([s.count, s.p50, s.p99, s.p999, s.max], [1000, 0.5, 0.99, 0.999, 1]);
   assert.equal(percentile(Float64Array.from([5]), 0.99), 5);
   assert.ok(Number.isNaN(percentile(new Float64Array(0), 0.5)));
+});
+
+test('the wake-up probe reports how late its timer fired, window by window', async () => {
+  const probe = new WakeupProbe();
+  try {
+    // Poll the probe's windows (no sleeping here) until it has woken a few times.
+    const first: number[] = [];
+    for (let i = 0; i < 1000 && first.length < 5; i++) first.push(...(await probe.take()));
+    assert.ok(first.length >= 5, 'the probe wakes and reports');
+    assert.ok(first.every((v) => Number.isInteger(v) && v >= 0), 'lateness is whole microseconds, never negative');
+    // Keeping the probe's thread busy for 40 ms makes the next wake-up at least ~39 ms late, and
+    // the windows after it report that; earlier samples are not repeated (each take starts anew).
+    probe.stall(40);
+    let seen: number[] = [];
+    for (let i = 0; i < 1000 && !seen.some((v) => v >= 39_000); i++) seen = seen.concat(await probe.take());
+    assert.ok(seen.some((v) => v >= 39_000), `a 40 ms stall shows as a late wake-up (max seen ${Math.max(...seen)} µs)`);
+    assert.equal(seen.filter((v) => v >= 39_000).length, 1, 'one stall, one late wake-up');
+    assert.ok(summarize(Float64Array.from(seen)).max >= 39, 'summaries are in milliseconds');
+  } finally {
+    probe.stop();
+  }
 });
