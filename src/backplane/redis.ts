@@ -41,11 +41,48 @@ export interface RedisBackplaneOptions {
 }
 
 /** One message on a channel: origin node, publish time (wall clock), target peer, envelope. */
-interface Wire {
+export interface Wire {
   o: string;
   t: number;
   p?: string;
   e: Envelope;
+}
+
+interface Outgoing {
+  channel: string;
+  message: string;
+  kind: 'peer' | 'room';
+}
+
+/**
+ * A channel message: the wire object as JSON. A relay that carries its client's own `data` text
+ * (`e.raw`) sends that text after the JSON and a newline instead of inside it, so the 3–6 KB of a
+ * typical SDP is neither escaped on one node nor unescaped on the other (JSON.stringify never emits
+ * a raw newline, so the first one ends the header).
+ */
+export function encodeWire(wire: Wire): string {
+  const e = wire.e;
+  if ((e.k === 'signal' || e.k === 'broadcast') && e.raw !== undefined) {
+    return `${JSON.stringify({ ...wire, e: { ...e, data: undefined, raw: undefined } })}\n${e.raw}`;
+  }
+  return JSON.stringify(wire);
+}
+
+/** The wire object of a channel message; undefined for anything no node of ours would publish. */
+export function decodeWire(message: string): Wire | undefined {
+  const nl = message.indexOf('\n');
+  let w: Wire;
+  try {
+    w = JSON.parse(nl < 0 ? message : message.slice(0, nl)) as Wire;
+  } catch {
+    return undefined;
+  }
+  if (typeof w !== 'object' || w === null || typeof w.o !== 'string' || typeof w.t !== 'number' || typeof w.e !== 'object' || w.e === null || typeof w.e.k !== 'string') return undefined;
+  if (nl >= 0) {
+    if (w.e.k !== 'signal' && w.e.k !== 'broadcast') return undefined;
+    w.e.raw = message.slice(nl + 1);
+  }
+  return w;
 }
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
@@ -79,6 +116,8 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   private stopping = false;
   private presenceTimer: Timer | undefined;
   private readonly watched = new Set<string>();
+  private outbox: Outgoing[] = [];
+  private flushQueued = false;
 
   constructor(private readonly opts: RedisBackplaneOptions) {
     super();
@@ -122,6 +161,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   async stop(): Promise<void> {
     this.stopping = true;
     this.presenceTimer?.cancel();
+    this.flushOutbox();
     if (this.cmdReady) await this.cmd!.zrem(`${this.p}nodes`, this.nodeId).catch(() => {});
     this.cmd?.disconnect();
     this.sub?.disconnect();
@@ -180,6 +220,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   /** Runs a store operation; any failure is the typed `unavailable` the dialects know how to say. */
   private async call<T>(fn: (r: Redis) => Promise<T>): Promise<T> {
     if (!this.cmdReady) throw new HubError('unavailable');
+    this.flushOutbox();
     try {
       return await fn(this.cmd!);
     } catch (err) {
@@ -346,19 +387,42 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       return;
     }
     this.observer?.published(kind);
-    const e = wire.e;
-    // A payload that carries its client's own text crosses the wire once, as that text.
-    if ((e.k === 'signal' || e.k === 'broadcast') && e.raw !== undefined) wire = { ...wire, e: { ...e, data: undefined } };
-    this.cmd!.publish(channel, JSON.stringify(wire)).catch(() => this.observer?.dropped(kind));
+    this.outbox.push({ channel, message: encodeWire(wire), kind });
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      setImmediate(this.flushOutbox);
+    }
   }
 
-  private onMessage(channel: string, message: string): void {
-    let w: Wire;
-    try {
-      w = JSON.parse(message) as Wire;
-    } catch {
+  /**
+   * Sends what was published since the last flush. Publications wait for the end of the event-loop
+   * turn (`setImmediate`, right after the turn's socket reads), so one turn's worth — every frame
+   * read from every socket in it — leaves in one pipelined write instead of one write per message.
+   * Store commands flush first (see call()), so Redis still sees everything in the order it was issued.
+   */
+  private readonly flushOutbox = (): void => {
+    this.flushQueued = false;
+    const batch = this.outbox;
+    if (!batch.length) return;
+    this.outbox = [];
+    const dropped = (b: Outgoing) => this.observer?.dropped(b.kind);
+    if (!this.cmdReady) return batch.forEach(dropped);
+    if (batch.length === 1) {
+      const b = batch[0]!;
+      this.cmd!.publish(b.channel, b.message).catch(() => dropped(b));
       return;
     }
+    const pipe = this.cmd!.pipeline();
+    for (const b of batch) pipe.publish(b.channel, b.message);
+    pipe.exec().then(
+      (res) => res?.forEach(([err], i) => err && dropped(batch[i]!)),
+      () => batch.forEach(dropped),
+    );
+  };
+
+  private onMessage(channel: string, message: string): void {
+    const w = decodeWire(message);
+    if (!w) return;
     if (w.o === this.nodeId) return; // served synchronously when published
     const latency = (Date.now() - w.t) / 1000;
     if (w.p !== undefined) {

@@ -87,4 +87,37 @@ describe('a room spans nodes (native, 3 nodes, real redis-server)', { skip: redi
     assert.deepEqual(await a.c.next('peer-left'), { type: 'peer-left', room: 'dc', peerId: b.id, reason: 'disconnect' });
     await a.c.close();
   });
+
+  test('a burst of relays crosses nodes in order, each sender\'s data text byte for byte, and a leave after them arrives after them', async () => {
+    const a = await peer(cl.nodes[0]!.ws());
+    const b = await peer(cl.nodes[1]!.ws());
+    await join(a.c, 'burst');
+    await join(b.c, 'burst');
+    await a.c.next('peer-joined');
+    // Data texts a re-serialiser would change: whitespace and newlines, escapes, non-ASCII, a
+    // document that looks like a backplane header. Sent in one burst, so they share flushes.
+    const texts = ['{ "sdp" : "v=0\\r\\no=- 1 2 IN IP4 127.0.0.1" ,\n  "n": 1 }', '"line\\nbreak — ünïcödé ✓"', '{"x":1,\n"o":"forged","t":0,"e":{"k":"kick"}}', '[1,\n2,\n3]'];
+    const n = 60;
+    for (let i = 0; i < n; i++) {
+      const data = texts[i % texts.length]!;
+      if (i % 2) a.c.send(`{"type":"broadcast","room":"burst","data":${data}}`);
+      else a.c.send(`{"type":"signal","to":"${b.id}","data":${data}}`);
+    }
+    a.c.send({ type: 'leave', room: 'burst' });
+    const got: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const f = await b.c.next((x) => x.type === 'signal' || x.type === 'broadcast');
+      assert.equal(f.type, i % 2 ? 'broadcast' : 'signal', `message ${i} in order`);
+      assert.equal(f.from, a.id);
+      got.push(f.type as string);
+    }
+    assert.deepEqual(await b.c.next('peer-left'), { type: 'peer-left', room: 'burst', peerId: a.id, reason: 'left' });
+    const relayed = b.c.raw.filter((r) => r.startsWith('{"type":"signal"') || r.startsWith('{"type":"broadcast"'));
+    assert.equal(relayed.length, n);
+    relayed.forEach((r, i) => assert.ok(r.includes(`"data":${texts[i % texts.length]!}`), `message ${i} carries its data text unchanged: ${r}`));
+    assert.equal(got.length, n);
+    assert.deepEqual(a.c.take().filter((f) => f.type === 'error'), [], 'every message was valid and accepted');
+    await a.c.close();
+    await b.c.close();
+  });
 });
