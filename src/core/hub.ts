@@ -193,7 +193,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     this.sessions.delete(s.id);
     for (const room of [...s.rooms]) await this.leaveInternal(s, room, reason);
     for (const alias of [...s.aliases]) await this.backplane.releaseAlias(s.namespace, alias, s.id);
-    s.aliases.clear();
+    s.clearAliases();
     s.log.info({ reason }, 'session closed');
   }
 
@@ -299,7 +299,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     // Our own record arrives with the 'joined' publication below, which is what tells the others.
     for (const m of out.members) if (m.peerId !== s.id) lr.members.set(m.peerId, m);
     lr.options = out.room.options;
-    s.rooms.add(room);
+    s.addRoom(room);
     this.backplane.toRoom(key, { k: 'joined', room: key, peer: member });
     s.log.info({ room, members: out.members.length }, 'joined room');
     return { room, peers: out.members.filter((m) => m.peerId !== s.id).map(peerInfo) };
@@ -324,7 +324,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
 
   private async leaveInternal(s: Session, room: string, reason: LeaveReason): Promise<void> {
     const key = roomKey(s.namespace, room);
-    s.rooms.delete(room);
+    s.deleteRoom(room);
     const lr = this.local.get(key);
     // The member record goes when the 'left' publication is delivered: that is what tells the others.
     lr?.locals.delete(s);
@@ -439,7 +439,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
       await this.backplane.releaseAlias(s.namespace, alias, s.id);
       return;
     }
-    s.aliases.add(alias);
+    s.addAlias(alias);
     if (out.previous && out.previous.peerId !== s.id) {
       s.log.info({ alias, previous: out.previous.peerId }, 'identity taken over');
       this.backplane.toPeer(out.previous, { k: 'kick', peerId: out.previous.peerId, reason: 'replaced' });
@@ -447,7 +447,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
   }
 
   async releaseAlias(s: Session, alias: string): Promise<void> {
-    if (!s.aliases.delete(alias)) return;
+    if (!s.deleteAlias(alias)) return;
     await this.backplane.releaseAlias(s.namespace, alias, s.id);
   }
 
@@ -527,7 +527,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
       }
       case 'removed': {
         const { name } = splitKey(env.room);
-        if (!s.rooms.delete(name)) return;
+        if (!s.deleteRoom(name)) return;
         const lr = this.local.get(env.room);
         if (lr) {
           lr.locals.delete(s);
@@ -622,7 +622,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
         const out = await this.backplane.claimAlias(s.namespace, alias, { peerId: s.id, node: this.nodeId }, false);
         if (!out.ok && out.holder.peerId !== s.id) {
           // Someone else took the identity while we were cut off: theirs is the live claim.
-          s.aliases.delete(alias);
+          s.deleteAlias(alias);
           s.link.close('replaced');
           void this.closeSession(s, 'replaced');
           break;

@@ -25,9 +25,13 @@ export const silentLogger: CoreLogger = {
  * attached to it; the session is what rooms, relays and identity policies refer to, so that resume
  * and failover can later re-attach a new socket without touching the rest of the core.
  */
+/** What an empty `rooms` or `aliases` reads as: one shared set, never written. */
+const NONE: ReadonlySet<string> = new Set<string>();
+
 export class Session {
-  readonly rooms = new Set<string>();
-  readonly aliases = new Set<string>();
+  /** Allocated on first use and dropped when emptied: an empty Set is ~150 bytes per idle session. */
+  private roomSet: Set<string> | undefined;
+  private aliasSet: Set<string> | undefined;
   closed = false;
   name: string | undefined;
   meta: unknown;
@@ -43,4 +47,39 @@ export class Session {
     public lastSeen: number,
     readonly log: CoreLogger,
   ) {}
+
+  /** The rooms this session is in (its own names, not namespaced keys). */
+  get rooms(): ReadonlySet<string> {
+    return this.roomSet ?? NONE;
+  }
+
+  addRoom(name: string): void {
+    (this.roomSet ??= new Set()).add(name);
+  }
+
+  /** Whether it was in the room. */
+  deleteRoom(name: string): boolean {
+    const had = this.roomSet?.delete(name) ?? false;
+    if (this.roomSet?.size === 0) this.roomSet = undefined;
+    return had;
+  }
+
+  /** Aliases (names, identities) this session holds in its namespace. */
+  get aliases(): ReadonlySet<string> {
+    return this.aliasSet ?? NONE;
+  }
+
+  addAlias(alias: string): void {
+    (this.aliasSet ??= new Set()).add(alias);
+  }
+
+  deleteAlias(alias: string): boolean {
+    const had = this.aliasSet?.delete(alias) ?? false;
+    if (this.aliasSet?.size === 0) this.aliasSet = undefined;
+    return had;
+  }
+
+  clearAliases(): void {
+    this.aliasSet = undefined;
+  }
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Admission, UpgradeInfo } from '../dialects/dialect.js';
 
 export interface ConnectionCapsOptions {
@@ -13,11 +14,29 @@ export interface ConnectionCapsOptions {
  * TCP socket: the slot is freed when that socket closes, whether a later gate refused it, the
  * client gave up during admission, or the WebSocket ended. No path can leak a slot.
  */
+/** The address whose slot a socket holds (present while held). */
+const SLOT = Symbol('switchboard.slot');
+type Holder = Socket & { [SLOT]?: string };
+
 export class ConnectionCaps {
   total = 0;
   readonly perIp = new Map<string, number>();
+  /** The 'close' listener of every admitted socket: one function, `this` is the socket. */
+  private readonly release: (this: Holder) => void;
 
-  constructor(readonly opts: ConnectionCapsOptions) {}
+  constructor(readonly opts: ConnectionCapsOptions) {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the listener's own `this` is the socket
+    const caps = this;
+    this.release = function (this: Holder) {
+      const ip = this[SLOT];
+      if (ip === undefined) return;
+      this[SLOT] = undefined;
+      caps.total--;
+      const n = (caps.perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) caps.perIp.delete(ip);
+      else caps.perIp.set(ip, n);
+    };
+  }
 
   admit(req: IncomingMessage, info: UpgradeInfo): Admission {
     const ip = info.remoteAddress;
@@ -32,15 +51,9 @@ export class ConnectionCaps {
     }
     this.total++;
     this.perIp.set(ip, mine + 1);
-    let held = true;
-    req.socket.once('close', () => {
-      if (!held) return;
-      held = false;
-      this.total--;
-      const n = (this.perIp.get(ip) ?? 1) - 1;
-      if (n <= 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, n);
-    });
+    const socket = req.socket as Holder;
+    socket[SLOT] = ip;
+    socket.on('close', this.release);
     return { ok: true };
   }
 }

@@ -12,18 +12,23 @@ export type FrameVerdict = 'ok' | 'limited' | 'abusive';
  */
 export class FrameLimiter {
   private readonly frames: TokenBucket;
-  private readonly strikes: TokenBucket;
+  /** Made on the first refused frame: a well-behaved connection never needs it. */
+  private strikes: TokenBucket | undefined;
   /** Frames refused so far (for logs). */
   limited = 0;
 
-  constructor(clock: Clock, limits: Config['rateLimits']) {
+  constructor(
+    private readonly clock: Clock,
+    private readonly limits: Config['rateLimits'],
+  ) {
     this.frames = new TokenBucket(clock, limits.messagesPerSecond, limits.messageBurst);
-    this.strikes = new TokenBucket(clock, (limits.closeAfter * 1000) / limits.closeWindowMs, limits.closeAfter);
   }
 
   take(): FrameVerdict {
     if (this.frames.take()) return 'ok';
     this.limited++;
+    const { closeAfter, closeWindowMs } = this.limits;
+    this.strikes ??= new TokenBucket(this.clock, (closeAfter * 1000) / closeWindowMs, closeAfter);
     return this.strikes.take() ? 'limited' : 'abusive';
   }
 }

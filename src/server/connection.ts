@@ -23,6 +23,7 @@ export const CLOSE_GRACE_MS = 5_000;
 /** A frame that was refused by the rate limiter while an earlier one was still being handled. */
 const RATE_LIMITED = Symbol('rate-limited');
 
+/** What every connection of a server shares: one object per server, not per connection. */
 export interface ConnectionDeps {
   hub: Hub;
   metrics: Metrics;
@@ -30,10 +31,40 @@ export interface ConnectionDeps {
   maxMessageBytes: number;
   maxBufferedBytes: number;
   onClosed: (c: Connection) => void;
-  /** Inbound frame rate limit (absent: unlimited). */
-  limiter?: FrameLimiter;
   /** Drives the close grace period (absent: no grace timer, ws's own close timeout applies). */
   clock?: Clock;
+}
+
+/** The hub's handle on a connection: one small object instead of an object and two closures. */
+class ConnectionLink implements Link {
+  constructor(private readonly conn: Connection) {}
+  ping(): void {
+    this.conn.ping();
+  }
+  close(reason: CloseReason): void {
+    this.conn.closeFor(reason);
+  }
+}
+
+/**
+ * The socket's listeners are shared by every connection (`this` is the socket; its connection is
+ * found through a symbol on it): four closures per connection add up at tens of thousands of idle
+ * connections.
+ */
+const CONN = Symbol('switchboard.connection');
+type Owned = WebSocket & { [CONN]: Connection };
+const owner = (ws: WebSocket) => (ws as Owned)[CONN];
+function onMessage(this: WebSocket, data: Buffer, binary: boolean): void {
+  owner(this).onFrame(data, binary);
+}
+function onPong(this: WebSocket): void {
+  owner(this).alive();
+}
+function onClose(this: WebSocket): void {
+  void owner(this).onClose();
+}
+function onError(this: WebSocket, err: Error): void {
+  owner(this).log.debug({ err }, 'socket error');
 }
 
 /**
@@ -47,7 +78,8 @@ export class Connection implements Conn {
   log: CoreLogger;
   dialect: Dialect;
   private handler: DialectHandler;
-  private queue: ({ data: Buffer; binary: boolean } | typeof RATE_LIMITED)[] = [];
+  /** Frames waiting behind an async handler; allocated on first use (most connections never wait). */
+  private queue: ({ data: Buffer; binary: boolean } | typeof RATE_LIMITED)[] | undefined;
   private busy = false;
   private corked = false;
   private ended = false;
@@ -60,17 +92,17 @@ export class Connection implements Conn {
     dialect: Dialect,
     public info: UpgradeInfo,
     private readonly deps: ConnectionDeps,
+    /** Inbound frame rate limit (absent: unlimited). */
+    private readonly limiter?: FrameLimiter,
   ) {
     this.dialect = dialect;
     this.log = new BoundLogger(deps.ctx.log, { dialect: dialect.name, remote: info.remoteAddress });
-    this.link = {
-      ping: () => this.ping(),
-      close: (reason) => this.closeFor(reason),
-    };
-    ws.on('message', (data: Buffer, binary: boolean) => this.onFrame(data, binary));
-    ws.on('pong', () => this.alive());
-    ws.on('close', () => void this.onClose());
-    ws.on('error', (err) => this.log.debug({ err }, 'socket error'));
+    this.link = new ConnectionLink(this);
+    (ws as Owned)[CONN] = this;
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('close', onClose);
+    ws.on('error', onError);
     this.handler = dialect.accept(this, deps.ctx);
     // Headers and query are for the handshake (gates, admission, the dialect's accept); an idle
     // connection should not keep them alive for hours.
@@ -147,27 +179,31 @@ export class Connection implements Conn {
     this.handler.drain?.();
   }
 
-  private ping(): void {
+  /** @internal (the link's) */
+  ping(): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.ws.ping();
     this.handler.heartbeat?.();
   }
 
-  private alive(): void {
+  /** @internal (a pong) */
+  alive(): void {
     if (this.session) this.deps.hub.touch(this.session);
   }
 
-  private onFrame(data: Buffer, binary: boolean): void {
+  /** @internal (the socket's message listener) */
+  onFrame(data: Buffer, binary: boolean): void {
     if (this.ended || this.closing) return;
     this.alive();
-    const verdict = this.deps.limiter?.take() ?? 'ok';
+    const verdict = this.limiter?.take() ?? 'ok';
     if (verdict === 'abusive') {
-      this.log.warn({ limited: this.deps.limiter!.limited }, 'kept sending over the rate limit, closing');
+      this.log.warn({ limited: this.limiter!.limited }, 'kept sending over the rate limit, closing');
       this.deps.metrics.framesIn.inc({ dialect: this.dialect.name, type: 'rate-limited' });
       this.closeFor('policy');
       return;
     }
     if (this.busy) {
+      this.queue ??= [];
       if (this.queue.length >= MAX_QUEUED_FRAMES) {
         this.log.warn({}, 'too many frames queued behind a pending request, closing');
         this.closeFor('policy');
@@ -228,17 +264,18 @@ export class Connection implements Conn {
   }
 
   private drainQueue(): void {
-    while (!this.busy && this.queue.length && !this.ended) {
+    while (!this.busy && this.queue?.length && !this.ended) {
       const next = this.queue.shift()!;
       if (next === RATE_LIMITED) this.rateLimited();
       else this.process(next.data, next.binary);
     }
   }
 
-  private async onClose(): Promise<void> {
+  /** @internal (the socket's close listener) */
+  async onClose(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
-    this.queue = [];
+    this.queue = undefined;
     this.grace?.cancel();
     try {
       await this.handler.closed();

@@ -17,7 +17,7 @@ import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { Authenticator, selectProtocol } from '../security/auth.js';
 import { VERSION } from '../version.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionDeps } from './connection.js';
 import { createClientAddress } from '../security/client-address.js';
 import { ConnectionCaps } from '../security/connection-caps.js';
 import { connectionCap, fdSoftLimit, socketCap } from '../security/fd-limit.js';
@@ -75,9 +75,19 @@ export class SwitchboardServer {
   private readonly handshakes = new Map<Socket, Timer>();
   /** Set while draining: called when the last connection has gone. */
   private onEmpty: (() => void) | undefined;
+  /** Shared by every connection (see connectionDeps). */
+  private deps: ConnectionDeps | undefined;
+  /** The 'close' listener of every TCP socket: one function, `this` is the socket. */
+  private readonly socketClosed: (this: Socket) => void;
 
   constructor(config: Config, deps: ServerDeps = {}) {
     this.config = config;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the listener's own `this` is the socket
+    const server = this;
+    this.socketClosed = function (this: Socket) {
+      server.sockets.open--;
+      server.handshakeDone(this);
+    };
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger ?? createLogger({ level: config.logLevel });
     this.dialects = new Map(builtinDialects);
@@ -183,10 +193,7 @@ export class SwitchboardServer {
       return;
     }
     this.sockets.open++;
-    socket.once('close', () => {
-      this.sockets.open--;
-      this.handshakeDone(socket);
-    });
+    socket.on('close', this.socketClosed);
     if (plain) this.startHandshake(socket);
   }
 
@@ -371,22 +378,26 @@ export class SwitchboardServer {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, dialect, info));
   }
 
+  /** What every connection shares: built once, so an idle connection does not carry its own copy. */
+  private connectionDeps(): ConnectionDeps {
+    return (this.deps ??= {
+      hub: this.hub,
+      metrics: this.metrics,
+      ctx: this.ctx,
+      maxMessageBytes: this.config.limits.maxMessageBytes,
+      maxBufferedBytes: this.config.limits.maxBufferedBytes,
+      clock: this.clock,
+      onClosed: (c) => {
+        this.connections.delete(c);
+        if (this.connections.size === 0) this.onEmpty?.();
+      },
+    });
+  }
+
   private accept(ws: WebSocket, dialect: Dialect, info: UpgradeInfo): void {
     let conn: Connection;
     try {
-      conn = new Connection(ws, dialect, info, {
-        hub: this.hub,
-        metrics: this.metrics,
-        ctx: this.ctx,
-        maxMessageBytes: this.config.limits.maxMessageBytes,
-        maxBufferedBytes: this.config.limits.maxBufferedBytes,
-        limiter: new FrameLimiter(this.clock, this.config.rateLimits),
-        clock: this.clock,
-        onClosed: (c) => {
-          this.connections.delete(c);
-          if (this.connections.size === 0) this.onEmpty?.();
-        },
-      });
+      conn = new Connection(ws, dialect, info, this.connectionDeps(), new FrameLimiter(this.clock, this.config.rateLimits));
     } catch (err) {
       this.log.error({ err, dialect: dialect.name }, 'dialect failed to accept a connection');
       ws.close(1011, 'internal error');
