@@ -169,7 +169,11 @@ async function measure(ctx: RunContext, t: Measured, pool: WorkerPool, ms: numbe
     behind: sum(wins, (w) => w.behind),
     samples: merge(wins.map((w) => w.samples)),
   };
-  if (win.received === 0) throw new Error(`${t.spec.label}: the target delivered nothing in ${seconds.toFixed(1)} s (sent ${win.sent})`);
+  if (win.received === 0) {
+    // Nothing arrived: if the target just died, let its exit (the real cause) be the message.
+    await guard('measure', sleep(250), t, ctx.plan.phaseTimeoutMs, pool);
+    throw new Error(`${t.spec.label}: the target delivered nothing in ${seconds.toFixed(1)} s (sent ${win.sent})`);
+  }
   return { win, seconds, serverCpuPct, clientCpuPct, otherCpuPct, serverRssPeakMB: peak / MB, ...(wakeup ? { wakeup } : {}) };
 }
 

@@ -68,12 +68,12 @@ export class RunningTarget {
     });
   }
 
-  /** Asks the server to close and waits for its exit (killed after 5 s). */
-  stop(): Promise<void> {
+  /** Asks the server to close and waits for its exit (killed after `killAfterMs`). */
+  stop(killAfterMs = 5000): Promise<void> {
     this.stopping = true;
     if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
     return new Promise((resolve) => {
-      const kill = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+      const kill = setTimeout(() => this.child.kill('SIGKILL'), killAfterMs);
       this.child.once('exit', () => {
         clearTimeout(kill);
         resolve();
@@ -97,11 +97,15 @@ export interface StartOptions {
   script?: URL;
   /** Extra environment for the server process. */
   env?: Record<string, string>;
+  /** Runs the server under a wrapper (valgrind): `execPath ...args node ...execArgv script`. */
+  wrap?: { execPath: string; args: string[] };
 }
 
 export function startTarget(spec: TargetSpec, opts: StartOptions = {}): Promise<RunningTarget> {
+  const nodeArgs = ['--expose-gc', ...(opts.execArgv ?? [])];
   const child = fork(fileURLToPath(opts.script ?? spec.script), [], {
-    execArgv: ['--expose-gc', ...(opts.execArgv ?? [])],
+    ...(opts.wrap ? { execPath: opts.wrap.execPath } : {}),
+    execArgv: opts.wrap ? [...opts.wrap.args, process.execPath, ...nodeArgs] : nodeArgs,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: { ...process.env, ...opts.env },
   });
