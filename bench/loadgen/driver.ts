@@ -1,4 +1,5 @@
 /** What every steady-state load driver (relay, fan-out) reports and how it is controlled. */
+import { Samples } from './samples.js';
 
 export interface WindowResult {
   /** Messages sent / received while measuring. */
@@ -49,4 +50,47 @@ export class Failure {
     this.error = new Error(message);
     this.rejectFn(this.error);
   }
+}
+
+/** The measured window of a steady driver: counts and latency samples, recorded only while open. */
+export class MeasureWindow {
+  private open = false;
+  private counts = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, behind: 0 };
+  private samples = new Samples();
+
+  begin(): void {
+    this.counts = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, behind: 0 };
+    this.samples.take();
+    this.open = true;
+  }
+
+  end(): WindowResult {
+    this.open = false;
+    return { ...this.counts, samples: this.samples.take() };
+  }
+
+  sent(bytes: number): void {
+    if (!this.open) return;
+    this.counts.sent++;
+    this.counts.bytesSent += bytes;
+  }
+
+  received(bytes: number, latencyUs: number): void {
+    if (!this.open) return;
+    this.counts.received++;
+    this.counts.bytesReceived += bytes;
+    this.samples.push(latencyUs);
+  }
+
+  /** Open-loop sends skipped because the client fell behind its schedule. */
+  behind(n: number): void {
+    if (this.open) this.counts.behind += n;
+  }
+}
+
+/** Waits for `p`, or `ms` at most (whatever is still in flight then is counted as lost). */
+export async function settleWithin(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

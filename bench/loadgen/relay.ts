@@ -1,8 +1,8 @@
 import { readMarker, markerText } from '../marker.js';
 import { payloadBank, SCRIPT, type PayloadBank } from '../payloads.js';
 import { bounded, Client, connectClient, roomFrames, wireFor, type Protocol, type Wire } from '../protocol.js';
-import { Failure, type LoadDriver, type StartMode, type Totals, type WindowResult } from './driver.js';
-import { microClock, Samples } from './samples.js';
+import { Failure, MeasureWindow, settleWithin, type LoadDriver, type StartMode, type Totals, type WindowResult } from './driver.js';
+import { microClock } from './samples.js';
 
 export interface RelayOptions {
   /** ws://127.0.0.1:PORT */
@@ -64,9 +64,7 @@ export class RelayDriver implements LoadDriver {
   private readonly fail = new Failure();
   private mode: StartMode | undefined;
   private stopping = false;
-  private measuring = false;
-  private win = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, behind: 0 };
-  private samples = new Samples();
+  private readonly win = new MeasureWindow();
   private timer: NodeJS.Timeout | undefined;
   private rr = 0;
   private idleWaiters: (() => void)[] = [];
@@ -133,7 +131,7 @@ export class RelayDriver implements LoadDriver {
         const target = Math.floor((mode.perSecond * (performance.now() - t0)) / 1000);
         let n = target - due;
         if (n > cap) {
-          if (this.measuring) this.win.behind += n - cap;
+          this.win.behind(n - cap);
           n = cap;
         }
         due = target;
@@ -160,10 +158,7 @@ export class RelayDriver implements LoadDriver {
     const frame = this.wire.signal(to.id, step.kind, data);
     from.send(frame);
     this.sent++;
-    if (this.measuring) {
-      this.win.sent++;
-      this.win.bytesSent += frame.length;
-    }
+    this.win.sent(frame.length);
   }
 
   private onFrame(p: Pair, toA: boolean, buf: Buffer): void {
@@ -174,11 +169,7 @@ export class RelayDriver implements LoadDriver {
     this.received++;
     const every = this.opts.verifyEvery ?? 64;
     if (this.received % every === 0) this.verify(p, toA, buf);
-    if (this.measuring) {
-      this.win.received++;
-      this.win.bytesReceived += buf.length;
-      this.samples.push(now - m.sentAt);
-    }
+    this.win.received(buf.length, now - m.sentAt);
     if (this.opts.recordRaw) this.raw.push({ tag: m.tag, seq: m.seq, sentAt: m.sentAt, receivedAt: now, toA });
     if (this.countWaiters.length) {
       this.countWaiters = this.countWaiters.filter((w) => (this.received >= w.n ? (w.resolve(), false) : true));
@@ -213,23 +204,18 @@ export class RelayDriver implements LoadDriver {
   }
 
   beginMeasure(): void {
-    this.win = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, behind: 0 };
-    this.samples.take();
-    this.measuring = true;
+    this.win.begin();
   }
 
   endMeasure(): WindowResult {
-    this.measuring = false;
-    return { ...this.win, samples: this.samples.take() };
+    return this.win.end();
   }
 
   async stop(timeoutMs: number): Promise<Totals> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    let guard: NodeJS.Timeout | undefined;
-    await Promise.race([this.idle(), new Promise<void>((resolve) => (guard = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(guard);
+    await settleWithin(this.idle(), timeoutMs);
     const totals = { sent: this.sent, received: this.received, lost: this.sent - this.received };
     this.sent = this.received = 0;
     return totals;

@@ -1,9 +1,9 @@
 import { markerText, readMarker } from '../marker.js';
 import { payloadBank } from '../payloads.js';
 import { bounded, Client, connectClient, nativeWire, roomFrames } from '../protocol.js';
-import { Failure, type LoadDriver, type StartMode, type Totals, type WindowResult } from './driver.js';
+import { Failure, MeasureWindow, settleWithin, type LoadDriver, type StartMode, type Totals, type WindowResult } from './driver.js';
 import { closeAll } from './relay.js';
-import { microClock, Samples } from './samples.js';
+import { microClock } from './samples.js';
 
 type Frame = { type?: string; peers?: { peerId: string }[]; peer?: { peerId: string }; from?: string };
 
@@ -145,11 +145,9 @@ export class FanoutDriver implements LoadDriver {
   private seq = 0;
   private turn = 0;
   private running = false;
-  private measuring = false;
   private sentBroadcasts = 0;
   private delivered = 0;
-  private win = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, behind: 0 };
-  private samples = new Samples();
+  private readonly win = new MeasureWindow();
   private idleWaiter: (() => void) | undefined;
 
   constructor(private readonly opts: FanoutOptions) {
@@ -207,10 +205,7 @@ export class FanoutDriver implements LoadDriver {
     this.pending.set(seq, { from: m.c.id, left: this.members.length - 1 });
     m.c.send(frame);
     this.sentBroadcasts++;
-    if (this.measuring) {
-      this.win.sent++;
-      this.win.bytesSent += frame.length;
-    }
+    this.win.sent(frame.length);
   }
 
   private onFrame(m: Member, buf: Buffer): void {
@@ -229,11 +224,7 @@ export class FanoutDriver implements LoadDriver {
       if (f.type !== 'broadcast' || f.from !== p.from) this.fail.fail(`wrong sender: expected ${p.from}: ${buf.toString().slice(0, 200)}`);
       if (f.from === m.c.id) this.fail.fail('a broadcast came back to its sender');
     }
-    if (this.measuring) {
-      this.win.received++;
-      this.win.bytesReceived += buf.length;
-      this.samples.push(now - mk.sentAt);
-    }
+    this.win.received(buf.length, now - mk.sentAt);
     if (--p.left === 0) {
       this.pending.delete(mk.seq);
       if (this.running) this.broadcast();
@@ -242,23 +233,16 @@ export class FanoutDriver implements LoadDriver {
   }
 
   beginMeasure(): void {
-    this.win = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, behind: 0 };
-    this.samples.take();
-    this.measuring = true;
+    this.win.begin();
   }
 
   endMeasure(): WindowResult {
-    this.measuring = false;
-    return { ...this.win, samples: this.samples.take() };
+    return this.win.end();
   }
 
   async stop(timeoutMs: number): Promise<Totals> {
     this.running = false;
-    if (this.pending.size > 0) {
-      let guard: NodeJS.Timeout | undefined;
-      await Promise.race([new Promise<void>((resolve) => (this.idleWaiter = resolve)), new Promise<void>((resolve) => (guard = setTimeout(resolve, timeoutMs)))]);
-      clearTimeout(guard);
-    }
+    if (this.pending.size > 0) await settleWithin(new Promise<void>((resolve) => (this.idleWaiter = resolve)), timeoutMs);
     const expected = this.sentBroadcasts * (this.members.length - 1);
     return { sent: expected, received: this.delivered, lost: expected - this.delivered };
   }

@@ -7,9 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { launch } from './launcher.js';
+import { launch, served } from './launcher.js';
 
 interface Peer {
   id: string;
@@ -72,12 +71,5 @@ launch('bare', async () => {
   });
 
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (http.address() as AddressInfo).port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        http.close(() => resolve());
-        http.closeAllConnections();
-      }),
-  };
+  return served(http);
 });

@@ -6,9 +6,24 @@
  * server outlives a run.
  */
 
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
 export interface Started {
   port: number;
   stop(): Promise<void>;
+}
+
+/** A listening HTTP server as a launcher's result: its port, and a stop that drops every connection. */
+export function served(http: Server): Started {
+  return {
+    port: (http.address() as AddressInfo).port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      }),
+  };
 }
 
 export type LauncherMessage = { type: 'ready'; port: number; pid: number } | { type: 'mem'; rss: number; heapUsed: number; external: number; arrayBuffers: number };

@@ -2,20 +2,12 @@
  * PeerJS's server (npm `peer`) under test, as its README starts it, with one change: the
  * concurrent-client limit (default 5000) is lifted so the idle-capacity scenario can fill it.
  */
-import type { AddressInfo } from 'node:net';
 import { PeerServer } from 'peer';
-import { launch } from './launcher.js';
+import { launch, served } from './launcher.js';
 
 launch('peerjs', async () => {
   const http = await new Promise<import('node:http').Server>((resolve) => {
     PeerServer({ host: '127.0.0.1', port: 0, key: 'peerjs', path: '/', concurrent_limit: 1_000_000 }, (server) => resolve(server as import('node:http').Server));
   });
-  return {
-    port: (http.address() as AddressInfo).port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        http.close(() => resolve());
-        http.closeAllConnections();
-      }),
-  };
+  return served(http);
 });

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { RelayDriver } from '../../bench/loadgen/relay.js';
 import { makePlan, type Plan } from '../../bench/plan.js';
+import { freePort } from '../../bench/redis.js';
 import { latency, relay, type RunContext } from '../../bench/scenarios.js';
 import { startTarget, TARGETS } from '../../bench/targets.js';
 import { WakeupProbe } from '../../bench/wakeup.js';
@@ -21,14 +24,6 @@ function tinyPlan(): Plan {
 
 function ctx(extra: Partial<RunContext> = {}): RunContext {
   return { plan: tinyPlan(), tag: 'dt', log: () => {}, ...extra };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 test('the relay scenario measures a live target end to end: everything sent arrives, with latencies', async () => {
@@ -57,8 +52,11 @@ test('the latency scenario runs every target at the same offered rates, each win
 });
 
 test('a target can run under a wrapper program (how bench:instructions runs it under valgrind)', async () => {
-  // /usr/bin/env stands in for valgrind: `env node --expose-gc launcher` must come up, relay and stop.
-  const t = await startTarget(TARGETS.bare, { wrap: { execPath: '/usr/bin/env', args: [] } });
+  // A shell stands in for valgrind: it leaves a mark (so the test knows the wrapper really ran), then
+  // becomes `node --expose-gc launcher`, which must come up, relay and stop.
+  const mark = join(mkdtempSync(join(tmpdir(), 'sb-wrap-')), 'wrapped');
+  const t = await startTarget(TARGETS.bare, { wrap: { execPath: '/bin/sh', args: ['-c', `echo wrapped > '${mark}'; exec "$0" "$@"`] } });
+  assert.equal(readFileSync(mark, 'utf8'), 'wrapped\n', 'the server was started through the wrapper');
   const d = new RelayDriver({ base: t.base, protocol: 'native', pairs: 1, window: 1, tagBase: 0, name: 'wrap', maxSends: 10 });
   try {
     await d.connect();

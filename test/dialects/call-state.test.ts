@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, type Frame, type TestClient } from '../helpers/ws.js';
+import { callQuiet as quiet } from '../helpers/rounds.js';
 
 /**
  * The call dialect's call state, which the original server did not have: busy, a ring that times
@@ -35,13 +36,6 @@ async function trio(srv: TestServer): Promise<[TestClient, TestClient, TestClien
   const b = await register(srv, 'bob', [a]);
   const c = await register(srv, 'carol', [a, b]);
   return [a, b, c];
-}
-
-/** A round trip the server answers in order: every frame sent to `c` before it has arrived. */
-async function quiet(c: TestClient): Promise<Frame[]> {
-  c.send({ type: 'round_trip' });
-  await c.next((f) => f.type === 'error' && f.message === 'Unknown message type: round_trip');
-  return c.take();
 }
 
 async function errorText(c: TestClient, frame: unknown): Promise<string> {

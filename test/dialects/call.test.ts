@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, type Frame, type TestClient } from '../helpers/ws.js';
 import { connectDataChannel, type SignalingPort } from '../helpers/webrtc.js';
+import { callQuiet as quiet } from '../helpers/rounds.js';
 
 /**
  * The call dialect (seed 002): directory, registration, relays and error texts, over the catch-all
@@ -30,13 +31,6 @@ async function register(srv: TestServer, username: string, online: TestClient[] 
 }
 
 const names = (f: Frame) => (f.users as { username: string }[]).map((u) => u.username);
-
-/** A round trip the server answers in order: every frame sent to `c` before it has arrived. */
-async function quiet(c: TestClient): Promise<Frame[]> {
-  c.send({ type: 'round_trip' });
-  await c.next((f) => f.type === 'error' && f.message === 'Unknown message type: round_trip');
-  return c.take();
-}
 
 async function errorText(c: TestClient, frame: unknown): Promise<string> {
   c.send(frame);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, type TestClient } from '../helpers/ws.js';
+import { slamNothingMore as nothingMore, slamSettle as settle } from '../helpers/rounds.js';
 
 let srv: TestServer;
 before(async () => {
@@ -9,16 +10,6 @@ before(async () => {
 });
 after(() => srv.close());
 
-/** A round trip the server answers in order (every dialect on a catch-all path answers bad JSON so). */
-async function settle(c: TestClient): Promise<void> {
-  c.send('{not json');
-  await c.next((f) => f.type === 'error' && f.message === 'Invalid JSON');
-}
-
-async function nothingMore(c: TestClient): Promise<void> {
-  await settle(c);
-  assert.deepEqual(c.take(), []);
-}
 
 /** The next frame, as the raw text the server sent (to check it was forwarded unchanged). */
 async function nextRaw(c: TestClient): Promise<string> {

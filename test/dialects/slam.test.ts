@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, type Frame, type TestClient } from '../helpers/ws.js';
 import { detectPair, detectSlam } from '../../src/dialects/slam/index.js';
+import { slamNothingMore as nothingMore, slamSettle as settle } from '../helpers/rounds.js';
 
 let srv: TestServer;
 before(async () => {
@@ -18,18 +19,6 @@ async function register(clientId: string, room?: string, clientType?: string, se
   if (clientType !== undefined) frame.client_type = clientType;
   c.send(frame);
   return { c, registered: await c.next('registered') };
-}
-
-/** A round trip the server answers in order: every frame sent to `c` before it has arrived by then. */
-async function settle(c: TestClient): Promise<void> {
-  c.send('{not json');
-  await c.next((f) => f.type === 'error' && f.message === 'Invalid JSON');
-}
-
-/** Proves nothing else reached `c`. */
-async function nothingMore(c: TestClient): Promise<void> {
-  await settle(c);
-  assert.deepEqual(c.take(), []);
 }
 
 async function expectError(c: TestClient, frame: unknown, message: string): Promise<void> {

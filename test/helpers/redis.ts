@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../bench/redis.js';
 
 /** Whether redis-server is on PATH; tests that need it skip loudly (naming the apt package) when not. */
 export const redisAvailable = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status === 0;
@@ -11,16 +11,7 @@ if (!redisAvailable) {
   process.stderr.write('\n*** SKIPPING Redis cluster tests: redis-server is not on PATH. Install it with `apt-get install redis-server`. ***\n\n');
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** A real redis-server child process on a free loopback port; kill and restart it at will. */
 export class RedisProcess {

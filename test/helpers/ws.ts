@@ -82,16 +82,17 @@ export class TestClient {
   }
 }
 
-export function connect(url: string, opts: WebSocket.ClientOptions = {}): Promise<TestClient> {
+/** Opens a WebSocket (with subprotocols, if given); a refused handshake rejects with its status, body and content type. */
+export function connect(url: string, opts: WebSocket.ClientOptions = {}, protocols?: string[]): Promise<TestClient> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts);
+    const ws = protocols ? new WebSocket(url, protocols, opts) : new WebSocket(url, opts);
     const c = new TestClient(ws);
     ws.once('open', () => resolve(c));
     ws.once('error', reject);
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { status: res.statusCode, body })));
+      res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { status: res.statusCode, body, type: res.headers['content-type'] })));
     });
   });
 }

@@ -1,6 +1,6 @@
 import { SignJWT, type JWTPayload } from 'jose';
 import WebSocket from 'ws';
-import { TestClient } from '../helpers/ws.js';
+import { connect, type TestClient } from '../helpers/ws.js';
 
 /** A 32-byte HS256 secret (the server refuses shorter ones). */
 export const SECRET = 'test-secret-0123456789-abcdefghij-klmnop';
@@ -26,17 +26,7 @@ export function sign(claims: JWTPayload, opts: SignOptions): Promise<string> {
 
 /** Opens a WebSocket with extra options or subprotocols; resolves once open. */
 export function open(url: string, protocols?: string[], opts: WebSocket.ClientOptions = {}): Promise<TestClient> {
-  return new Promise((resolve, reject) => {
-    const ws = protocols ? new WebSocket(url, protocols, opts) : new WebSocket(url, opts);
-    const c = new TestClient(ws);
-    ws.once('open', () => resolve(c));
-    ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { status: res.statusCode, body, type: res.headers['content-type'] })));
-    });
-  });
+  return connect(url, opts, protocols);
 }
 
 /** A handshake expected to be refused: its status, JSON body and content type. */
