@@ -66,6 +66,11 @@ function onClose(this: WebSocket): void {
 function onError(this: WebSocket, err: Error): void {
   owner(this).log.debug({ err }, 'socket error');
 }
+/** A module-level tick callback, so corking allocates no closure per relayed frame. */
+function uncork(conn: Connection, sock: { uncork(): void }): void {
+  conn.uncorked();
+  sock.uncork();
+}
 
 /**
  * One WebSocket and the dialect that speaks on it. Owns framing (JSON parse, size, binary),
@@ -156,10 +161,12 @@ export class Connection implements Conn {
     if (!sock) return;
     sock.cork();
     this.corked = true;
-    process.nextTick(() => {
-      this.corked = false;
-      sock.uncork();
-    });
+    process.nextTick(uncork, this, sock);
+  }
+
+  /** @internal (the tick after cork()) */
+  uncorked(): void {
+    this.corked = false;
   }
 
   close(code: number, reason: string): void {
