@@ -1,3 +1,4 @@
+import { parseArgs as parseArgv } from 'node:util';
 import { configLeaves, configTable, ConfigError, loadConfig } from './config.js';
 import { SwitchboardServer } from './server/server.js';
 import { VERSION } from './version.js';
@@ -13,7 +14,8 @@ Usage: switchboard [options]
   -h, --help            this text
   -v, --version         print the version
 
-Every setting also has a flag and an environment variable:
+Every setting also has a flag and an environment variable (a true/false setting is a switch:
+--flag turns it on, --no-flag off):
 
 ${configLeaves()
   .map((l) => `  ${l.flag.padEnd(32)} ${l.env}`)
@@ -23,8 +25,6 @@ Precedence: defaults < config file < environment < flags. See README.md and docs
 Endpoints: ws://HOST:PORT/v1 (native protocol), GET /health, /ready, /metrics.
 `;
 
-const SHORT: Record<string, string> = { '-p': '--port', '-H': '--host', '-c': '--config', '-l': '--log-level' };
-
 export interface ParsedArgs {
   help: boolean;
   version: boolean;
@@ -33,33 +33,82 @@ export interface ParsedArgs {
   flags: Record<string, string>;
 }
 
-/** Parses `--flag value` and `--flag=value`; unknown flags are a usage error (ConfigError). */
-export function parseArgs(argv: string[]): ParsedArgs {
-  const byFlag = new Map(configLeaves().map((l) => [l.flag, l.key]));
-  const out: ParsedArgs = { help: false, version: false, configTable: false, file: undefined, flags: {} };
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i]!;
-    let value: string | undefined;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
+type OptionSpec = { type: 'string' | 'boolean'; short?: string };
+
+/** The command's own options beside the settings' flags. */
+const COMMAND_OPTIONS: Record<string, OptionSpec> = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+  'print-config-table': { type: 'boolean' },
+  config: { type: 'string', short: 'c' },
+};
+
+/** Settings with a short form. */
+const SHORT: Record<string, string> = { port: 'p', host: 'H', 'log-level': 'l' };
+
+/**
+ * The option table for node:util's parseArgs: every setting's flag takes a value, except booleans,
+ * which are `--flag` (true) and `--no-flag` (false) and never swallow the next argument.
+ */
+function optionTable(): { options: Record<string, OptionSpec>; keyOf: Map<string, { key: string; value?: string }> } {
+  const options: Record<string, OptionSpec> = { ...COMMAND_OPTIONS };
+  const keyOf = new Map<string, { key: string; value?: string }>();
+  for (const leaf of configLeaves()) {
+    const name = leaf.flag.slice(2);
+    if (leaf.schema.type === 'boolean') {
+      options[name] = { type: 'boolean' };
+      options[`no-${name}`] = { type: 'boolean' };
+      keyOf.set(name, { key: leaf.key, value: 'true' });
+      keyOf.set(`no-${name}`, { key: leaf.key, value: 'false' });
+    } else {
+      const short = SHORT[name];
+      options[name] = short ? { type: 'string', short } : { type: 'string' };
+      keyOf.set(name, { key: leaf.key });
     }
-    arg = SHORT[arg] ?? arg;
-    if (arg === '--help') out.help = true;
-    else if (arg === '--version') out.version = true;
-    else if (arg === '-h') out.help = true;
-    else if (arg === '-v') out.version = true;
-    else if (arg === '--print-config-table') out.configTable = true;
+  }
+  return { options, keyOf };
+}
+
+/** parseArgs' complaint as a ConfigError naming the flag (or the setting, when a value is missing). */
+function usageError(err: { code?: string; message: string }, keyOf: Map<string, { key: string }>): ConfigError {
+  const first = err.message.split('\n')[0]!;
+  if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    const arg = /'([^']*)'/.exec(first)?.[1] ?? 'arguments';
+    return new ConfigError(arg, 'unexpected argument: every setting is a --flag (see --help)');
+  }
+  // "Option '-p, --port <value>' …": the long form names the setting.
+  const flag = /'(?:-\w, )?(--?[^' <]+)/.exec(first)?.[1] ?? 'arguments';
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new ConfigError(flag, 'unknown option (see --help)');
+  const long = flag.replace(/^-+/, '');
+  const key = keyOf.get(long)?.key ?? (long === 'c' || long === 'config' ? 'config' : flag);
+  if (/argument missing/.test(first)) return new ConfigError(key, `${flag} needs a value`);
+  if (/ambiguous/.test(first)) return new ConfigError(key, `${flag} needs a value (to pass one that starts with a dash, write ${flag}=-…)`);
+  if (/does not take an argument/.test(first)) return new ConfigError(key, `${flag} is a switch and takes no value (write ${flag} or --no-${long})`);
+  return new ConfigError(key, first);
+}
+
+/** Parses the command line with node:util's parseArgs; a usage problem is a ConfigError. */
+export function parseArgs(argv: string[]): ParsedArgs {
+  const { options, keyOf } = optionTable();
+  let tokens: NonNullable<ReturnType<typeof parseArgv>['tokens']>;
+  try {
+    tokens = parseArgv({ args: argv, options, strict: true, allowPositionals: false, tokens: true }).tokens ?? [];
+  } catch (err) {
+    const e = err as { code?: unknown; message: string };
+    if (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) throw usageError(e as { code: string; message: string }, keyOf);
+    throw err;
+  }
+  const out: ParsedArgs = { help: false, version: false, configTable: false, file: undefined, flags: {} };
+  // Tokens keep the command line's order: a later flag overrides an earlier one (--no-x too).
+  for (const t of tokens) {
+    if (t.kind !== 'option') continue;
+    if (t.name === 'help') out.help = true;
+    else if (t.name === 'version') out.version = true;
+    else if (t.name === 'print-config-table') out.configTable = true;
+    else if (t.name === 'config') out.file = t.value;
     else {
-      const key = arg === '--config' ? 'config' : byFlag.get(arg);
-      if (!key) throw new ConfigError(arg, 'unknown option (see --help)');
-      if (value === undefined) {
-        value = argv[++i];
-        if (value === undefined) throw new ConfigError(key, `${arg} needs a value`);
-      }
-      if (key === 'config') out.file = value;
-      else out.flags[key] = value;
+      const hit = keyOf.get(t.name)!;
+      out.flags[hit.key] = hit.value ?? t.value ?? '';
     }
   }
   return out;

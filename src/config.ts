@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Type, type Static, type TSchema, type TObject } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { IDENTITY_DIALECTS, PERMISSIONS } from './core/access.js';
 
 /**
@@ -53,13 +53,13 @@ export const ConfigSchema = Type.Object(
         prefix: Type.String({ default: 'sb:', description: 'Prefix of every Redis key and channel (several clusters can share one Redis).' }),
         presenceTtlMs: Count(10_000, 'A node whose presence is not refreshed for this long is dead: its peers are removed from every room (refreshed every quarter of it).', 1000),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     call: Type.Object(
       {
         ringTimeoutMs: Count(30_000, 'call dialect: an unanswered call stops ringing after this long (caller hears `call_rejected`, reason `timeout`).'),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     connections: Type.Object(
       {
@@ -67,7 +67,7 @@ export const ConfigSchema = Type.Object(
         maxPerIp: Count(1_000, 'WebSocket connections from one client address before refusing handshakes with HTTP 429; 0: unlimited. Behind a proxy, set `trustProxy` or every client shares the proxy\'s address.', 0),
         handshakeTimeoutMs: Count(10_000, 'A TCP connection that has not completed its HTTP request or WebSocket upgrade (admission included) within this long is dropped.'),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     rateLimits: Type.Object(
       {
@@ -80,14 +80,14 @@ export const ConfigSchema = Type.Object(
         closeAfter: Count(50, 'A connection that keeps sending while rate-limited is closed (native 4008, policy violation) after about this many rate-limited frames within `rateLimits.closeWindowMs`.'),
         closeWindowMs: Count(10_000, 'The window of `rateLimits.closeAfter`.'),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     tls: Type.Object(
       {
         cert: Type.String({ default: '', description: 'PEM certificate (chain) file: when set with `tls.key`, every listener serves https and wss directly.' }),
         key: Type.String({ default: '', description: 'PEM private key file for `tls.cert`.' }),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     trustProxy: Type.Boolean({ default: false, description: 'Take the client address (per-IP limits, logs) from the proxy header `proxyHeader`: its right-most entry that is not a trusted proxy. Only turn on behind a proxy that sets that header.' }),
     proxyHeader: Type.Union([Type.Literal('x-forwarded-for'), Type.Literal('forwarded')], { default: 'x-forwarded-for', description: 'Which header `trustProxy` reads: `x-forwarded-for` or `forwarded` (RFC 7239). Only the one your proxy appends to is safe.' }),
@@ -113,7 +113,7 @@ export const ConfigSchema = Type.Object(
           description: 'When the webhook times out, fails or answers garbage: `deny` (HTTP 503 `auth-unavailable`) or `allow` (the token alone decides).',
         }),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     identity: Type.Object(
       {
@@ -126,7 +126,7 @@ export const ConfigSchema = Type.Object(
           description: 'Per-dialect overrides of `identity.policy`, e.g. `{"call":"replace","native":"reject"}`.',
         }),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     turn: Type.Object(
       {
@@ -134,14 +134,14 @@ export const ConfigSchema = Type.Object(
         urls: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'TURN server URLs the ephemeral credentials are for, e.g. `["turn:turn.example.org:3478","turns:turn.example.org:5349"]`.' }),
         ttlSeconds: Count(86_400, 'Lifetime of ephemeral TURN credentials; native clients get fresh ones (`ice-servers`) at 80% of it.', 60),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     heartbeat: Type.Object(
       {
         intervalMs: Count(20_000, 'How often every connection is probed (WebSocket ping; vc also gets its JSON ping).'),
         timeoutMs: Count(60_000, 'A connection silent (no frame, no pong) this long is closed; its rooms hear reason `timeout`.'),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     rooms: Type.Object(
       {
@@ -152,7 +152,7 @@ export const ConfigSchema = Type.Object(
         idleTtlMs: Ms(0, 'Rooms with no activity for this long expire (members hear `peer-left` reason `expired`); 0 disables.'),
         sweepIntervalMs: Count(1_000, 'How often empty and idle rooms are looked for (the precision of both TTLs).'),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     limits: Type.Object(
       {
@@ -162,7 +162,7 @@ export const ConfigSchema = Type.Object(
         maxMetaBytes: Count(2_048, 'Largest peer `meta` object, serialised.'),
         maxBufferedBytes: Count(4_194_304, 'Outbound bytes queued for one socket before it counts as a slow consumer and is closed.'),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
   },
   { additionalProperties: false },
@@ -312,14 +312,69 @@ export function loadConfig(src: ConfigSources = {}): Config {
   return validateConfig(layered);
 }
 
-/** Fills defaults and checks types and ranges; the first problem is reported by key. */
-export function validateConfig(input: unknown): Config {
-  const withDefaults = Value.Default(ConfigSchema, Value.Clone(input ?? {}));
-  const first = Value.Errors(ConfigSchema, withDefaults).First();
-  if (first) {
-    const key = first.path.replace(/^\//, '').replace(/\//g, '.') || 'config';
-    throw new ConfigError(key, first.message);
+/**
+ * The schema as the input is checked against before defaults are filled: every setting that has a
+ * default is optional, nothing else changes. Checking first matters: filling defaults into a value
+ * of the wrong type (an object where a list belongs) would silently replace it with the default.
+ */
+function optionalDefaults(schema: TObject): TObject {
+  const props: Record<string, TSchema> = {};
+  for (const [name, sub] of Object.entries(schema.properties)) {
+    const inner = (sub as TSchema).type === 'object' && (sub as TObject).properties ? optionalDefaults(sub as TObject) : (sub as TSchema);
+    props[name] = (sub as { default?: unknown }).default !== undefined ? Type.Optional(inner) : inner;
   }
+  return Type.Object(props, { additionalProperties: schema.additionalProperties });
+}
+
+const InputSchema = optionalDefaults(ConfigSchema);
+
+/** A schema error in a user's words: the allowed values of an enumeration, an unknown key named. */
+function describe(error: ValueError): string {
+  const choices = (error.schema as { anyOf?: { const?: unknown }[] }).anyOf;
+  if (choices?.length && choices.every((c) => c.const !== undefined)) {
+    return `expected one of ${choices.map((c) => JSON.stringify(c.const)).join(', ')}, got ${JSON.stringify(error.value)}`;
+  }
+  if (error.type === ValueErrorType.ObjectAdditionalProperties) return 'unknown setting';
+  if (error.type === ValueErrorType.Array) return `expected a list (JSON array), got ${kind(error.value)}`;
+  if (error.type === ValueErrorType.Object) return `expected an object, got ${kind(error.value)}`;
+  return error.message;
+}
+
+function kind(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (v === null) return 'null';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** The dotted key of an error's path; for an unknown key, that key itself. */
+function keyOf(error: ValueError): string {
+  return error.path.replace(/^\//, '').replace(/\//g, '.') || 'config';
+}
+
+/** The first unknown key under `value` (TypeBox reports the object holding it, not the key). */
+function unknownKey(schema: TObject, value: unknown, prefix: string[] = []): string | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const sub = schema.properties[k] as TSchema | undefined;
+    if (!sub) return schema.additionalProperties === false ? [...prefix, k].join('.') : undefined;
+    if (sub.type === 'object' && (sub as TObject).properties) {
+      const found = unknownKey(sub as TObject, v, [...prefix, k]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** Checks types, ranges and unknown keys, then fills defaults; the first problem is reported by key. */
+export function validateConfig(input: unknown): Config {
+  const raw = input ?? {};
+  const unknown = unknownKey(ConfigSchema, raw);
+  if (unknown) throw new ConfigError(unknown, 'unknown setting');
+  const first = Value.Errors(InputSchema, raw).First();
+  if (first) throw new ConfigError(keyOf(first), describe(first));
+  const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw));
+  const after = Value.Errors(ConfigSchema, withDefaults).First();
+  if (after) throw new ConfigError(keyOf(after), describe(after));
   const cfg = withDefaults as Config;
   if (cfg.heartbeat.timeoutMs <= cfg.heartbeat.intervalMs) {
     throw new ConfigError('heartbeat.timeoutMs', `must be greater than heartbeat.intervalMs (${cfg.heartbeat.intervalMs})`);

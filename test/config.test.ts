@@ -101,3 +101,45 @@ test('CLI flags: --port N, --port=N, short forms, --config, unknown flags refuse
   configError(() => parseArgs(['--bogus']), '--bogus');
   configError(() => parseArgs(['--port']), 'port');
 });
+
+test('a value of the wrong shape is refused, never replaced by the default', () => {
+  configError(() => loadConfig({ flags: { listeners: '{"port":8000}' } }), 'listeners');
+  configError(() => loadConfig({ env: { SWITCHBOARD_ICE_SERVERS: '{"urls":"stun:a.example:3478"}' } }), 'iceServers');
+  configError(() => loadConfig({ file: file({ listeners: { port: 8000 } }) }), 'listeners');
+  configError(() => loadConfig({ file: file({ rooms: 5 }) }), 'rooms');
+  assert.match(String(captured(() => loadConfig({ flags: { listeners: '{"port":8000}' } }))), /expected a list \(JSON array\), got an object/);
+});
+
+test('unknown keys are refused at every depth, named by their full key', () => {
+  configError(() => loadConfig({ file: file({ rooms: { maxpeers: 5 } }) }), 'rooms.maxpeers');
+  configError(() => loadConfig({ file: file({ redis: { url: '', host: 'x' } }) }), 'redis.host');
+  configError(() => loadConfig({ file: file({ listeners: [{ port: 8000, prot: 1 }] }) }), 'listeners.0.prot');
+  configError(() => loadConfig({ overrides: { limits: { maxMesageBytes: 1 } } as never }), 'limits.maxMesageBytes');
+});
+
+test('an invalid choice names the allowed values', () => {
+  const e = captured(() => loadConfig({ env: { SWITCHBOARD_LOG_LEVEL: 'loud' } }));
+  assert.match(String(e), /logLevel: expected one of "trace", "debug", "info", "warn", "error", "fatal", "silent", got "loud"/);
+  assert.match(String(captured(() => loadConfig({ flags: { proxyHeader: 'x-real-ip' } }))), /expected one of "x-forwarded-for", "forwarded"/);
+  assert.match(String(captured(() => loadConfig({ file: file({ identity: { dialects: { call: 'share' } } }) }))), /identity\.dialects\.call: expected one of "reject", "replace", "allow"/);
+});
+
+test('CLI: a boolean flag is a switch (--x / --no-x) and never swallows the next flag', () => {
+  assert.deepEqual(parseArgs(['--trust-proxy', '--port', '8766']).flags, { trustProxy: 'true', port: '8766' });
+  assert.deepEqual(parseArgs(['--rooms-require-create', '--no-rooms-require-create']).flags, { 'rooms.requireCreate': 'false' });
+  assert.equal(loadConfig({ flags: parseArgs(['--trust-proxy', '--port', '8766']).flags }).trustProxy, true);
+  configError(() => parseArgs(['--trust-proxy=yes']), 'trustProxy');
+  configError(() => parseArgs(['--port', '--host', '127.0.0.1']), 'port');
+  configError(() => parseArgs(['-p']), 'port');
+  configError(() => parseArgs(['-c']), 'config');
+  configError(() => parseArgs(['8766']), '8766');
+});
+
+function captured(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { VERSION } from '../version.js';
 import type { BackplaneObserver } from '../backplane/redis.js';
 import type { HubObserver } from '../core/hub.js';
 
@@ -126,7 +127,9 @@ export class Metrics implements HubObserver, BackplaneObserver {
     this.backplaneReconnects = new Counter({ name: 'switchboard_backplane_reconnects_total', help: 'Reconnections to the shared store after it was lost.', registers });
     this.backplaneDeadNodes = new Counter({ name: 'switchboard_backplane_presence_expiries_total', help: 'Dead nodes whose peers this node removed (presence expired).', registers });
     this.backplaneDropped = new Counter({ name: 'switchboard_backplane_dropped_total', help: 'Publications lost because the store was unreachable (at-most-once delivery).', labelNames: ['kind'], registers });
-    collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
+    // The stock names (process_*, nodejs_*): the Node.js dashboards people already have look for them.
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({ name: 'switchboard_build_info', help: 'Always 1; the labels say which build is running.', labelNames: ['version', 'node_version'], registers }).set({ version: VERSION, node_version: process.version }, 1);
   }
 
   frameIn(dialect: string, type: string): void {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, maxHeaderSize, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -174,7 +174,7 @@ export class SwitchboardServer {
     http.on('connection', (socket: Socket) => this.onSocket(socket, !this.tls));
     if (this.tls) http.on('secureConnection', (socket: Socket) => this.startHandshake(socket));
     http.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head, listener));
-    http.on('clientError', (_err, socket) => socket.destroy());
+    http.on('clientError', clientError);
     // accept() can still fail (EMFILE from elsewhere in the process): log it, never crash.
     http.on('error', (err) => {
       if (this.state !== 'starting') this.log.error({ err }, 'listener error');
@@ -421,6 +421,22 @@ function readTlsFile(path: string, key: string): Buffer {
  */
 export function createServer(config: DeepPartial<Config> = {}, deps: ServerDeps = {}): SwitchboardServer {
   return new SwitchboardServer(loadConfig({ overrides: config }), deps);
+}
+
+/**
+ * A request Node's parser refused before any handler saw it. The client hears why (431 for headers
+ * over Node's `maxHeaderSize`, e.g. a huge token; 400 for a malformed request) instead of a bare
+ * TCP reset; a socket already gone is just destroyed.
+ */
+function clientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    refuseUpgrade(socket, 431, { error: 'request headers too large', maxHeaderBytes: maxHeaderSize });
+  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    refuseUpgrade(socket, 408, { error: 'request timeout' });
+  } else {
+    refuseUpgrade(socket, 400, { error: 'bad request' });
+  }
 }
 
 function destroySelf(this: Duplex): void {

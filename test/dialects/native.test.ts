@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { VERSION } from '../../src/version.js';
 import { connect, refused, TestClient, type Frame } from '../helpers/ws.js';
 
 async function peer(srv: TestServer): Promise<{ c: TestClient; id: string; welcome: Frame }> {
@@ -225,7 +226,11 @@ describe('native protocol /v1', () => {
     assert.match(metrics, /switchboard_errors_total\{dialect="native",code="invalid-json"\} [1-9]/);
     assert.match(metrics, /switchboard_relay_latency_seconds_count\{kind="signal"\} [1-9]/);
     assert.match(metrics, /switchboard_relay_recipients_total\{kind="signal"\} [1-9]/);
-    assert.match(metrics, /switchboard_process_cpu_seconds_total/);
+    // Stock process metrics under their stock names, so ready-made Node.js dashboards find them.
+    assert.match(metrics, /^process_cpu_seconds_total /m);
+    assert.match(metrics, /^nodejs_eventloop_lag_seconds /m);
+    assert.doesNotMatch(metrics, /switchboard_process_|switchboard_nodejs_/);
+    assert.match(metrics, new RegExp(`^switchboard_build_info\\{version="${VERSION.replace(/\./g, '\\.')}",node_version="${process.version.replace(/\./g, '\\.')}"\\} 1$`, 'm'));
     assert.equal((await fetch(srv.http('/nope'))).status, 404);
     assert.equal((await fetch(srv.http('/v1'))).status, 426);
     await a.c.close();

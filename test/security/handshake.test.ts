@@ -227,3 +227,43 @@ describe('handshake deadline', () => {
     await srv.close();
   });
 });
+
+describe('oversized handshakes', () => {
+  test('headers over Node\'s maxHeaderSize (a 100 KB token) get HTTP 431 with a JSON reason, not a reset; the server carries on', async () => {
+    const srv = await startServer();
+    try {
+      const huge = 'x'.repeat(100_000);
+      const byHeader = await connect(srv.ws('/v1'), { headers: { authorization: `Bearer ${huge}` } }).then(
+        () => assert.fail('connected'),
+        (err: Error & { status?: number; body?: string }) => err,
+      );
+      assert.equal(byHeader.status, 431, String(byHeader));
+      assert.match(byHeader.body ?? '', /"error":"request headers too large"/);
+      const byQuery = await refused(srv.ws(`/v1?token=${huge}`));
+      assert.equal(byQuery.status, 431);
+      // A plain HTTP request too, on any path.
+      const res = await fetch(srv.http('/health'), { headers: { 'x-filler': huge } });
+      assert.equal(res.status, 431);
+      const c = await connect(srv.ws('/v1'));
+      assert.equal((await c.next('welcome')).type, 'welcome');
+      await c.close();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test('a malformed request line gets HTTP 400', async () => {
+    const srv = await startServer();
+    try {
+      const sock = tcpConnect(srv.port, '127.0.0.1');
+      let reply = '';
+      sock.on('data', (d: Buffer) => (reply += d.toString()));
+      await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+      sock.write('THIS IS NOT HTTP\r\n\r\n');
+      await new Promise<void>((resolve) => sock.once('close', () => resolve()));
+      assert.match(reply, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    } finally {
+      await srv.close();
+    }
+  });
+});
