@@ -20,6 +20,13 @@ const MAX_QUEUED_FRAMES = 1024;
  */
 export const CLOSE_GRACE_MS = 5_000;
 
+/**
+ * Server-side closes after which the session is over at once, without waiting for the socket to
+ * finish closing. `shutdown` is not one (the client is told to come back; the drain spreads the
+ * closes), nor `timeout` (the hub ends a silent session itself, with its own reason).
+ */
+const ENDS_SESSION: ReadonlySet<CloseReason> = new Set(['slow-consumer', 'policy', 'kicked', 'replaced', 'expired']);
+
 /** A frame that was refused by the rate limiter while an earlier one was still being handled. */
 const RATE_LIMITED = Symbol('rate-limited');
 
@@ -91,6 +98,8 @@ export class Connection implements Conn {
   /** The server closed (or is closing) this connection: inbound frames are ignored. */
   private closing = false;
   private grace: Timer | undefined;
+  /** Set once the dialect has been told the connection is over (see endSession). */
+  private sessionEnded: Promise<void> | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -179,6 +188,10 @@ export class Connection implements Conn {
     this.closing = true;
     this.close(code, text);
     if (!this.grace && this.deps.clock && !this.ended) this.grace = this.deps.clock.setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
+    // The decision ends the session now: its rooms must not keep a member that can no longer hear
+    // them for the close grace (peer-left late, stale rosters, relays acked and dropped). After the
+    // caller's own step: the hub closes a timed-out or replaced session itself, with its reason.
+    if (ENDS_SESSION.has(reason)) queueMicrotask(() => void this.endSession());
   }
 
   /** Server draining: let the dialect tell its client. */
@@ -278,17 +291,24 @@ export class Connection implements Conn {
     }
   }
 
+  /** The dialect's end of the connection (leaves rooms, closes the session): once. */
+  private endSession(): Promise<void> {
+    return (this.sessionEnded ??= (async () => {
+      try {
+        await this.handler.closed();
+      } catch (err) {
+        this.log.error({ err }, 'dialect close handler failed');
+      }
+    })());
+  }
+
   /** @internal (the socket's close listener) */
   async onClose(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
     this.queue = undefined;
     this.grace?.cancel();
-    try {
-      await this.handler.closed();
-    } catch (err) {
-      this.log.error({ err }, 'dialect close handler failed');
-    }
+    await this.endSession();
     this.log.info({}, 'disconnected');
     this.deps.onClosed(this);
   }

@@ -292,6 +292,46 @@ describe('slow and dead clients', () => {
     await srv.close();
   });
 
+  test('a slow consumer leaves its rooms the moment it is declared one, not when its socket finally goes', async () => {
+    const bound = 256 * 1024;
+    const srv = await startServer({ limits: { maxBufferedBytes: bound }, rateLimits: { messagesPerSecond: 0 } });
+    const sender = await nativePeer(srv, 'slow2');
+    const senderConn = [...srv.server.connections][0]!;
+    const stuck = await rawWebSocket(srv.port, '/v1');
+    stuck.pause();
+    await until(() => srv.server.connections.size === 2, 'the stuck connection');
+    const conn = [...srv.server.connections].find((c) => c !== senderConn)!;
+    const stuckId = conn.session!.id;
+    await srv.server.hub.join(conn.session!, 'slow2');
+    await sender.c.next('peer-joined');
+    const payload = 'z'.repeat(60_000);
+    let sent = 0;
+    while (conn.ws.readyState === WebSocket.OPEN && sent < 2000) {
+      sender.c.send({ type: 'broadcast', room: 'slow2', data: payload });
+      sent++;
+      sender.c.send({ type: 'ping', id: sent });
+      await sender.c.next((f) => f.re === sent);
+    }
+    assert.ok(sent < 2000, 'the slow consumer was declared');
+    // The clock does not move: the close grace has not run, the socket is still held open.
+    assert.equal(srv.server.connections.has(conn), true, 'its socket is still in its close grace');
+    assert.deepEqual(await sender.c.next('peer-left'), { type: 'peer-left', room: 'slow2', peerId: stuckId, reason: 'disconnect' });
+    assert.equal(srv.server.hub.sessions.has(stuckId), false);
+    sender.c.send({ type: 'signal', id: 'to-stuck', to: stuckId, data: 'x' });
+    const answer = await sender.c.next((f) => f.re === 'to-stuck');
+    assert.deepEqual([answer.type, answer.code], ['error', 'peer-not-found'], 'a signal to it is refused, not acked and dropped');
+    const late = await nativePeer(srv);
+    late.c.send({ type: 'join', room: 'slow2' });
+    const roster = (await late.c.next('joined')).peers as { peerId: string }[];
+    assert.deepEqual(roster.map((p) => p.peerId), [sender.id], 'a newcomer does not see it in the roster');
+    srv.clock.advance(CLOSE_GRACE_MS);
+    await until(() => !srv.server.connections.has(conn), 'the stuck socket to be cut');
+    stuck.destroy();
+    await sender.c.close();
+    await late.c.close();
+    await srv.close();
+  });
+
   test('a client that stops answering pings is reaped by the heartbeat (4000); its room hears reason timeout', async () => {
     const srv = await startServer();
     const alive = await nativePeer(srv, 'hb');
