@@ -181,9 +181,9 @@ export class Connection implements Conn {
     if (!this.grace && this.deps.clock && !this.ended) this.grace = this.deps.clock.setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
   }
 
-  /** Server draining: let the dialect tell its client. */
-  drain(): void {
-    this.handler.drain?.();
+  /** Server draining: the server closes this connection in closeInMs; let the dialect tell its client. */
+  drain(closeInMs: number): void {
+    this.handler.drain?.(closeInMs);
   }
 
   /** @internal (the link's) */
