@@ -54,7 +54,7 @@ export class LogSink {
   /** Lines dropped since the last warning about it. */
   private dropped = 0;
   private full = false;
-  private failed = false;
+  private readonly health: StreamHealth;
   /** Called with the count of dropped lines when lines are written again after drops. */
   onResumed: ((dropped: number) => void) | undefined;
 
@@ -63,14 +63,12 @@ export class LogSink {
     private readonly maxBytes: number,
     private readonly format?: (line: string) => string,
   ) {
-    out.on('error', () => {
-      this.failed = true;
-    });
+    this.health = healthOf(out);
   }
 
   /** One line from pino. */
   write(line: string): void {
-    if (this.failed) return;
+    if (this.health.failed) return;
     if (this.full || this.out.writableLength >= this.maxBytes) {
       this.full = this.out.writableLength > this.maxBytes / 2;
       if (this.full) {
@@ -88,8 +86,32 @@ export class LogSink {
 
   /** Calls back once everything written so far has left the process (or the destination failed). */
   flush(cb: (err?: Error) => void): void {
-    if (this.failed || this.out.writableLength === 0) return void process.nextTick(cb);
+    if (this.health.failed || this.out.writableLength === 0) return void process.nextTick(cb);
     // An empty write's callback runs after every write queued before it.
     this.out.write('', () => cb());
   }
+}
+
+interface StreamHealth {
+  failed: boolean;
+}
+
+/**
+ * Whether a destination has failed, watched by one 'error' listener per stream however many loggers
+ * write to it (every server embedded in one process shares process.stdout). Keyed by the stream,
+ * which is the process's anyway; nothing per server lives here.
+ */
+const streams = new WeakMap<Writable, StreamHealth>();
+
+function healthOf(out: Writable): StreamHealth {
+  let h = streams.get(out);
+  if (!h) {
+    const health = { failed: false };
+    out.on('error', () => {
+      health.failed = true;
+    });
+    streams.set(out, health);
+    h = health;
+  }
+  return h;
 }
