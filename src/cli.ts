@@ -138,19 +138,46 @@ export async function main(argv: string[]): Promise<void> {
     server.log.fatal({ err }, `cannot listen on ${server.config.host}:${server.config.port}: ${(err as Error).message}`);
     process.exit(1);
   }
+  onShutdownSignals(server);
+}
+
+/**
+ * After the first SIGTERM/SIGINT the process exits at the latest this long after the drain window,
+ * whatever still runs (a log destination that never drains, a backplane that never answers). It
+ * covers the close guard (2 s) and the backplane's stop, and leaves time to flush the log.
+ */
+export const SHUTDOWN_DEADLINE_MS = 5_000;
+
+/**
+ * First SIGTERM/SIGINT: drain, flush the log, exit 0 (1 if the stop failed). A real, unref'd timer
+ * started at the signal exits regardless at drainTimeoutMs + SHUTDOWN_DEADLINE_MS (0 if the stop had
+ * completed and only the log flush was pending, 1 otherwise). A second signal exits at once (1).
+ * Nothing on the way out can block the event loop: the log never writes synchronously to a pipe.
+ */
+function onShutdownSignals(server: SwitchboardServer): void {
   let signals = 0;
+  let stopped = false;
+  const exit = (code: number) => server.log.flush(() => process.exit(code));
   const shutdown = (sig: string) => {
     signals++;
     if (signals > 1) {
       server.log.warn({ signal: sig }, 'second signal: exiting now');
       process.exit(1);
     }
-    server.log.info({ signal: sig }, 'shutting down');
+    const deadlineMs = server.config.drainTimeoutMs + SHUTDOWN_DEADLINE_MS;
+    setTimeout(() => {
+      server.log.error({ deadlineMs, stopped }, 'shutdown deadline passed: exiting');
+      process.exit(stopped ? 0 : 1);
+    }, deadlineMs).unref();
+    server.log.info({ signal: sig, deadlineMs }, 'shutting down');
     server.stop().then(
-      () => process.exit(0),
+      () => {
+        stopped = true;
+        exit(0);
+      },
       (err) => {
         server.log.error({ err }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       },
     );
   };

@@ -58,8 +58,8 @@ export function autoDialect(candidates: readonly Dialect[], fallback?: Dialect):
         closed() {
           return current?.closed();
         },
-        drain() {
-          if (decided) current?.drain?.();
+        drain(closeInMs) {
+          if (decided) current?.drain?.(closeInMs);
         },
         heartbeat() {
           if (decided) current?.heartbeat?.();

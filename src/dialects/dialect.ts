@@ -69,8 +69,8 @@ export interface DialectHandler {
   reject(code: ErrorCode, detail: string): void;
   /** The socket closed. */
   closed(): void | Promise<void>;
-  /** The server is draining (graceful shutdown). */
-  drain?(): void;
+  /** The server is draining (graceful shutdown) and will close this connection in closeInMs. */
+  drain?(closeInMs: number): void;
   /** Heartbeat tick: an application-level ping where the dialect has one. */
   heartbeat?(): void;
 }

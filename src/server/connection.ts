@@ -194,9 +194,9 @@ export class Connection implements Conn {
     if (ENDS_SESSION.has(reason)) queueMicrotask(() => void this.endSession());
   }
 
-  /** Server draining: let the dialect tell its client. */
-  drain(): void {
-    this.handler.drain?.();
+  /** Server draining: the server closes this connection in closeInMs; let the dialect tell its client. */
+  drain(closeInMs: number): void {
+    this.handler.drain?.(closeInMs);
   }
 
   /** @internal (the link's) */

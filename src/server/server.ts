@@ -27,6 +27,9 @@ import { buildGates, type UpgradeGate } from './gates.js';
 import { PathRouter } from './routes.js';
 import { AddressBuckets } from '../security/address-buckets.js';
 
+/** After the drain window, how long (real time) closed sockets get to finish their close handshake. */
+export const SHUTDOWN_CLOSE_GUARD_MS = 2_000;
+
 export interface ServerDeps {
   clock?: Clock;
   logger?: Logger;
@@ -260,8 +263,10 @@ export class SwitchboardServer {
   }
 
   /**
-   * Graceful stop: refuse new connections, /ready → 503, tell every client (native: `goaway`),
-   * wait up to drainTimeoutMs for them to leave, close the rest (1001), then close the listeners.
+   * Graceful stop: refuse new connections, /ready → 503, give every connection its own moment in
+   * the drain window and close it then (1001; native clients hear the moment in `goaway`), finish
+   * early once all have left, then close the listeners. Resolves within drainTimeoutMs plus the
+   * close guard (SHUTDOWN_CLOSE_GUARD_MS) and the backplane's stop.
    */
   stop(opts: { drainTimeoutMs?: number } = {}): Promise<void> {
     this.stopping ??= this.doStop(opts.drainTimeoutMs ?? this.config.drainTimeoutMs);
@@ -272,7 +277,7 @@ export class SwitchboardServer {
     this.state = 'draining';
     this.hub.draining = true;
     this.log.info({ connections: this.connections.size, drainTimeoutMs }, 'draining');
-    for (const c of this.connections) c.drain();
+    const spread = this.spreadCloses(drainTimeoutMs);
     if (this.connections.size > 0 && drainTimeoutMs > 0) {
       await new Promise<void>((resolve) => {
         const timer = this.clock.setTimeout(() => done(), drainTimeoutMs);
@@ -284,20 +289,8 @@ export class SwitchboardServer {
         this.onEmpty = done;
       });
     }
-    await Promise.all(
-      [...this.connections].map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            c.ws.once('close', () => resolve());
-            c.closeFor('shutdown');
-            // A peer that never answers the close handshake is cut off (a guard, not behaviour).
-            setTimeout(() => {
-              c.ws.terminate();
-              resolve();
-            }, 2000).unref();
-          }),
-      ),
-    );
+    spread.cancel();
+    await this.closeRemaining();
     await Promise.all(
       this.listeners.map(
         (l) =>
@@ -311,6 +304,62 @@ export class SwitchboardServer {
     await this.hub.stop();
     this.state = 'stopped';
     this.log.info('stopped');
+  }
+
+  /**
+   * Spreads the drain so that clients do not all reconnect in one burst. The window is cut into one
+   * equal slot per connection and each connection gets a moment drawn uniformly within its own slot
+   * (stratified jitter: as random as uniform draws, without their clumps). A native client hears its
+   * moment as `goaway.reconnectMs`; every connection still open at its moment is closed then (1001).
+   * One timer walks the schedule, which is in time order by construction.
+   */
+  private spreadCloses(windowMs: number): Timer {
+    const conns = [...this.connections];
+    const start = this.clock.now();
+    const slot = windowMs / conns.length;
+    const at = conns.map((c, i) => {
+      const ms = Math.floor((i + Math.random()) * slot);
+      c.drain(ms);
+      return ms;
+    });
+    let next = 0;
+    let timer: Timer | undefined;
+    const due = () => {
+      const elapsed = this.clock.now() - start;
+      for (; next < conns.length && at[next]! <= elapsed; next++) {
+        const c = conns[next]!;
+        if (c.ws.readyState === c.ws.OPEN) c.closeFor('shutdown');
+      }
+      if (next < conns.length) timer = this.clock.setTimeout(due, at[next]! - elapsed);
+    };
+    if (windowMs > 0) due();
+    return { cancel: () => timer?.cancel() };
+  }
+
+  /**
+   * The end of the window: closes what is still open (connections accepted during the drain, or a
+   * zero window) and waits for every socket to go; a peer that never answers the close handshake is
+   * cut after SHUTDOWN_CLOSE_GUARD_MS (a guard in real time, not behaviour).
+   */
+  private async closeRemaining(): Promise<void> {
+    const left = [...this.connections];
+    for (const c of left) if (c.ws.readyState === c.ws.OPEN) c.closeFor('shutdown');
+    const closing = left.filter((c) => c.ws.readyState !== c.ws.CLOSED);
+    if (closing.length === 0) return;
+    await new Promise<void>((resolve) => {
+      let open = closing.length;
+      const guard = setTimeout(() => {
+        for (const c of closing) c.ws.terminate();
+        resolve();
+      }, SHUTDOWN_CLOSE_GUARD_MS);
+      guard.unref();
+      const closed = () => {
+        if (--open > 0) return;
+        clearTimeout(guard);
+        resolve();
+      };
+      for (const c of closing) c.ws.once('close', closed);
+    });
   }
 
   private countBy(key: (c: Connection) => string): Map<string, number> {

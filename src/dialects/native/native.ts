@@ -198,8 +198,9 @@ class NativeLine implements DialectHandler {
     return this.ctx.hub.closeSession(this.session, 'disconnect');
   }
 
-  drain(): void {
-    this.conn.send({ type: 'goaway', reason: 'shutdown', reconnectMs: this.ctx.config.drainTimeoutMs });
+  /** closeInMs is this connection's own moment in the drain window (the server spreads them). */
+  drain(closeInMs: number): void {
+    this.conn.send({ type: 'goaway', reason: 'shutdown', reconnectMs: closeInMs });
   }
 
   private handle(msg: unknown, text: string): void | Promise<void> {
