@@ -72,7 +72,7 @@ async function closeAll(...cs: TestClient[]): Promise<void> {
 describe('mesh dialect (Unity WebRTCManager) on the catch-all path', () => {
   let srv: TestServer;
   before(async () => {
-    srv = await startServer();
+    srv = await startServer({ trustProxy: true });
   });
   after(() => srv.close());
 
@@ -191,7 +191,8 @@ describe('mesh dialect (Unity WebRTCManager) on the catch-all path', () => {
   });
 
   test('room ids never collide: 300 creates give 300 distinct live rooms', async () => {
-    const clients = await Promise.all(Array.from({ length: 30 }, () => connect(srv.ws(PATH))));
+    // Thirty users, each at its own address (one address may hold rooms.maxPerAddress rooms, 100).
+    const clients = await Promise.all(Array.from({ length: 30 }, (_, i) => connect(srv.ws(PATH), { headers: { 'x-forwarded-for': `198.51.100.${i + 1}` } })));
     const ids: string[] = [];
     // Each client creates ten rooms in turn; the rooms it leaves stay live (empty-room grace).
     for (let round = 0; round < 10; round++) {
