@@ -36,11 +36,29 @@ async function vcJoin(c: TestClient, room: string): Promise<Frame> {
   return c.next((f) => f.type === 'joined' || f.type === 'error');
 }
 
+/**
+ * The rooms Redis counts against 127.0.0.1. Read directly because a refusal also drops entries of
+ * rooms that are gone: only the store shows that a removal uncounted its room at once.
+ */
+function counted(redis: Redis): Promise<number> {
+  return redis.scard('sb:created-by:127.0.0.1');
+}
+
 describe('the per-address room quota is cluster-wide (real redis-server)', { skip: redisSkip }, () => {
   test('two nodes, one address: rooms made on either count together, and a removal on one frees a slot on the other', async () => {
     const cl = await startCluster(2, { rooms: { maxPerAddress: 3 } });
     const [n0, n1] = cl.nodes as [TestServer, TestServer];
+    const redis = new Redis(cl.redis.url);
     try {
+      // a vc room has no empty grace: it is uncounted the moment its last member leaves
+      const v = await vc(n1.ws('/ws'));
+      assert.equal((await vcJoin(v, 'brief')).type, 'joined');
+      assert.equal(await counted(redis), 1);
+      v.send({ type: 'leave' });
+      await v.next('left');
+      assert.equal(await counted(redis), 0);
+      await v.close();
+
       const a = await native(n0);
       const b = await native(n1);
       assert.equal((await ask(a, { type: 'create-room' })).type, 'room-created');
@@ -53,11 +71,13 @@ describe('the per-address room quota is cluster-wide (real redis-server)', { ski
       assert.equal((await ask(b, { type: 'leave', room: 'made-on-n1' })).type, 'left');
       assert.equal((await ask(a, { type: 'create-room' })).code, 'room-quota', 'an empty room still counts during its grace');
       await advance(cl.clock, 31_000, cl.nodes);
-      // all three were empty, so all three went
+      // all three were empty, so all three went, and were uncounted as they went
+      assert.equal(await counted(redis), 0);
       for (let i = 0; i < 3; i++) assert.equal((await ask(i % 2 ? a : b, { type: 'create-room' })).type, 'room-created');
       assert.equal((await ask(a, { type: 'create-room' })).code, 'room-quota');
       await Promise.all([a.close(), b.close()]);
     } finally {
+      redis.disconnect();
       await cl.close();
     }
   });
@@ -74,6 +94,9 @@ describe('the per-address room quota is cluster-wide (real redis-server)', { ski
       assert.equal(created, 5);
       assert.equal(refused, 15);
       assert.equal((await cl.nodes[0]!.server.hub.listRooms('native')).length, 5);
+      const redis = new Redis(cl.redis.url);
+      assert.equal(await counted(redis), 5);
+      redis.disconnect();
       await Promise.all(clients.map((c) => c.close()));
     } finally {
       await cl.close();
@@ -84,6 +107,7 @@ describe('the per-address room quota is cluster-wide (real redis-server)', { ski
     const ttl = 10_000;
     const cl = await startCluster(1, { rooms: { maxPerAddress: 1 }, redis: { presenceTtlMs: ttl } });
     const survivor = cl.nodes[0]!;
+    const redis = new Redis(cl.redis.url);
     // The doomed node runs on the wall clock; it must not judge the others by it, so it gets a longer TTL.
     const doomed = await spawnNode(cl.redis.url, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000', SWITCHBOARD_ROOMS_MAX_PER_ADDRESS: '1' });
     try {
@@ -97,10 +121,12 @@ describe('the per-address room quota is cluster-wide (real redis-server)', { ski
       const start = cl.clock.now();
       while ((await survivor.server.hub.roomInfo('vc', 'made-on-doomed')) && cl.clock.now() - start < 3 * ttl) await advance(cl.clock, 500, cl.nodes);
       assert.equal(await survivor.server.hub.roomInfo('vc', 'made-on-doomed'), undefined, 'the dead node\'s room was removed');
+      assert.equal(await counted(redis), 0);
       assert.equal((await vcJoin(here, 'wanted')).type, 'joined');
       await here.close();
     } finally {
       if (doomed.proc.exitCode === null && doomed.proc.signalCode === null) doomed.proc.kill('SIGKILL');
+      redis.disconnect();
       await cl.close();
     }
   });
