@@ -148,6 +148,7 @@ export const ConfigSchema = Type.Object(
         requireCreate: Type.Boolean({ default: false, description: 'Joining a room that does not exist fails (`room-not-found`) instead of creating it.' }),
         maxPeers: Count(100, 'Server-wide maximum members per room; a room\'s own capacity can only be lower.'),
         maxRoomsPerPeer: Count(16, 'Rooms one connection may be in at once.'),
+        maxPerAddress: Count(100, 'Live rooms one client address (see `trustProxy`) may have created, counted cluster-wide until each room is removed; past it creating one more fails (native `room-quota`, flyx HTTP 429). 0: unlimited.', 0),
         emptyTtlMs: Ms(30_000, 'Grace period before an empty room is removed.'),
         idleTtlMs: Ms(0, 'Rooms with no activity for this long expire (members hear `peer-left` reason `expired`); 0 disables.'),
         sweepIntervalMs: Count(1_000, 'How often empty and idle rooms are looked for (the precision of both TTLs).'),

@@ -7,6 +7,7 @@ import type {
   JoinRequest,
   MemberRecord,
   MemberRef,
+  RoomCreator,
   RoomRecord,
   SweptRoom,
 } from '../core/backplane.js';
@@ -17,6 +18,8 @@ interface Room {
   rec: RoomRecord;
   members: Map<string, MemberRecord>;
   emptySince: number | null;
+  /** The client address the room counts against (rooms.maxPerAddress), if it is counted. */
+  creator?: string;
 }
 
 /**
@@ -29,6 +32,8 @@ export class MemoryBackplane implements Backplane {
   private sink: BackplaneSink | undefined;
   private readonly rooms = new Map<string, Room>();
   private readonly aliases = new Map<string, MemberRef>();
+  /** Per client address, the keys of the live rooms it created; an address goes with its last room. */
+  private readonly created = new Map<string, Set<string>>();
 
   constructor(nodeId = randomId(6)) {
     this.nodeId = nodeId;
@@ -42,9 +47,10 @@ export class MemoryBackplane implements Backplane {
     this.sink = undefined;
   }
 
-  async createRoom(key: string, options: Required<RoomOptions>, now: number): Promise<'created' | 'exists'> {
+  async createRoom(key: string, options: Required<RoomOptions>, now: number, creator?: RoomCreator): Promise<'created' | 'exists' | 'quota'> {
+    if (this.quotaFull(creator)) return 'quota';
     if (this.rooms.has(key)) return 'exists';
-    this.rooms.set(key, { rec: { key, createdAt: now, lastActivity: now, options }, members: new Map(), emptySince: now });
+    this.add(key, { rec: { key, createdAt: now, lastActivity: now, options }, members: new Map(), emptySince: now }, creator);
     return 'created';
   }
 
@@ -52,8 +58,9 @@ export class MemoryBackplane implements Backplane {
     let room = this.rooms.get(key);
     if (!room) {
       if (!req.create) return { ok: false, code: 'room-not-found' };
+      if (this.quotaFull(req.creator)) return { ok: false, code: 'room-quota' };
       room = { rec: { key, createdAt: req.now, lastActivity: req.now, options: req.defaults }, members: new Map(), emptySince: null };
-      this.rooms.set(key, room);
+      this.add(key, room, req.creator);
     }
     const cap = Math.min(room.rec.options.capacity || req.maxCapacity, req.maxCapacity);
     if (!room.members.has(req.member.peerId) && room.members.size >= cap) return { ok: false, code: 'room-full' };
@@ -68,7 +75,7 @@ export class MemoryBackplane implements Backplane {
     if (!room || !room.members.delete(peerId)) return false;
     room.rec.lastActivity = now;
     if (room.members.size === 0) {
-      if (room.rec.options.emptyTtlMs <= 0) this.rooms.delete(key);
+      if (room.rec.options.emptyTtlMs <= 0) this.remove(key, room);
       else room.emptySince = now;
     }
     return true;
@@ -95,14 +102,35 @@ export class MemoryBackplane implements Backplane {
     for (const [key, room] of this.rooms) {
       const { emptyTtlMs, idleTtlMs } = room.rec.options;
       if (room.members.size === 0 && room.emptySince !== null && now - room.emptySince >= emptyTtlMs) {
-        this.rooms.delete(key);
+        this.remove(key, room);
         out.push({ key, reason: 'empty', members: [] });
       } else if (idleTtlMs > 0 && now - room.rec.lastActivity >= idleTtlMs) {
-        this.rooms.delete(key);
+        this.remove(key, room);
         out.push({ key, reason: 'expired', members: [...room.members.values()] });
       }
     }
     return out;
+  }
+
+  private quotaFull(creator: RoomCreator | undefined): boolean {
+    return creator !== undefined && (this.created.get(creator.address)?.size ?? 0) >= creator.max;
+  }
+
+  private add(key: string, room: Room, creator: RoomCreator | undefined): void {
+    this.rooms.set(key, room);
+    if (!creator) return;
+    room.creator = creator.address;
+    let keys = this.created.get(creator.address);
+    if (!keys) this.created.set(creator.address, (keys = new Set()));
+    keys.add(key);
+  }
+
+  /** Every removal of a room passes here, so it is uncounted from its creator exactly when it goes. */
+  private remove(key: string, room: Room): void {
+    this.rooms.delete(key);
+    if (room.creator === undefined) return;
+    const keys = this.created.get(room.creator);
+    if (keys?.delete(key) && keys.size === 0) this.created.delete(room.creator);
   }
 
   async claimAlias(namespace: string, alias: string, who: MemberRef, replace: boolean): Promise<ClaimOutcome> {

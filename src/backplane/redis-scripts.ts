@@ -3,7 +3,7 @@
  * identities and room removal hold cluster-wide under concurrent calls from many nodes.
  *
  * Key layout (P = redis.prefix, default "sb:"; K = a room key "<namespace>/<name>"):
- *   P room:K          hash  createdAt, lastActivity, options (JSON)
+ *   P room:K          hash  createdAt, lastActivity, options (JSON); createdBy (P created-by:A) when counted
  *   P members:K       hash  peerId → member record (JSON, names its node)
  *   P rooms           set   every room key
  *   P due:empty       zset  K → when the empty room is to be removed
@@ -12,11 +12,52 @@
  *   P nodes           zset  node id → last presence refresh (ms)
  *   P node-rooms:N    set   rooms node N has (had) members in — for dead-node cleanup
  *   P node-aliases:N  set   alias keys node N claimed — for dead-node cleanup
+ *   P created-by:A    set   `P room:K` of the live rooms client address A created (rooms.maxPerAddress)
  * Channels: P n:N (deliveries to peers on node N), P r:K (publications to room K).
+ *
+ * A room and its place in its creator's set are written and removed together, in one script, so
+ * the count cannot drift by a crash of any node. Removal finds the set through the room's own
+ * `createdBy` field (the one key a script reaches without being handed it). And the count is
+ * checked against the rooms themselves before a refusal (quota_full): an entry whose room record
+ * is gone — evicted, deleted by hand, lost in a partial restore — stops counting, so nothing can
+ * hold an address's quota forever.
  */
 
+/** Shared: removing a room, and with it its place in its creator's count. */
+const DROP_ROOM = `
+local function drop_room(room, members, rooms, due_empty, due_idle, key)
+  local created = redis.call('HGET', room, 'createdBy')
+  if created then redis.call('SREM', created, room) end
+  redis.call('DEL', room, members)
+  redis.call('SREM', rooms, key)
+  redis.call('ZREM', due_empty, key)
+  redis.call('ZREM', due_idle, key)
+end
+`;
+
+/**
+ * Shared: the per-address quota. `created` is the address's set, `max` its limit (0: not counted).
+ * At the limit, a few entries picked at random are checked against their rooms and dropped when the
+ * room is gone, then the count is read again: a bounded cost per refusal (an address at its quota
+ * may keep asking), and any stale entry is found after a few refusals.
+ */
+const QUOTA = `
+local function quota_full(created, max)
+  if max <= 0 or redis.call('SCARD', created) < max then return false end
+  for _, room in ipairs(redis.call('SRANDMEMBER', created, 8)) do
+    if redis.call('HGET', room, 'createdBy') ~= created then redis.call('SREM', created, room) end
+  end
+  return redis.call('SCARD', created) >= max
+end
+local function count_room(room, created, max)
+  if max <= 0 then return end
+  redis.call('HSET', room, 'createdBy', created)
+  redis.call('SADD', created, room)
+end
+`;
+
 /** Shared tail: what a room does when a member leaves at `now` (ARGV[3]). */
-const AFTER_LEAVE = `
+const AFTER_LEAVE = `${DROP_ROOM}
 local function after_leave(room, members, rooms, due_empty, due_idle, key, now)
   if redis.call('EXISTS', room) == 0 then return end
   redis.call('HSET', room, 'lastActivity', now)
@@ -24,10 +65,7 @@ local function after_leave(room, members, rooms, due_empty, due_idle, key, now)
   if redis.call('HLEN', members) == 0 then
     local ttl = tonumber(opts.emptyTtlMs) or 0
     if ttl <= 0 then
-      redis.call('DEL', room, members)
-      redis.call('SREM', rooms, key)
-      redis.call('ZREM', due_empty, key)
-      redis.call('ZREM', due_idle, key)
+      drop_room(room, members, rooms, due_empty, due_idle, key)
     else
       redis.call('ZADD', due_empty, tonumber(now) + ttl, key)
     end
@@ -39,14 +77,20 @@ end
 `;
 
 export const SCRIPTS = {
-  /** KEYS room members rooms due:empty due:idle node-rooms; ARGV key peerId memberJson create defaultsJson maxCap now */
+  /**
+   * KEYS room members rooms due:empty due:idle node-rooms created-by;
+   * ARGV key peerId memberJson create defaultsJson maxCap now maxPerAddress (0: a room it creates is not counted)
+   */
   sbJoin: {
-    numberOfKeys: 6,
-    lua: `
+    numberOfKeys: 7,
+    lua: `${QUOTA}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   if ARGV[4] ~= '1' then return {0, 'room-not-found'} end
+  local quota = tonumber(ARGV[8])
+  if quota_full(KEYS[7], quota) then return {0, 'room-quota'} end
   redis.call('HSET', KEYS[1], 'createdAt', ARGV[7], 'lastActivity', ARGV[7], 'options', ARGV[5])
   redis.call('SADD', KEYS[3], ARGV[1])
+  count_room(KEYS[1], KEYS[7], quota)
 end
 local opts = cjson.decode(redis.call('HGET', KEYS[1], 'options'))
 local max = tonumber(ARGV[6])
@@ -72,14 +116,20 @@ after_leave(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[3])
 return 1
 `,
   },
-  /** KEYS room rooms due:empty; ARGV key optionsJson now emptyTtlMs */
+  /**
+   * KEYS room rooms due:empty created-by; ARGV key optionsJson now emptyTtlMs maxPerAddress (0: not counted).
+   * Returns 1 created, 0 exists, 2 over the quota (checked first: a refused address never costs a name search).
+   */
   sbCreate: {
-    numberOfKeys: 3,
-    lua: `
+    numberOfKeys: 4,
+    lua: `${QUOTA}
+local quota = tonumber(ARGV[5])
+if quota_full(KEYS[4], quota) then return 2 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'createdAt', ARGV[3], 'lastActivity', ARGV[3], 'options', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], tonumber(ARGV[3]) + tonumber(ARGV[4]), ARGV[1])
+count_room(KEYS[1], KEYS[4], quota)
 return 1
 `,
   },
@@ -102,7 +152,7 @@ return 1
    */
   sbSweepRoom: {
     numberOfKeys: 5,
-    lua: `
+    lua: `${DROP_ROOM}
 local due_key = KEYS[4]
 if ARGV[3] == 'idle' then due_key = KEYS[5] end
 local due = redis.call('ZSCORE', due_key, ARGV[1])
@@ -112,10 +162,7 @@ if ARGV[3] == 'empty' and redis.call('HLEN', KEYS[2]) > 0 then
   return 0
 end
 local members = redis.call('HVALS', KEYS[2])
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('SREM', KEYS[3], ARGV[1])
-redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('ZREM', KEYS[5], ARGV[1])
+drop_room(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1])
 return {1, members}
 `,
   },

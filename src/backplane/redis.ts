@@ -9,6 +9,7 @@ import type {
   JoinRequest,
   MemberRecord,
   MemberRef,
+  RoomCreator,
   RoomRecord,
   SweptRoom,
 } from '../core/backplane.js';
@@ -242,10 +243,15 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     return `${this.p}alias:${namespace}/${alias}`;
   }
 
-  async createRoom(key: string, options: Required<RoomOptions>, now: number): Promise<'created' | 'exists'> {
+  /** The set of an address's live rooms (redis-scripts.ts); no key at all for a room not counted. */
+  private createdBy(creator: RoomCreator | undefined): string {
+    return creator ? `${this.p}created-by:${creator.address}` : '';
+  }
+
+  async createRoom(key: string, options: Required<RoomOptions>, now: number, creator?: RoomCreator): Promise<'created' | 'exists' | 'quota'> {
     const [room, , rooms, dueEmpty] = this.roomKeys(key);
-    const r = await this.script('sbCreate', room!, rooms!, dueEmpty!, key, JSON.stringify(options), now, options.emptyTtlMs);
-    return r === 1 ? 'created' : 'exists';
+    const r = await this.script('sbCreate', room!, rooms!, dueEmpty!, this.createdBy(creator), key, JSON.stringify(options), now, options.emptyTtlMs, creator?.max ?? 0);
+    return r === 1 ? 'created' : r === 2 ? 'quota' : 'exists';
   }
 
   async joinRoom(key: string, req: JoinRequest): Promise<JoinOutcome> {
@@ -253,6 +259,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       'sbJoin',
       ...this.roomKeys(key),
       `${this.p}node-rooms:${req.member.node}`,
+      this.createdBy(req.creator),
       key,
       req.member.peerId,
       JSON.stringify(req.member),
@@ -260,8 +267,9 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       JSON.stringify(req.defaults),
       req.maxCapacity,
       req.now,
+      req.creator?.max ?? 0,
     )) as [number, string, string, string, string[]];
-    if (r[0] !== 1) return { ok: false, code: r[1] as 'room-full' | 'room-not-found' };
+    if (r[0] !== 1) return { ok: false, code: r[1] as 'room-full' | 'room-not-found' | 'room-quota' };
     return { ok: true, room: record(key, r[1], r[2], r[3]), members: r[4].map(parseMember) };
   }
 

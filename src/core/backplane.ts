@@ -24,12 +24,25 @@ export interface RoomRecord {
 
 export type JoinOutcome =
   | { ok: true; room: RoomRecord; members: MemberRecord[] }
-  | { ok: false; code: 'room-full' | 'room-not-found' };
+  | { ok: false; code: 'room-full' | 'room-not-found' | 'room-quota' };
+
+/**
+ * The client address a new room is counted against (rooms.maxPerAddress). The store keeps, per
+ * address, the rooms it created that still exist, and checks and changes that count in the same
+ * atomic step that creates or removes a room, so no race across nodes lets an address exceed it.
+ */
+export interface RoomCreator {
+  address: string;
+  /** Rooms the address may have at once (at least 1); at it, creating another fails with room-quota. */
+  max: number;
+}
 
 export interface JoinRequest {
   member: MemberRecord;
   /** Create the room if it does not exist (with `defaults`), else fail with room-not-found. */
   create: boolean;
+  /** Counts a room this join creates against its creator's address; absent: not counted. */
+  creator?: RoomCreator;
   defaults: Required<RoomOptions>;
   /** Hard cap on capacity, whatever the room options say. */
   maxCapacity: number;
@@ -85,9 +98,13 @@ export interface Backplane {
   start(sink: BackplaneSink): Promise<void>;
   stop(): Promise<void>;
 
-  createRoom(key: string, options: Required<RoomOptions>, now: number): Promise<'created' | 'exists'>;
+  /** `quota`: the creator's address already has `creator.max` rooms (checked before `exists`). */
+  createRoom(key: string, options: Required<RoomOptions>, now: number, creator?: RoomCreator): Promise<'created' | 'exists' | 'quota'>;
   joinRoom(key: string, req: JoinRequest): Promise<JoinOutcome>;
-  /** Removes a member; returns false when it was not there. Empty rooms with no grace go at once. */
+  /**
+   * Removes a member; returns false when it was not there. Empty rooms with no grace go at once.
+   * Every removal of a room (here, by the sweep, or by a dead node's cleanup) uncounts it from its creator.
+   */
   leaveRoom(key: string, peerId: string, now: number): Promise<boolean>;
   touchRoom(key: string, now: number): Promise<void>;
   getRoom(key: string): Promise<{ room: RoomRecord; members: MemberRecord[] } | undefined>;

@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   'room-full': 'The room is at capacity.',
   'room-not-found': 'No such room.',
   'room-exists': 'A room with that id already exists.',
+  'room-quota': 'Your address has created as many open rooms as it may.',
   'peer-not-found': 'No peer with that id shares a room with you.',
   'identity-taken': 'That identity is already in use by another connection.',
   forbidden: 'Your credentials do not allow this.',

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { AccessPolicy, type Identity } from './access.js';
-import type { Backplane, BackplaneSink, Envelope, JoinOutcome, MemberRecord, MemberRef, RoomRecord } from './backplane.js';
+import type { Backplane, BackplaneSink, Envelope, JoinOutcome, MemberRecord, MemberRef, RoomCreator, RoomRecord } from './backplane.js';
 import type { Clock, Timer } from './clock.js';
 import { HubError } from './errors.js';
 import { randomId, type IdGenerator } from './ids.js';
@@ -17,6 +17,8 @@ export interface HubConfig {
     /** Server-wide ceiling on members per room. */
     maxPeers: number;
     maxRoomsPerPeer: number;
+    /** Live rooms one client address may have created, cluster-wide; 0 or absent: unlimited. */
+    maxPerAddress?: number;
     emptyTtlMs: number;
     idleTtlMs: number;
     sweepIntervalMs: number;
@@ -47,6 +49,8 @@ export interface SessionInit {
   namespace: string;
   link: Link;
   sink: (ev: HubEvent) => void;
+  /** The client's address (trustProxy honoured): the rooms the session creates count against it. */
+  address: string | undefined;
   log?: CoreLogger;
   /**
    * A verified identity (from a token): the hub then checks its permissions and room patterns on
@@ -65,8 +69,15 @@ export interface JoinOptions {
   /**
    * A room the dialect joins on the client's behalf that the client never names (call's directory):
    * an identity's room patterns and `create` permission do not apply to it; `join` still does.
+   * Nor is a room it creates counted against the client's address.
    */
   internal?: boolean;
+  /**
+   * Whether a room this join creates counts against the client's address (rooms.maxPerAddress).
+   * Default true; false for rooms that are a by-product of connecting rather than the client's
+   * request, and live only while their sockets do (slam-pair's path rooms).
+   */
+  counted?: boolean;
 }
 
 export interface CreateRoomOptions {
@@ -77,6 +88,11 @@ export interface CreateRoomOptions {
   options?: RoomOptions;
   /** Per-dialect defaults under `options`. */
   defaults?: RoomOptions;
+  /**
+   * A create without a session (over HTTP): the client address the room counts against
+   * (rooms.maxPerAddress). A session's creations count against the session's own address.
+   */
+  address?: string;
 }
 
 interface LocalRoom {
@@ -177,6 +193,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const log = (init.log ?? this.log).child({ peerId: id });
     const s = new Session(id, init.dialect, init.namespace, init.link, init.sink, this.clock.now(), log);
     if (init.identity) s.access = new AccessPolicy(init.identity);
+    s.address = init.address;
     this.sessions.set(id, s);
     return s;
   }
@@ -222,9 +239,11 @@ export class Hub extends EventEmitter implements BackplaneSink {
     if (access && !access.allows('create')) throw new HubError('forbidden', 'Your credentials do not allow creating rooms.');
     const options = this.resolveOptions(opts.defaults, opts.options);
     const now = this.clock.now();
+    const creator = this.creator(typeof scope === 'string' ? opts.address : scope.address);
     if (opts.name !== undefined) {
       if (access && !access.allowsRoom(opts.name)) throw new HubError('forbidden', 'Your credentials do not allow this room.');
-      const r = await this.backplane.createRoom(roomKey(ns, opts.name), options, now);
+      const r = await this.backplane.createRoom(roomKey(ns, opts.name), options, now, creator);
+      if (r === 'quota') throw quotaError(creator!, log);
       if (r === 'exists') throw new HubError('room-exists');
       log.info({ room: opts.name }, 'room created');
       return opts.name;
@@ -234,13 +253,21 @@ export class Hub extends EventEmitter implements BackplaneSink {
       const name = gen();
       // A generated name outside the identity's room patterns could never be joined by it.
       if (access && !access.allowsRoom(name)) throw new HubError('forbidden', 'Your credentials do not allow rooms with generated names.');
-      const r = await this.backplane.createRoom(roomKey(ns, name), options, now);
+      const r = await this.backplane.createRoom(roomKey(ns, name), options, now, creator);
+      // Checked before the name: an address at its quota never drives a search for free ids.
+      if (r === 'quota') throw quotaError(creator!, log);
       if (r === 'created') {
         log.info({ room: name }, 'room created');
         return name;
       }
     }
     throw new HubError('room-exists', 'Could not generate a free room id; try again.');
+  }
+
+  /** What a room made for this address counts against; undefined when nothing is counted. */
+  private creator(address: string | undefined): RoomCreator | undefined {
+    const max = this.config.rooms.maxPerAddress ?? 0;
+    return max > 0 && address !== undefined ? { address, max } : undefined;
   }
 
   async join(s: Session, room: string, opts: JoinOptions = {}): Promise<{ room: string; peers: PeerInfo[] }> {
@@ -258,6 +285,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     }
     const key = roomKey(s.namespace, room);
     const now = this.clock.now();
+    const creator = create && !opts.internal && opts.counted !== false ? this.creator(s.address) : undefined;
     const member: MemberRecord = { peerId: s.id, node: this.nodeId, joinedAt: now };
     if (access) member.identity = access.identity.subject;
     if (opts.name !== undefined) member.name = opts.name;
@@ -272,6 +300,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
       out = await this.backplane.joinRoom(key, {
         member,
         create,
+        creator,
         defaults: this.resolveOptions(opts.defaults),
         maxCapacity: this.config.rooms.maxPeers,
         now,
@@ -287,6 +316,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
       lr.locals.delete(s);
       this.unwatchIfIdle(key, lr);
       if (out.code === 'room-not-found' && wantCreate && !create) throw new HubError('forbidden', 'Your credentials do not allow creating rooms.');
+      if (out.code === 'room-quota') throw quotaError(creator!, s.log);
       throw new HubError(out.code);
     }
     if (s.closed) {
@@ -648,6 +678,11 @@ export class Hub extends EventEmitter implements BackplaneSink {
     for (const s of this.sessions.values()) byDialect.set(s.dialect, (byDialect.get(s.dialect) ?? 0) + 1);
     return { sessionsByDialect: byDialect, localRooms: this.local.size };
   }
+}
+
+function quotaError(creator: RoomCreator, log: CoreLogger): HubError {
+  log.info({ address: creator.address, max: creator.max }, 'room quota of the address reached');
+  return new HubError('room-quota', `Too many open rooms created from your address (at most ${creator.max}); try again once some have closed.`);
 }
 
 function snapshot(room: RoomRecord, members: MemberRecord[]): RoomSnapshot {

@@ -37,6 +37,8 @@ export class Session {
   meta: unknown;
   /** What a verified identity (a token) allows; undefined: no identity, the server's rules only. */
   access: AccessPolicy | undefined;
+  /** The client's address (as the server names it, trustProxy honoured): rooms it creates count against it. */
+  address: string | undefined;
 
   constructor(
     readonly id: string,

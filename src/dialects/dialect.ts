@@ -83,6 +83,8 @@ export interface DialectContext {
   version: string;
   /** Counts an error code sent to a client, for metrics. */
   countError(dialect: string, code: string): void;
+  /** How the server names the client of an HTTP request (trustProxy honoured), as `UpgradeInfo.remoteAddress`. */
+  clientAddress(req: IncomingMessage): string;
   /** Token and webhook checks (the auth gate, native's /v1/validate); absent in hand-built contexts. */
   auth?: Authenticator;
 }

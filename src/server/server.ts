@@ -113,6 +113,7 @@ export class SwitchboardServer {
       log: this.log,
       version: VERSION,
       countError: (dialect, code) => this.metrics.errors.inc({ dialect, code }),
+      clientAddress: (req) => this.clientAddress(req),
       auth: new Authenticator(config.auth, { clock: this.clock, log: this.log }),
     };
     const fds = fdSoftLimit();

@@ -31,6 +31,7 @@ async function setup(overrides: Partial<HubConfig['rooms']> = {}) {
       namespace,
       link: { ping: () => p.pings++, close: (r) => p.closes.push(r) },
       sink: (e) => p.events.push(e),
+      address: undefined,
     });
     return p;
   };

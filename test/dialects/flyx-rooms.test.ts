@@ -38,7 +38,8 @@ const slowClock = { heartbeat: { intervalMs: 24 * 3_600_000, timeoutMs: 48 * 3_6
 // ---- ids ---------------------------------------------------------------------------------------
 
 test('generated ids are 6 upper-case letters or digits and never repeat among live rooms', async () => {
-  const srv = await startServer({ rateLimits: { httpCreatesPerSecond: 0 } });
+  // 300 live rooms from one address: past both the HTTP creation rate and the per-address quota.
+  const srv = await startServer({ rateLimits: { httpCreatesPerSecond: 0 }, rooms: { maxPerAddress: 0 } });
   try {
     const ids = new Set<string>();
     for (let i = 0; i < 300; i++) {

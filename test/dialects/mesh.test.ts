@@ -72,7 +72,7 @@ async function closeAll(...cs: TestClient[]): Promise<void> {
 describe('mesh dialect (Unity WebRTCManager) on the catch-all path', () => {
   let srv: TestServer;
   before(async () => {
-    srv = await startServer();
+    srv = await startServer({ trustProxy: true });
   });
   after(() => srv.close());
 
@@ -191,7 +191,8 @@ describe('mesh dialect (Unity WebRTCManager) on the catch-all path', () => {
   });
 
   test('room ids never collide: 300 creates give 300 distinct live rooms', async () => {
-    const clients = await Promise.all(Array.from({ length: 30 }, () => connect(srv.ws(PATH))));
+    // Thirty users, each at its own address (one address may hold rooms.maxPerAddress rooms, 100).
+    const clients = await Promise.all(Array.from({ length: 30 }, (_, i) => connect(srv.ws(PATH), { headers: { 'x-forwarded-for': `198.51.100.${i + 1}` } })));
     const ids: string[] = [];
     // Each client creates ten rooms in turn; the rooms it leaves stay live (empty-room grace).
     for (let round = 0; round < 10; round++) {
@@ -383,5 +384,34 @@ describe('mesh room ids when the id space is nearly exhausted', () => {
     const late = await connect(srv.ws(PATH));
     assert.equal(await errorFor(late, { type: 'create' }), 'No free room id; try again later');
     await closeAll(...clients, late);
+  });
+});
+
+describe('mesh room ids and the per-address quota (rooms.maxPerAddress)', () => {
+  test('with the space nearly full, an address at its quota is refused at once, and others still get the last free ids', async (t) => {
+    const srv = await server(t, { trustProxy: true, rooms: { maxPerAddress: 2 } });
+    const from = (address: string) => connect(srv.ws(PATH), { headers: { 'x-forwarded-for': address } });
+    const free = new Set(['1000', '4242', '7777', '9999']);
+    // Everybody else's rooms (made without an address, so counted against nobody).
+    for (let n = 1000; n <= 9999; n++) {
+      if (!free.has(String(n))) await srv.server.hub.createRoom('mesh', { name: String(n) });
+    }
+    const hub = srv.server.hub;
+    const list = hub.listRooms.bind(hub);
+    let searches = 0;
+    hub.listRooms = (ns) => (searches++, list(ns));
+
+    const attacker = await from('203.0.113.66');
+    const got = [(await create(srv, attacker)).roomId, (await create(srv, attacker)).roomId];
+    const before = searches;
+    assert.equal(await errorFor(attacker, { type: 'create' }), 'Too many open rooms created from your address (at most 2); try again later');
+    assert.equal(searches, before, 'an address at its quota is refused before any free-id search');
+
+    const b = await create(srv, await from('198.51.100.1'));
+    const c = await create(srv, await from('198.51.100.2'));
+    assert.deepEqual([...got, b.roomId, c.roomId].sort(), [...free].sort());
+    const late = await from('198.51.100.3');
+    assert.equal(await errorFor(late, { type: 'create' }), 'No free room id; try again later');
+    await closeAll(attacker, b.c, c.c, late);
   });
 });

@@ -85,8 +85,9 @@ describe('fuzzing every dialect', () => {
   const onRejection = (e: unknown) => rejections.push(e);
   before(async () => {
     process.on('unhandledRejection', onRejection);
-    // Floods are the rate limiter's business (abuse.test.ts): here every frame reaches the dialect.
-    srv = await startServer({ rateLimits: { messagesPerSecond: 0, joinsPerSecond: 0 } });
+    // Floods are the rate limiter's business (abuse.test.ts), and room counts the quota's
+    // (room-quota.test.ts): here every frame reaches the dialect, all from one address.
+    srv = await startServer({ rateLimits: { messagesPerSecond: 0, joinsPerSecond: 0 }, rooms: { maxPerAddress: 0 } });
   });
   after(async () => {
     process.off('unhandledRejection', onRejection);

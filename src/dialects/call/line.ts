@@ -64,7 +64,7 @@ function userIdOf(meta: unknown): string {
 /** One connection of the call dialect: its registration and its call, nothing shared. */
 export function acceptCall(conn: Conn, ctx: DialectContext, opts: CallOptions): DialectHandler {
   const { hub } = ctx;
-  const session = hub.openSession({ dialect: 'call', namespace: NAMESPACE, link: conn.link, sink: onEvent, log: conn.log, identity: conn.info.identity });
+  const session = hub.openSession({ dialect: 'call', namespace: NAMESPACE, link: conn.link, sink: onEvent, log: conn.log, identity: conn.info.identity, address: conn.info.remoteAddress });
   conn.attach(session);
   /** A token binds the registration: `user_id` is its `sub`, `username` its `name` (or `sub`). */
   const identity = conn.info.identity;

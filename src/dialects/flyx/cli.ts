@@ -6,7 +6,7 @@ import { refuseHttp } from '../../security/auth.js';
 import { sendJson, sendText } from '../../server/http.js';
 import type { Conn, Dialect, DialectContext, DialectHandler, HttpRoute } from '../dialect.js';
 import { parseRoomId, roomIdOf } from './ids.js';
-import { admitToRoom, CLI_NAMESPACE, enterRoom, findRole, FLYX_CLOSE_CODES, iso, roleOf, ROOM_LIFETIMES } from './rooms.js';
+import { admitToRoom, CLI_NAMESPACE, enterRoom, findRole, FLYX_CLOSE_CODES, iso, quotaText, roleOf, ROOM_LIFETIMES } from './rooms.js';
 
 const NAME = 'flyx-cli';
 const MASTER = 'master';
@@ -64,7 +64,7 @@ export function createCliDialect(generate: IdGenerator): Dialect {
 function acceptCli(conn: Conn, ctx: DialectContext): DialectHandler {
   const { hub } = ctx;
   const room = roomIdOf(conn.info, 'id');
-  const session = hub.openSession({ dialect: NAME, namespace: CLI_NAMESPACE, link: conn.link, sink: render, log: conn.log, identity: conn.info.identity });
+  const session = hub.openSession({ dialect: NAME, namespace: CLI_NAMESPACE, link: conn.link, sink: render, log: conn.log, identity: conn.info.identity, address: conn.info.remoteAddress });
   conn.attach(session);
   let role: string | undefined;
 
@@ -186,10 +186,11 @@ function cliRoutes(generate: IdGenerator): HttpRoute[] {
         const denied = await refuseHttp(req, ctx, NAME, 'create');
         if (denied) return sendJson(res, denied.status, { error: denied.message, reason: denied.reason });
         try {
-          const id = await ctx.hub.createRoom(CLI_NAMESPACE, { generate, defaults: ROOM_LIFETIMES });
+          const id = await ctx.hub.createRoom(CLI_NAMESPACE, { generate, defaults: ROOM_LIFETIMES, address: ctx.clientAddress(req) });
           sendJson(res, 200, { id });
         } catch (err) {
           if (!(err instanceof HubError)) throw err;
+          if (err.code === 'room-quota') return sendJson(res, 429, { error: quotaText(ctx) });
           sendJson(res, 503, { error: err.code === 'shutting-down' ? 'Server is shutting down' : 'Could not generate a free room id; try again' });
         }
       },

@@ -8,7 +8,7 @@ import type { Conn, Dialect, DialectContext, DialectHandler, HttpRoute } from '.
 import { readJsonBody } from './body.js';
 import { parseRoomId, roomIdOf } from './ids.js';
 import { parseRoomOptions } from './options.js';
-import { admitToRoom, enterRoom, findRole, FLYX_CLOSE_CODES, iso, README_NAMESPACE, roleOf, ROOM_LIFETIMES } from './rooms.js';
+import { admitToRoom, enterRoom, findRole, FLYX_CLOSE_CODES, iso, quotaText, README_NAMESPACE, roleOf, ROOM_LIFETIMES } from './rooms.js';
 
 const NAME = 'flyx';
 const SENDER = 'sender';
@@ -80,7 +80,7 @@ export function createReadmeDialect(generate: IdGenerator): Dialect {
 function acceptReadme(conn: Conn, ctx: DialectContext): DialectHandler {
   const { hub } = ctx;
   const room = roomIdOf(conn.info, 'room');
-  const session = hub.openSession({ dialect: NAME, namespace: README_NAMESPACE, link: conn.link, sink: render, log: conn.log, identity: conn.info.identity });
+  const session = hub.openSession({ dialect: NAME, namespace: README_NAMESPACE, link: conn.link, sink: render, log: conn.log, identity: conn.info.identity, address: conn.info.remoteAddress });
   conn.attach(session);
   let role: string | undefined;
   // Who this receiver's sender is, so that only its departure is announced (receivers never hear of each other).
@@ -251,10 +251,11 @@ async function createRoom(req: IncomingMessage, res: ServerResponse, ctx: Dialec
   const opts = parseRoomOptions(body.value, ctx.config.rooms.maxPeers);
   if (!opts.ok) return sendJson(res, 400, { error: opts.error });
   try {
-    const id = await ctx.hub.createRoom(README_NAMESPACE, { generate, options: opts.options, defaults: ROOM_LIFETIMES });
+    const id = await ctx.hub.createRoom(README_NAMESPACE, { generate, options: opts.options, defaults: ROOM_LIFETIMES, address: ctx.clientAddress(req) });
     sendJson(res, 201, { id });
   } catch (err) {
     if (!(err instanceof HubError)) throw err;
+    if (err.code === 'room-quota') return sendJson(res, 429, { error: quotaText(ctx) });
     sendJson(res, 503, { error: err.code === 'shutting-down' ? 'Server is shutting down' : 'Could not generate a free room id; try again' });
   }
 }

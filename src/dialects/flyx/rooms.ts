@@ -80,6 +80,11 @@ export function hasRoom(snap: RoomSnapshot): boolean {
   return snap.members.length < snap.options.capacity;
 }
 
+/** Both shapes' 429 body text when the caller's address has created as many open rooms as it may. */
+export function quotaText(ctx: DialectContext): string {
+  return `Too many open rooms created from your address (at most ${ctx.config.rooms.maxPerAddress}); try again later`;
+}
+
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
 }

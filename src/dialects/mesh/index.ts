@@ -50,7 +50,7 @@ function acceptMesh(conn: Conn, ctx: DialectContext): DialectHandler {
   let room: string | undefined;
   /** The room a join or create is entering; its events already count as ours. */
   let entering: string | undefined;
-  const session = hub.openSession({ dialect: 'mesh', namespace: MESH_NAMESPACE, link: conn.link, sink: render, log: conn.log, identity: conn.info.identity });
+  const session = hub.openSession({ dialect: 'mesh', namespace: MESH_NAMESPACE, link: conn.link, sink: render, log: conn.log, identity: conn.info.identity, address: conn.info.remoteAddress });
   conn.attach(session);
 
   function error(code: string, message: string): void {
@@ -59,6 +59,7 @@ function acceptMesh(conn: Conn, ctx: DialectContext): DialectHandler {
   }
 
   function fail(err: unknown): void {
+    if (isHubError(err) && err.code === 'room-quota') return error(err.code, `Too many open rooms created from your address (at most ${ctx.config.rooms.maxPerAddress}); try again later`);
     if (isHubError(err)) return error(err.code, HUB_TEXT[err.code] ?? err.message);
     conn.log.error({ err }, 'mesh request failed');
     error('internal-error', 'Internal server error');

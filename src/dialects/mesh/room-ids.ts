@@ -27,6 +27,11 @@ function drawFrom(ids: string[]): () => string {
  * live room is never reused (the original merged rooms on a collision). Random draws only fail
  * when the 9,000 ids are nearly all live; then the free ids are listed and drawn from, so creation
  * succeeds while any id is free.
+ *
+ * One address holds at most rooms.maxPerAddress of the ids (default 100, about 1 %), so it alone
+ * can never bring the space near full. An address at its quota is refused by the store before its
+ * draw is compared with the live rooms (`room-quota` passes straight through here), so however
+ * often it asks, it never drives the listing below, which costs a read of every room.
  */
 export async function createMeshRoom(hub: Hub, session: Session, defaults: RoomOptions): Promise<string> {
   try {

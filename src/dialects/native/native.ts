@@ -86,7 +86,7 @@ class NativeLine implements DialectHandler {
     this.v = shared(ctx);
     const identity = conn.info.identity;
     this.identity = identity;
-    this.session = ctx.hub.openSession({ dialect: 'native', namespace: 'native', link: conn.link, sink: (ev) => this.render(ev), log: conn.log, identity });
+    this.session = ctx.hub.openSession({ dialect: 'native', namespace: 'native', link: conn.link, sink: (ev) => this.render(ev), log: conn.log, identity, address: conn.info.remoteAddress });
     conn.attach(this.session);
     /*
      * A token identity holds a hub alias per the identity policy before anything else happens:

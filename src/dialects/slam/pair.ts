@@ -8,6 +8,9 @@ const NAMESPACE = 'slam-pair';
 /**
  * A pairing room is only a mailbox for the sockets on one path: it exists while they do (removed
  * as soon as it is empty) and never idles out, since its sockets' liveness is the heartbeat's job.
+ * It is not counted against the client's address (rooms.maxPerAddress): every socket on a catch-all
+ * path sits in one until its first frame, so it is a by-product of connecting, and bounded by the
+ * connection caps already.
  */
 const PAIR_ROOM_DEFAULTS = { emptyTtlMs: 0, idleTtlMs: 0 };
 
@@ -29,7 +32,7 @@ export function detectPair(msg: unknown): boolean {
 function acceptPair(conn: Conn, ctx: DialectContext): DialectHandler {
   const { hub } = ctx;
   const room = conn.info.path;
-  const session = hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink, log: conn.log, identity: conn.info.identity });
+  const session = hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink, log: conn.log, identity: conn.info.identity, address: conn.info.remoteAddress });
   conn.attach(session);
 
   let inRoom = false;
@@ -43,7 +46,7 @@ function acceptPair(conn: Conn, ctx: DialectContext): DialectHandler {
   /** Joins the path's room; on failure the socket keeps working and the reason is returned. */
   async function enter(): Promise<{ code: string; message: string } | undefined> {
     try {
-      await hub.join(session, room, { defaults: PAIR_ROOM_DEFAULTS, create: true });
+      await hub.join(session, room, { defaults: PAIR_ROOM_DEFAULTS, create: true, counted: false });
       inRoom = true;
       return undefined;
     } catch (err) {

@@ -84,7 +84,7 @@ function acceptSlam(conn: Conn, ctx: DialectContext): DialectHandler {
   const { hub, config } = ctx;
   const maxName = config.limits.maxNameLength;
   const maxRooms = config.rooms.maxRoomsPerPeer;
-  const session: Session = hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink, log: conn.log, identity: conn.info.identity });
+  const session: Session = hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink, log: conn.log, identity: conn.info.identity, address: conn.info.remoteAddress });
   conn.attach(session);
   /** A token binds the client_id (its `sub`); the policy decides what a second holder of it gets. */
   const identity = conn.info.identity;
@@ -196,6 +196,7 @@ function acceptSlam(conn: Conn, ctx: DialectContext): DialectHandler {
 
   function fail(err: unknown, want: Registration): void {
     if (err instanceof HubError && err.code === 'identity-taken') return error(err.code, `client_id already registered by another connection: ${clip(want.clientId)}`);
+    if (err instanceof HubError && err.code === 'room-quota') return error(err.code, `Too many open rooms created from your address (at most ${config.rooms.maxPerAddress})`);
     const { code, message } = hubErrorText(err, conn, { room: want.room });
     error(code, message);
   }

@@ -23,7 +23,7 @@ export const vcDialect: Dialect = {
 
   accept(conn: Conn, ctx: DialectContext): DialectHandler {
     const { hub, config, clock } = ctx;
-    const session = hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink: render, log: conn.log, identity: conn.info.identity });
+    const session = hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink: render, log: conn.log, identity: conn.info.identity, address: conn.info.remoteAddress });
     conn.attach(session);
     /** The one room this connection is in (vc has no multi-room). */
     let myRoom: string | undefined;
@@ -38,9 +38,11 @@ export const vcDialect: Dialect = {
 
     /**
      * Hub refusals in vc's words. `peer-not-found` and `not-in-room` are vc's own; the ones the
-     * original could not meet (room-full, shutting-down) keep the core's name, which is vc's style.
+     * original could not meet (room-full, shutting-down, room-quota) keep the core's name, which is
+     * vc's style; room-quota adds the limit as `detail`.
      */
     function fail(err: unknown, extra: Record<string, unknown> = {}): void {
+      if (err instanceof HubError && err.code === 'room-quota') extra = { ...extra, detail: `at most ${config.rooms.maxPerAddress} open rooms created from one address` };
       if (err instanceof HubError) return error({ wire: err.code, metric: err.code }, extra);
       conn.log.error({ err }, 'vc request failed');
       error({ wire: 'internal-error', metric: 'internal-error' });
