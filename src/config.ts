@@ -161,6 +161,7 @@ export const ConfigSchema = Type.Object(
         maxFrameBytes: Count(1_048_576, 'Largest WebSocket frame accepted at all; larger ones close the connection with 1009.'),
         maxNameLength: Count(64, 'Longest peer display name, in characters.'),
         maxMetaBytes: Count(2_048, 'Largest peer `meta` object, serialised.'),
+        maxJsonDepth: Count(64, 'Deepest nesting of arrays and objects in a message; each array or object counts one level (`{"type":"x"}` is 1). A deeper message is dropped unparsed and answered with the dialect\'s error for a malformed message (native `invalid-message`, vc `invalid-json`; see docs/security.md).'),
         maxBufferedBytes: Count(4_194_304, 'Outbound bytes queued for one socket before it counts as a slow consumer and is closed.'),
       },
       { default: {}, additionalProperties: false },

@@ -4,6 +4,7 @@ import { AccessPolicy, type Identity } from './access.js';
 import type { Backplane, BackplaneSink, Envelope, JoinOutcome, MemberRecord, MemberRef, RoomCreator, RoomRecord } from './backplane.js';
 import type { Clock, Timer } from './clock.js';
 import { HubError } from './errors.js';
+import { FailureLog } from './failure-log.js';
 import { randomId, type IdGenerator } from './ids.js';
 import { TokenBucket } from './rate.js';
 import { Session, silentLogger, type CoreLogger } from './session.js';
@@ -151,6 +152,9 @@ export class Hub extends EventEmitter implements BackplaneSink {
   private relays = 0;
   /** Each session's join/create bucket, made on its first join. */
   private readonly joinBuckets = new WeakMap<Session, TokenBucket>();
+  /** Events a dialect failed to render, ever: a relay compares it before and after its local delivery. */
+  private renderFailures = 0;
+  private readonly failureLog: FailureLog;
   draining = false;
 
   constructor(deps: HubDeps) {
@@ -161,6 +165,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     this.log = deps.log ?? silentLogger;
     this.observer = deps.observer;
     this.ids = deps.ids ?? (() => randomId());
+    this.failureLog = new FailureLog(deps.clock);
   }
 
   get nodeId(): string {
@@ -418,7 +423,9 @@ export class Hub extends EventEmitter implements BackplaneSink {
       const lr = this.local.get(key);
       const target = lr?.members.get(to);
       if (!lr || !target || to === s.id) continue;
+      const failures = this.renderFailures;
       this.backplane.toPeer(target, raw === undefined ? { k: 'signal', room: key, from: s.id, to, data } : { k: 'signal', room: key, from: s.id, to, data, raw });
+      if (this.renderFailures !== failures) throw undelivered();
       this.activity(key, lr);
       this.observer?.relayed('signal', 1, t0 === undefined ? undefined : (performance.now() - t0) / 1000);
       return;
@@ -435,7 +442,9 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const lr = this.local.get(key);
     const env: Envelope = { k: 'broadcast', room: key, from: s.id, data, self: includeSelf };
     if (raw !== undefined) env.raw = raw;
+    const failures = this.renderFailures;
     this.backplane.toRoom(key, env);
+    if (this.renderFailures !== failures) throw undelivered();
     s.log.debug({ room }, 'relayed broadcast');
     if (lr) this.activity(key, lr);
     this.observer?.relayed('broadcast', lr ? lr.members.size - (includeSelf ? 0 : 1) : 0, t0 === undefined ? undefined : (performance.now() - t0) / 1000);
@@ -663,11 +672,18 @@ export class Hub extends EventEmitter implements BackplaneSink {
     this.emit('resynced');
   }
 
+  /**
+   * A dialect that cannot render an event (a bug, or a payload it cannot serialise) loses that one
+   * event. Where the delivery is local, the relay that caused it tells its sender (see signal and
+   * broadcast); across nodes nobody is left to tell. A client may repeat the failure at will, so
+   * the log line is rate-bound.
+   */
   private deliver(s: Session, ev: HubEvent): void {
     try {
       s.sink(ev);
     } catch (err) {
-      s.log.error({ err, event: ev.type }, 'dialect failed to render an event');
+      this.renderFailures++;
+      this.failureLog.error(s.log, { err, event: ev.type }, 'dialect failed to render an event');
     }
   }
 
@@ -683,6 +699,11 @@ export class Hub extends EventEmitter implements BackplaneSink {
 function quotaError(creator: RoomCreator, log: CoreLogger): HubError {
   log.info({ address: creator.address, max: creator.max }, 'room quota of the address reached');
   return new HubError('room-quota', `Too many open rooms created from your address (at most ${creator.max}); try again once some have closed.`);
+}
+
+/** A local relay that a recipient's dialect failed to render (the others, if any, got it). */
+function undelivered(): HubError {
+  return new HubError('internal-error', 'The server could not deliver this message to a recipient.');
 }
 
 function snapshot(room: RoomRecord, members: MemberRecord[]): RoomSnapshot {

@@ -1,12 +1,14 @@
 import WebSocket from 'ws';
 import type { Clock, Timer } from '../core/clock.js';
 import type { Hub } from '../core/hub.js';
+import type { FailureLog } from '../core/failure-log.js';
 import type { CoreLogger, Session } from '../core/session.js';
 import type { CloseReason, Link } from '../core/types.js';
 import type { Conn, Dialect, DialectContext, DialectHandler, OutFrame, UpgradeInfo } from '../dialects/dialect.js';
 import { BoundLogger } from '../observability/bound-logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { FrameLimiter } from '../security/frame-limiter.js';
+import { deeperThan } from './json-depth.js';
 
 
 const NO_HEADERS: UpgradeInfo['headers'] = Object.freeze({});
@@ -36,10 +38,14 @@ export interface ConnectionDeps {
   metrics: Metrics;
   ctx: DialectContext;
   maxMessageBytes: number;
+  /** Deepest nesting of arrays and objects accepted (limits.maxJsonDepth). */
+  maxJsonDepth: number;
   maxBufferedBytes: number;
   onClosed: (c: Connection) => void;
   /** Drives the close grace period (absent: no grace timer, ws's own close timeout applies). */
   clock?: Clock;
+  /** Where a dialect handler's unexpected failure is logged, at a bounded rate (absent: every time). */
+  failures?: FailureLog;
 }
 
 /** The hub's handle on a connection: one small object instead of an object and two closures. */
@@ -253,6 +259,12 @@ export class Connection implements Conn {
       this.handler.reject('message-too-large', `Message of ${data.length} bytes exceeds the limit of ${this.deps.maxMessageBytes}.`);
       return;
     }
+    // Before parsing: a frame too deep to re-serialise is never built (see json-depth.ts).
+    if (deeperThan(data, this.deps.maxJsonDepth)) {
+      this.deps.metrics.framesIn.inc({ dialect: name, type: 'too-deep' });
+      this.handler.reject('invalid-message', `Message nests arrays and objects deeper than the limit of ${this.deps.maxJsonDepth} levels.`);
+      return;
+    }
     let msg: unknown;
     let text: string;
     try {
@@ -269,18 +281,24 @@ export class Connection implements Conn {
     try {
       r = this.handler.message(msg, text);
     } catch (err) {
-      this.log.error({ err }, 'dialect handler threw');
+      this.failed(err, 'dialect handler threw');
       return;
     }
     if (r && typeof (r as Promise<void>).then === 'function') {
       this.busy = true;
       (r as Promise<void>)
-        .catch((err) => this.log.error({ err }, 'dialect handler failed'))
+        .catch((err) => this.failed(err, 'dialect handler failed'))
         .finally(() => {
           this.busy = false;
           this.drainQueue();
         });
     }
+  }
+
+  /** A dialect's bug, or a failure a client may repeat at will: never a stack per frame. */
+  private failed(err: unknown, msg: string): void {
+    if (this.deps.failures) this.deps.failures.error(this.log, { err }, msg);
+    else this.log.error({ err }, msg);
   }
 
   private drainQueue(): void {

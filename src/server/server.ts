@@ -11,6 +11,7 @@ import { ConfigError, loadConfig, type Config, type DeepPartial } from '../confi
 import type { Backplane } from '../core/backplane.js';
 import { systemClock, type Clock, type Timer } from '../core/clock.js';
 import { Hub } from '../core/hub.js';
+import { FailureLog } from '../core/failure-log.js';
 import type { Dialect, DialectContext, HttpRoute, UpgradeInfo } from '../dialects/dialect.js';
 import { builtinDialects, defaultRoutes } from '../dialects/registry.js';
 import { createLogger } from '../observability/logger.js';
@@ -435,8 +436,10 @@ export class SwitchboardServer {
       metrics: this.metrics,
       ctx: this.ctx,
       maxMessageBytes: this.config.limits.maxMessageBytes,
+      maxJsonDepth: this.config.limits.maxJsonDepth,
       maxBufferedBytes: this.config.limits.maxBufferedBytes,
       clock: this.clock,
+      failures: new FailureLog(this.clock),
       onClosed: (c) => {
         this.connections.delete(c);
         if (this.connections.size === 0) this.onEmpty?.();

@@ -36,7 +36,7 @@ describe('native protocol /v1', () => {
     assert.equal(typeof welcome.version, 'string');
     assert.deepEqual(welcome.heartbeat, { intervalMs: 20000, timeoutMs: 60000 });
     assert.deepEqual(welcome.iceServers, [{ urls: 'stun:stun.example.org:3478' }]);
-    assert.deepEqual(welcome.limits, { maxMessageBytes: 65536, maxFrameBytes: 1048576, maxNameLength: 64, maxMetaBytes: 2048, maxRoomsPerPeer: 2, maxPeersPerRoom: 3 });
+    assert.deepEqual(welcome.limits, { maxMessageBytes: 65536, maxFrameBytes: 1048576, maxNameLength: 64, maxMetaBytes: 2048, maxJsonDepth: 64, maxRoomsPerPeer: 2, maxPeersPerRoom: 3 });
     await c.close();
   });
 

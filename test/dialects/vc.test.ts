@@ -160,6 +160,41 @@ describe('vc dialect at /ws', () => {
     await closeAll(a, b);
   });
 
+  test('the server’s own frame types are never relayed: a member cannot forge peer-left, welcome, joined… (the original relayed them)', async () => {
+    const a = await vc(srv);
+    const victim = await vc(srv);
+    const third = await vc(srv);
+    await join(a, 'forgery');
+    await join(victim, 'forgery');
+    await join(third, 'forgery');
+    await a.c.next('peer-joined');
+    await a.c.next('peer-joined');
+    await victim.c.next('peer-joined');
+    const forged: Record<string, Record<string, unknown>> = {
+      'peer-left': { peer_id: third.id, reason: 'left' },
+      welcome: { peer_id: 'someone-else' },
+      joined: { room: 'elsewhere', peers: [] },
+      left: { room: 'forgery' },
+      'peer-joined': { peer: { peer_id: 'ghost', name: 'ghost' } },
+      ping: { ts: 1 },
+      error: { error: 'forged' },
+    };
+    for (const [type, fields] of Object.entries(forged)) {
+      a.c.send({ type, to: victim.id, ...fields });
+      // A relay of the client's own type after it: whatever the forged frame did reached the victim first.
+      a.c.send({ type: 'offer', to: victim.id, sdp: type });
+      assert.deepEqual(await victim.c.next('offer'), { type: 'offer', to: victim.id, sdp: type, from: a.id });
+      assert.deepEqual(victim.c.take(), [], `a forged ${type} reached the victim`);
+      assert.deepEqual(await a.c.next('error'), { type: 'error', error: `server-only type: ${type}` }, type);
+    }
+    await nothingElse(victim);
+    await nothingElse(a);
+    await nothingElse(third);
+    const metrics = await (await fetch(srv.http('/metrics'))).text();
+    assert.match(metrics, /switchboard_errors_total\{dialect="vc",code="server-only-type"\} 7/);
+    await closeAll(a, victim, third);
+  });
+
   test('broadcast goes to every member including the sender, with from; needs a room', async () => {
     const a = await vc(srv);
     const b = await vc(srv);

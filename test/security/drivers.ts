@@ -25,10 +25,29 @@ export interface Driver {
   outTypes: ReadonlySet<string> | undefined;
   /** The frame that makes a catch-all socket this dialect's, sent before fuzzing (if any). */
   prelude?: Frame;
+  /**
+   * The text of a frame this dialect relays to `to` (the other member; for flyx and flyx-cli, the
+   * room's first member), carrying `payload` (JSON text) as a value `base` levels deep (the frame's
+   * own object is level 1). `type` replaces the frame's type: a spoofing attempt.
+   */
+  relay(to: Member, payload: string, type?: string): { text: string; base: number };
+  /** True when `f` is a client's frame passed on by the server, as opposed to one the server itself originates. */
+  isRelay(f: Frame): boolean;
+  /**
+   * The frame types this dialect's server itself sends (relay envelopes aside): never a client's to
+   * have relayed. Types a client also sends as requests (flyx's `join`, `disconnect`) are not listed.
+   */
+  serverTypes: readonly string[];
+  /** The exact frame this dialect answers a frame refused before parsing (`detail`: the server's text); undefined: silence. */
+  refusal(detail: string): Frame | undefined;
 }
 
 const keys = (f: Frame) => Object.keys(f).sort().join(',');
 const str = (v: unknown) => typeof v === 'string';
+const q = (v: string) => JSON.stringify(v);
+/** A relay frame's text: `"type":…` first, then the given members (already JSON text). */
+const frameText = (type: string, members: [string, string][]) => `{"type":${q(type)}${members.map(([k, v]) => `,${q(k)}:${v}`).join('')}}`;
+const SEEDS_RELAYED = new Set(['offer', 'answer', 'ice_candidate']);
 
 /** WebSocket-level round trip: everything the server wrote to this socket before it has arrived. */
 export function wsSync(c: TestClient): Promise<void> {
@@ -49,6 +68,9 @@ export function wsSync(c: TestClient): Promise<void> {
 
 export { until };
 
+/** What the vc server itself sends (docs/dialects/vc.md): a room-mate must never be able to forge one. */
+const VC_SERVER_TYPES: readonly string[] = ['welcome', 'joined', 'left', 'peer-joined', 'peer-left', 'ping', 'error'];
+
 async function post(url: string): Promise<string> {
   const res = await fetch(url, { method: 'POST' });
   const body = (await res.json()) as { id: string };
@@ -64,6 +86,7 @@ export function drivers(srv: TestServer): Driver[] {
 
   const members = async (ns: string, room: string) => (await srv.server.hub.roomInfo(ns, room))?.members.length ?? 0;
   const plainError = (f: Frame) => f.type === 'error' && keys(f) === 'message,type' && str(f.message);
+  const plainRefusal = (message: string): Frame => ({ type: 'error', message });
 
   return [
     {
@@ -78,6 +101,10 @@ export function drivers(srv: TestServer): Driver[] {
         await c.next('joined');
         return { c, id, room };
       },
+      relay: (to, payload, type = 'signal') => ({ text: frameText(type, [['to', q(to.id)], ['data', payload]]), base: 1 }),
+      isRelay: (f) => f.type === 'signal' || f.type === 'broadcast',
+      serverTypes: ['welcome', 'joined', 'left', 'peer-joined', 'peer-left', 'room-created', 'ack', 'pong', 'error', 'ice-servers', 'goaway'],
+      refusal: (message) => ({ type: 'error', code: 'invalid-message', message }),
     },
     {
       name: 'vc',
@@ -91,6 +118,11 @@ export function drivers(srv: TestServer): Driver[] {
         await c.next('joined');
         return { c, id, room };
       },
+      relay: (to, payload, type = 'offer') => ({ text: frameText(type, [['to', q(to.id)], ['sdp', payload]]), base: 1 }),
+      // vc relays a frame whole, whatever its type, with the sender in `from`; the server's own frames never carry `from`.
+      isRelay: (f) => str(f.from) && !VC_SERVER_TYPES.includes(f.type!),
+      serverTypes: VC_SERVER_TYPES,
+      refusal: (detail) => ({ type: 'error', error: 'invalid-json', detail }),
     },
     {
       name: 'slam',
@@ -104,6 +136,10 @@ export function drivers(srv: TestServer): Driver[] {
         await c.next('registered');
         return { c, id, room };
       },
+      relay: (to, payload, type = 'offer') => ({ text: frameText(type, [['target_id', q(to.id)], ['sdp', payload]]), base: 1 }),
+      isRelay: (f) => SEEDS_RELAYED.has(f.type!) && str(f.sender_id),
+      serverTypes: ['registered', 'peer_joined', 'peer_left', 'error'],
+      refusal: plainRefusal,
     },
     {
       name: 'call',
@@ -117,6 +153,10 @@ export function drivers(srv: TestServer): Driver[] {
         await c.next('registered');
         return { c, id, room: 'lobby' };
       },
+      relay: (to, payload, type = 'offer') => ({ text: frameText(type, [['target_username', q(to.id)], ['data', payload]]), base: 1 }),
+      isRelay: (f) => SEEDS_RELAYED.has(f.type!) && str(f.from_username),
+      serverTypes: ['registered', 'online_users', 'error', 'incoming_call', 'call_accepted', 'call_rejected', 'call_ended'],
+      refusal: plainRefusal,
     },
     {
       name: 'mesh',
@@ -131,6 +171,10 @@ export function drivers(srv: TestServer): Driver[] {
         if (!known) meshRooms.set(label, f.roomId as string);
         return { c, id: f.myId as string, room: f.roomId as string };
       },
+      relay: (to, payload, type = 'signal') => ({ text: frameText(type, [['targetId', q(to.id)], ['payload', payload]]), base: 1 }),
+      isRelay: (f) => f.type === 'signal' && str(f.senderId),
+      serverTypes: ['room_created', 'room_joined', 'room_left', 'room_expired', 'initiate_call', 'peer_left', 'error'],
+      refusal: plainRefusal,
     },
     {
       name: 'slam-pair',
@@ -144,6 +188,11 @@ export function drivers(srv: TestServer): Driver[] {
         await until(async () => (await members('slam-pair', path)) > before, 'the pairing join');
         return { c, id: path, room: path };
       },
+      // Bare frames, to every other socket on the path.
+      relay: (_to, payload, type = 'offer') => ({ text: frameText(type, [['sdp', payload]]), base: 1 }),
+      isRelay: (f) => SEEDS_RELAYED.has(f.type!),
+      serverTypes: ['error'],
+      refusal: plainRefusal,
     },
     {
       name: 'flyx',
@@ -156,6 +205,11 @@ export function drivers(srv: TestServer): Driver[] {
         const j = await c.next('join');
         return { c, id: (j.data as { client_id: string }).client_id, room };
       },
+      // A receiver's frames go to the room's sender (`to` the first member), whose `data` is passed on.
+      relay: (to, payload, type = 'offer') => ({ text: frameText(type, [['data', `{"sdp":"v=0","to":${q(to.id)},"extra":${payload}}`]]), base: 2 }),
+      isRelay: (f) => SEEDS_RELAYED.has(f.type!),
+      serverTypes: ['error'],
+      refusal: (message) => ({ type: 'error', data: { message } }),
     },
     {
       name: 'flyx-cli',
@@ -171,6 +225,11 @@ export function drivers(srv: TestServer): Driver[] {
         await until(async () => (await members('flyx-cli', room)) > before, 'the flyx-cli join');
         return { c, id: first ? 'master' : uniq('slave-'), room };
       },
+      // A slave's frames go to the master; only `sdp`/`candidate` travel, extra fields are dropped.
+      relay: (_to, payload, type = 'offer') => ({ text: frameText(type, [['sdp', '"v=0"'], ['extra', payload]]), base: 1 }),
+      isRelay: (f) => f.type === 'offer' || f.type === 'answer' || f.type === 'icecandidate',
+      serverTypes: ['slavejoined'],
+      refusal: () => undefined,
     },
   ];
 }

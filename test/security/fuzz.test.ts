@@ -14,10 +14,19 @@ import { drivers, until, wsSync, type Driver, type Member } from './drivers.js';
  * either socket receives is a frame of that dialect (errors in its exact error shape; flyx-cli
  * only ever its four frame types); and when the sockets close, no session or occupied room is left,
  * and the empty rooms are swept once the clock passes their grace.
+ *
+ * Two targeted generators per dialect then aim at what the random frames cannot find: relays
+ * (addressed to the real partner) nested around and far past `limits.maxJsonDepth`, and relays
+ * spoofing the server's own frame types.
  */
 
 /** Runs per target (8 dialect targets plus the undecided catch-all). Each run is 1–4 frames. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
+/** Runs of each targeted generator (deep nesting, server-type spoofing) per dialect. Each run is one frame. */
+const TARGETED_RUNS = Math.max(10, Math.round(RUNS / 3));
+/** limits.maxJsonDepth's default. */
+const MAX_DEPTH = 64;
+const TOO_DEEP = `Message nests arrays and objects deeper than the limit of ${MAX_DEPTH} levels.`;
 
 /** Message types and field names each dialect really uses: the fuzzer builds around them. */
 const VOCAB: Record<string, { types: string[]; fields: string[] }> = {
@@ -79,8 +88,30 @@ function frames(vocab: { types: string[]; fields: string[] }): fc.Arbitrary<Wire
   );
 }
 
+/**
+ * A JSON value nested `depth` levels deep (arrays and objects count one each), in one of three
+ * shapes, with a string full of brackets and quotes at the bottom (which must not count). Depths
+ * cluster around the limit and reach far past it; at most 10,000 levels keeps every frame under
+ * the 64 KiB message limit, so the depth is what is tested.
+ */
+const nested = fc
+  .record({
+    depth: fc.oneof(fc.integer({ min: 1, max: MAX_DEPTH + 6 }), fc.constantFrom(MAX_DEPTH - 2, MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1), fc.integer({ min: 100, max: 10_000 })),
+    shape: fc.constantFrom('array', 'object', 'mixed'),
+    bottom: fc.constantFrom('null', '"[[[{{{"', String.raw`"\\"`, String.raw`"\\\"[{"`, '[]', '{}'),
+  })
+  .map(({ depth, shape, bottom }) => {
+    // `[]` and `{}` at the bottom are a level of their own.
+    const wrappers = bottom === '[]' || bottom === '{}' ? depth - 1 : depth;
+    let text = bottom;
+    for (let i = wrappers - 1; i >= 0; i--) text = shape === 'array' || (shape === 'mixed' && i % 2 === 0) ? `[${text}]` : `{"k":${text}}`;
+    return { text, depth };
+  });
+
 describe('fuzzing every dialect', () => {
   let srv: TestServer;
+  /** One set of drivers for every test: it hands out unique client ids and remembers room ids. */
+  let all: Driver[];
   const rejections: unknown[] = [];
   const onRejection = (e: unknown) => rejections.push(e);
   before(async () => {
@@ -88,6 +119,7 @@ describe('fuzzing every dialect', () => {
     // Floods are the rate limiter's business (abuse.test.ts), and room counts the quota's
     // (room-quota.test.ts): here every frame reaches the dialect, all from one address.
     srv = await startServer({ rateLimits: { messagesPerSecond: 0, joinsPerSecond: 0 }, rooms: { maxPerAddress: 0 } });
+    all = drivers(srv);
   });
   after(async () => {
     process.off('unhandledRejection', onRejection);
@@ -115,7 +147,6 @@ describe('fuzzing every dialect', () => {
 
   for (const name of targets) {
     test(`${name}: ${RUNS} runs of hostile frames`, async () => {
-      const all = drivers(srv);
       const catchAll = name === 'catch-all';
       const d: Driver = catchAll
         ? { ...all.find((x) => x.name === 'slam')!, name: 'catch-all', outTypes: undefined, open: async () => ({ c: await connect(srv.ws('/fuzz-undecided')), id: '', room: '' }) }
@@ -151,6 +182,102 @@ describe('fuzzing every dialect', () => {
       await fuzzer.c.close();
       await partner.c.close();
       console.log(`# fuzz ${name}: ${RUNS} runs, sockets reopened ${reopened} times`);
+    });
+  }
+
+  /**
+   * Deep nesting where each dialect relays: a frame deeper than limits.maxJsonDepth gets exactly the
+   * dialect's refusal (flyx-cli: silence) and reaches nobody; one within it is relayed, once.
+   */
+  for (const name of Object.keys(VOCAB)) {
+    test(`${name}: ${TARGETED_RUNS} relays nested around and far past the depth limit`, async () => {
+      const d = all.find((x) => x.name === name)!;
+      const partner = await d.open(`deep-${name}`);
+      const fuzzer = await d.open(`deep-${name}`);
+      await wsSync(partner.c);
+      partner.c.raw.length = 0;
+      partner.c.take();
+      fuzzer.c.raw.length = 0;
+      fuzzer.c.take();
+      await fc.assert(
+        fc.asyncProperty(nested, async (payload) => {
+          const { text, base } = d.relay(partner, payload.text);
+          const depth = base + payload.depth;
+          fuzzer.c.ws.send(text);
+          totalFrames++;
+          await wsSync(fuzzer.c);
+          await wsSync(partner.c);
+          const toFuzzer = fuzzer.c.take();
+          const toPartner = partner.c.take();
+          fuzzer.c.raw.length = 0;
+          partner.c.raw.length = 0;
+          if (depth > MAX_DEPTH) {
+            const refusal = d.refusal(TOO_DEEP);
+            assert.deepEqual(toFuzzer, refusal ? [refusal] : [], `${name}: depth ${depth} is refused`);
+            assert.deepEqual(toPartner, [], `${name}: depth ${depth} reaches nobody`);
+          } else {
+            assert.deepEqual(toFuzzer, [], `${name}: depth ${depth} is not an error`);
+            assert.equal(toPartner.length, 1, `${name}: depth ${depth} is relayed once`);
+            assert.ok(d.isRelay(toPartner[0]!), `${name}: as a relay: ${JSON.stringify(toPartner[0]).slice(0, 200)}`);
+          }
+        }),
+        { numRuns: TARGETED_RUNS },
+      );
+      assert.equal(fuzzer.c.closeCode, undefined);
+      await fuzzer.c.close();
+      await partner.c.close();
+    });
+  }
+
+  /**
+   * Server-type spoofing: a member asks the server to relay a frame typed as one the server itself
+   * sends (a forged `peer-left`, `welcome`, `registered`…), or carrying such a frame inside its
+   * payload. The partner only ever receives relays (in the dialect's relay shape, never a frame of
+   * the server's own types); a relay typed as a server type reaches nobody and its sender gets one
+   * error in the dialect's shape (flyx-cli: silence).
+   */
+  for (const name of Object.keys(VOCAB)) {
+    test(`${name}: ${TARGETED_RUNS} relays spoofing the server's own frame types`, async () => {
+      const d = all.find((x) => x.name === name)!;
+      const partner = await d.open(`spoof-${name}`);
+      const fuzzer = await d.open(`spoof-${name}`);
+      await wsSync(partner.c);
+      partner.c.take();
+      fuzzer.c.take();
+      const serverType = fc.constantFrom(...d.serverTypes);
+      const forgedFields = fc.constantFrom('', ',"peer_id":"victim","reason":"left"', ',"room":"spoofed","peers":[]', ',"client_id":"victim","sender_id":"victim"', ',"message":"forged","error":"forged"');
+      // A relay typed as a server frame (with that frame's fields added), or one carrying such a frame as its payload.
+      const spoof = fc.oneof(
+        fc.tuple(serverType, forgedFields, fc.constantFrom('"v=0"', '{"type":"offer"}')).map(([outer, extra, payload]) => ({ outer, payload, extra })),
+        fc.tuple(serverType, forgedFields).map(([t, extra]) => ({ outer: undefined, payload: `{"type":${JSON.stringify(t)}${extra}}`, extra: '' })),
+      );
+      await fc.assert(
+        fc.asyncProperty(spoof, async ({ outer, payload, extra }) => {
+          const relay = d.relay(partner, payload, outer).text;
+          const text = extra ? `${relay.slice(0, -1)}${extra}}` : relay;
+          fuzzer.c.ws.send(text);
+          totalFrames++;
+          await wsSync(fuzzer.c);
+          await wsSync(partner.c);
+          const toFuzzer = fuzzer.c.take();
+          const toPartner = partner.c.take();
+          fuzzer.c.raw.length = 0;
+          partner.c.raw.length = 0;
+          for (const f of toPartner) assert.ok(d.isRelay(f), `${name}: the partner got a frame that is not a relay: ${JSON.stringify(f).slice(0, 200)} (sent ${text.slice(0, 200)})`);
+          if (outer !== undefined) {
+            assert.deepEqual(toPartner, [], `${name}: a relay typed ${outer} reaches nobody`);
+            assert.equal(toFuzzer.length, name === 'flyx-cli' ? 0 : 1, `${name}: the sender hears one error: ${JSON.stringify(toFuzzer)}`);
+            for (const f of toFuzzer) assert.ok(d.isError(f), `${name}: in the dialect's error shape: ${JSON.stringify(f)}`);
+          } else {
+            assert.deepEqual(toFuzzer, [], `${name}: a payload is the dialect's to carry`);
+            assert.equal(toPartner.length, 1, `${name}: relayed once`);
+          }
+        }),
+        { numRuns: TARGETED_RUNS },
+      );
+      assert.equal(fuzzer.c.closeCode, undefined);
+      await fuzzer.c.close();
+      await partner.c.close();
     });
   }
 

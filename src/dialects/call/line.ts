@@ -275,8 +275,14 @@ export function acceptCall(conn: Conn, ctx: DialectContext, opts: CallOptions): 
     if (typeof target !== 'string') return error('invalid-message', target.error);
     if (m.data === undefined) return error('invalid-message', dynamicText.dataRequired(type));
     const peerId = await hub.resolveAlias(NAMESPACE, alias.user(target));
-    if (peerId === undefined || !tell(peerId, { k: 'relay', type, from: self.username, data: m.data })) {
-      return error('peer-not-found', TEXT.notFound);
+    if (peerId === undefined) return error('peer-not-found', TEXT.notFound);
+    try {
+      hub.signal(session, peerId, { k: 'relay', type, from: self.username, data: m.data } satisfies Envelope, LOBBY);
+    } catch (err) {
+      // The target's side failed to render it (the hub logged why); otherwise the target is not online.
+      if (isHubError(err) && err.code === 'internal-error') return error(err.code, err.message);
+      if (isHubError(err)) return error('peer-not-found', TEXT.notFound);
+      throw err;
     }
   }
 

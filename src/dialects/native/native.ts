@@ -4,6 +4,7 @@ import type { TObject } from '@sinclair/typebox';
 import { displayName, identityPolicyFor, type Identity } from '../../core/access.js';
 import type { Timer } from '../../core/clock.js';
 import { HubError, ERROR_CODES, type ErrorCode } from '../../core/errors.js';
+import { FailureLog } from '../../core/failure-log.js';
 import type { Session } from '../../core/session.js';
 import type { HubEvent, RoomOptions } from '../../core/types.js';
 import { iceServersFor, turnRefreshMs } from '../../security/turn.js';
@@ -12,12 +13,15 @@ import { iceServersRoute, identityAlias, identityTaken, validateRoute } from './
 import { PROTOCOL_VERSION, clientSchemas } from './schema.js';
 
 type Id = string | number | undefined;
+type Request = { type: string; id?: unknown } & Record<string, unknown>;
 
 /** What every native connection of one server shares: compiled validators, broadcast texts. */
 interface Shared {
   byType: Map<string, TypeCheck<TObject>>;
   /** The frame text of a broadcast event, built once for all its recipients. */
   broadcastTexts: WeakMap<object, string>;
+  /** Requests that failed unexpectedly: a client may repeat one at will, so the log is rate-bound. */
+  failures: FailureLog;
 }
 
 /** Keyed by the server's config object, so servers in one process never share anything. */
@@ -29,6 +33,7 @@ function shared(ctx: DialectContext): Shared {
     v = {
       byType: new Map(Object.entries(clientSchemas(ctx.config.limits)).map(([t, s]) => [t, TypeCompiler.Compile(s)])),
       broadcastTexts: new WeakMap(),
+      failures: new FailureLog(ctx.clock),
     };
     perServer.set(ctx.config, v);
   }
@@ -139,7 +144,7 @@ class NativeLine implements DialectHandler {
 
   private fail(err: unknown, re: Id): void {
     if (err instanceof HubError) return this.error(err.code, err.message, re);
-    this.conn.log.error({ err }, 'request failed');
+    this.v.failures.error(this.conn.log, { err }, 'request failed');
     this.error('internal-error', ERROR_CODES['internal-error'], re);
   }
 
@@ -166,6 +171,7 @@ class NativeLine implements DialectHandler {
         maxFrameBytes: config.limits.maxFrameBytes,
         maxNameLength: config.limits.maxNameLength,
         maxMetaBytes: config.limits.maxMetaBytes,
+        maxJsonDepth: config.limits.maxJsonDepth,
         maxRoomsPerPeer: config.rooms.maxRoomsPerPeer,
         maxPeersPerRoom: config.rooms.maxPeers,
       },
@@ -203,36 +209,37 @@ class NativeLine implements DialectHandler {
     this.conn.send({ type: 'goaway', reason: 'shutdown', reconnectMs: closeInMs });
   }
 
+  /** Every request gets a reply: an unexpected failure (thrown or rejected) is an `internal-error` with its `re`. */
   private handle(msg: unknown, text: string): void | Promise<void> {
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg) || typeof (msg as { type?: unknown }).type !== 'string') {
       return this.error('invalid-message', 'A message must be a JSON object with a string "type".', undefined);
     }
+    const m = msg as Request;
+    const re: Id = typeof m.id === 'string' || (typeof m.id === 'number' && Number.isInteger(m.id)) ? m.id : undefined;
+    try {
+      return this.request(m, text, re)?.catch((err: unknown) => this.fail(err, re));
+    } catch (err) {
+      this.fail(err, re);
+    }
+  }
+
+  private request(m: Request, text: string, re: Id): void | Promise<void> {
     const { hub, config } = this.ctx;
     const session = this.session;
-    const m = msg as { type: string; id?: unknown } & Record<string, unknown>;
-    const re: Id = typeof m.id === 'string' || (typeof m.id === 'number' && Number.isInteger(m.id)) ? m.id : undefined;
     const check = this.v.byType.get(m.type);
     if (!check) return this.error('unknown-type', `Unknown message type: ${m.type.slice(0, 64)}`, re);
-    if (!check.Check(msg)) return this.error('invalid-message', `${m.type}: ${firstError(check, m)}`, re);
+    if (!check.Check(m as unknown)) return this.error('invalid-message', `${m.type}: ${firstError(check, m)}`, re);
 
     switch (m.type) {
       case 'ping':
         return this.reply({ type: 'pong', ts: typeof m.ts === 'number' ? m.ts : this.ctx.clock.now() }, re);
       case 'signal':
-        try {
-          hub.signal(session, m.to as string, m.data, m.room as string | undefined, rawData(text));
-          if (re !== undefined) this.conn.send({ type: 'ack', re });
-        } catch (err) {
-          this.fail(err, re);
-        }
+        hub.signal(session, m.to as string, m.data, m.room as string | undefined, rawData(text));
+        if (re !== undefined) this.conn.send({ type: 'ack', re });
         return;
       case 'broadcast':
-        try {
-          hub.broadcast(session, m.room as string, m.data, false, rawData(text));
-          if (re !== undefined) this.conn.send({ type: 'ack', re });
-        } catch (err) {
-          this.fail(err, re);
-        }
+        hub.broadcast(session, m.room as string, m.data, false, rawData(text));
+        if (re !== undefined) this.conn.send({ type: 'ack', re });
         return;
       case 'join': {
         if (m.meta !== undefined && Buffer.byteLength(JSON.stringify(m.meta)) > config.limits.maxMetaBytes) {
@@ -240,16 +247,12 @@ class NativeLine implements DialectHandler {
         }
         // A token's name is the name: a client cannot present itself as someone else.
         const name = this.identity ? displayName(this.identity) : (m.name as string | undefined);
-        return hub
-          .join(session, m.room as string, { name, meta: m.meta })
-          .then((r) => this.reply({ type: 'joined', room: r.room, peers: r.peers }, re), (err) => this.fail(err, re));
+        return hub.join(session, m.room as string, { name, meta: m.meta }).then((r) => this.reply({ type: 'joined', room: r.room, peers: r.peers }, re));
       }
       case 'leave':
-        return hub.leave(session, m.room as string).then(() => this.reply({ type: 'left', room: m.room }, re), (err) => this.fail(err, re));
+        return hub.leave(session, m.room as string).then(() => this.reply({ type: 'left', room: m.room }, re));
       case 'create-room':
-        return hub
-          .createRoom(session, { options: m.options as RoomOptions | undefined })
-          .then((room) => this.reply({ type: 'room-created', room }, re), (err) => this.fail(err, re));
+        return hub.createRoom(session, { options: m.options as RoomOptions | undefined }).then((room) => this.reply({ type: 'room-created', room }, re));
       default:
         return this.error('unknown-type', 'Unknown message type.', re);
     }

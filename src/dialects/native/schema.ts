@@ -82,6 +82,7 @@ export const serverSchemas: Record<string, TObject> = {
         maxFrameBytes: Type.Integer(),
         maxNameLength: Type.Integer(),
         maxMetaBytes: Type.Integer(),
+        maxJsonDepth: Type.Integer({ description: 'Deepest nesting of arrays and objects in a message; deeper ones get `invalid-message`.' }),
         maxRoomsPerPeer: Type.Integer(),
         maxPeersPerRoom: Type.Integer(),
       }),

@@ -2,7 +2,7 @@ import { displayName, identityPolicyFor } from '../../core/access.js';
 import { HubError } from '../../core/errors.js';
 import type { HubEvent } from '../../core/types.js';
 import { type Conn, type Dialect, type DialectContext, type DialectHandler, type OutFrame, seedCloseCodes } from '../dialect.js';
-import { VC_ERRORS, checkEnvelope, text, toVcPeer, unknownTypeError, type VcError, type VcFrame } from './wire.js';
+import { VC_ERRORS, checkEnvelope, serverOnlyError, text, toVcPeer, unknownTypeError, type VcError, type VcFrame, type VcServerFrame } from './wire.js';
 
 const NAME = 'vc';
 /** vc rooms never meet other dialects' rooms. */
@@ -31,9 +31,14 @@ export const vcDialect: Dialect = {
     /** Duplicate identities: a token's subject, or (without a token) the join name. Default: allowed. */
     const policy = identityPolicyFor(config.identity, NAME);
 
+    /** Every frame the server originates goes through here (relays do not): its type is one of VC_SERVER_TYPES. */
+    function say(frame: VcServerFrame): void {
+      conn.send(frame);
+    }
+
     function error(e: VcError, extra: Record<string, unknown> = {}): void {
       ctx.countError(NAME, e.metric);
-      conn.send({ type: 'error', error: e.wire, ...extra });
+      say({ type: 'error', error: e.wire, ...extra });
     }
 
     /**
@@ -51,10 +56,10 @@ export const vcDialect: Dialect = {
     function render(ev: HubEvent): void {
       switch (ev.type) {
         case 'peer-joined':
-          return conn.send({ type: 'peer-joined', peer: toVcPeer(ev.peer) });
+          return say({ type: 'peer-joined', peer: toVcPeer(ev.peer) });
         case 'peer-left':
           if (ev.peerId === session.id) return removed(ev.room, ev.reason);
-          return conn.send({ type: 'peer-left', peer_id: ev.peerId, reason: ev.reason });
+          return say({ type: 'peer-left', peer_id: ev.peerId, reason: ev.reason });
         case 'signal':
         case 'broadcast':
           return relayed(ev.data, ev.from);
@@ -65,7 +70,7 @@ export const vcDialect: Dialect = {
     function removed(room: string, reason: string): void {
       if (room !== myRoom) return;
       myRoom = undefined;
-      conn.send({ type: 'left', room, reason });
+      say({ type: 'left', room, reason });
     }
 
     /** A relayed frame is the sender's frame, whole; `from` is always the hub's word for the sender. */
@@ -93,7 +98,7 @@ export const vcDialect: Dialect = {
         // server-wide requireCreate and empty-room grace say.
         const r = await hub.join(session, room, { name, create: true, defaults: { emptyTtlMs: 0 } });
         myRoom = room;
-        conn.send({ type: 'joined', room, peers: r.peers.map(toVcPeer) });
+        say({ type: 'joined', room, peers: r.peers.map(toVcPeer) });
       } catch (err) {
         fail(err);
       }
@@ -121,7 +126,7 @@ export const vcDialect: Dialect = {
     function rejoin(room: string): void {
       try {
         const peers = hub.members(session, room).filter((p) => p.peerId !== session.id);
-        conn.send({ type: 'joined', room, peers: peers.map(toVcPeer) });
+        say({ type: 'joined', room, peers: peers.map(toVcPeer) });
       } catch (err) {
         fail(err);
       }
@@ -133,13 +138,15 @@ export const vcDialect: Dialect = {
       myRoom = undefined;
       try {
         await hub.leave(session, room, 'left');
-        conn.send({ type: 'left', room });
+        say({ type: 'left', room });
       } catch (err) {
         fail(err);
       }
     }
 
     function relay(m: VcFrame): void {
+      const forged = serverOnlyError(m.type);
+      if (forged) return error(forged);
       const to = typeof m.to === 'string' ? m.to.trim() : '';
       if (!to) return error(VC_ERRORS.badTo);
       try {
@@ -159,7 +166,7 @@ export const vcDialect: Dialect = {
       }
     }
 
-    conn.send({ type: 'welcome', peer_id: session.id });
+    say({ type: 'welcome', peer_id: session.id });
 
     return {
       message(msg: unknown): void | Promise<void> {
@@ -191,7 +198,7 @@ export const vcDialect: Dialect = {
         return hub.closeSession(session, 'disconnect');
       },
       heartbeat() {
-        conn.send({ type: 'ping', ts: Math.floor(clock.now() / 1000) });
+        say({ type: 'ping', ts: Math.floor(clock.now() / 1000) });
       },
     };
   },

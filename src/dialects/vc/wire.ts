@@ -3,6 +3,19 @@ import type { PeerInfo } from '../../core/types.js';
 /** A parsed inbound frame once it is known to be an object with a non-empty string `type`. */
 export type VcFrame = { type: string } & Record<string, unknown>;
 
+/**
+ * Every frame type the vc server itself sends. A relay may carry any other type, never one of
+ * these: the vc-client acts on them, so a room-mate relaying a `peer-left` for a third peer, or a
+ * `welcome`, would tear down calls or re-identify the victim. Every frame the server originates is
+ * a `VcServerFrame`, so the compiler keeps this list complete.
+ */
+export const VC_SERVER_TYPES = ['welcome', 'joined', 'left', 'peer-joined', 'peer-left', 'ping', 'error'] as const;
+
+/** A frame the vc server originates (as opposed to a relayed one). */
+export type VcServerFrame = { type: (typeof VC_SERVER_TYPES)[number] } & Record<string, unknown>;
+
+const SERVER_TYPES: ReadonlySet<string> = new Set(VC_SERVER_TYPES);
+
 /** The peer shape of `joined.peers` and `peer-joined.peer`. */
 export interface VcPeer {
   peer_id: string;
@@ -50,6 +63,11 @@ export function text(value: unknown): string {
 export function unknownTypeError(type: string): VcError {
   const shown = type.length > MAX_ECHOED_TYPE ? `${type.slice(0, MAX_ECHOED_TYPE)}…` : type;
   return { wire: `unknown type: ${shown}`, metric: 'unknown-type' };
+}
+
+/** A type only the server may send; relaying it would let a client forge server events. */
+export function serverOnlyError(type: string): VcError | undefined {
+  return SERVER_TYPES.has(type) ? { wire: `server-only type: ${type}`, metric: 'server-only-type' } : undefined;
 }
 
 export function toVcPeer(p: PeerInfo): VcPeer {
