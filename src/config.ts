@@ -30,7 +30,7 @@ export const ConfigSchema = Type.Object(
       ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info', description: 'Log level. Env `LOG_LEVEL`, `VC_SERVER_LOG_LEVEL`, `VC_LOG_LEVEL` are honoured too; `warning` means `warn`.' },
     ),
-    drainTimeoutMs: Ms(10_000, 'On SIGTERM/SIGINT, how long to wait for clients to leave before closing them (1001).'),
+    drainTimeoutMs: Ms(10_000, 'On SIGTERM/SIGINT, the window over which remaining connections are closed (1001), each at its own moment (native clients are told theirs in `goaway`); the process exits by this + 5 s whatever happens (docs/operations.md).'),
     iceServers: Type.Array(IceServer, { default: [], description: 'STUN/TURN servers sent to native clients in `welcome` (JSON array of RTCIceServer).' }),
     listeners: Type.Array(
       Type.Object(

@@ -42,7 +42,7 @@ describe('every dialect across nodes (3 nodes, real redis-server)', { skip: redi
     pc.send({ type: 'offer', target_id: 'phone-1', sdp: { type: 'offer', sdp: 'v=0' } });
     assert.deepEqual(await phone.next('offer'), { type: 'offer', sender_id: 'pc-1', sdp: { type: 'offer', sdp: 'v=0' } });
     await phone.close();
-    assert.deepEqual(await pc.next('peer_left'), { type: 'peer_left', client_id: 'phone-1' });
+    assert.deepEqual(await pc.next('peer_left'), { type: 'peer_left', client_id: 'phone-1', client_type: 'android' });
     await pc.close();
   });
 

@@ -52,7 +52,7 @@ test('the README sequence: PC and Android register, offer/answer and ICE are rel
   await nothingMore(pc.c);
   await nothingMore(android.c);
   await android.c.close();
-  assert.deepEqual(await pc.c.next(), { type: 'peer_left', client_id: 'android_client_1' });
+  assert.deepEqual(await pc.c.next(), { type: 'peer_left', client_id: 'android_client_1', client_type: 'android' });
   await pc.c.close();
 });
 
@@ -184,7 +184,7 @@ test('no silent hijack: a second socket registering the same client_id replaces 
   assert.deepEqual(await first.c.closedWithin(), { code: 4001, reason: 'client_id registered by another connection' });
   assert.deepEqual(second.registered, { type: 'registered', client_id: 'hijack-me', room_id: 'hijack', peers: ['hijack-watcher'] });
   // The room sees the old one go and the new one come.
-  assert.deepEqual(await watcher.c.next(), { type: 'peer_left', client_id: 'hijack-me' });
+  assert.deepEqual(await watcher.c.next(), { type: 'peer_left', client_id: 'hijack-me', client_type: 'android' });
   assert.deepEqual(await watcher.c.next(), { type: 'peer_joined', client_id: 'hijack-me', client_type: 'android' });
 
   // Relays now reach the new socket.
@@ -203,7 +203,7 @@ test('re-registering into another room leaves the old room (peer_left there) and
 
   mover.c.send({ type: 'register', client_id: 'mover', room_id: 'move-new', client_type: 'pc' });
   assert.deepEqual(await mover.c.next(), { type: 'registered', client_id: 'mover', room_id: 'move-new', peers: ['move-new-mate'] });
-  assert.deepEqual(await oldMate.c.next(), { type: 'peer_left', client_id: 'mover' });
+  assert.deepEqual(await oldMate.c.next(), { type: 'peer_left', client_id: 'mover', client_type: 'pc' });
   assert.deepEqual(await newMate.c.next(), { type: 'peer_joined', client_id: 'mover', client_type: 'pc' });
 
   await expectError(oldMate.c, { type: 'offer', target_id: 'mover', sdp: 'x' }, 'Peer not found: mover');
@@ -227,7 +227,7 @@ test('renaming inside a room releases the old client_id; re-registering identica
 
   me.c.send({ type: 'register', client_id: 'rename-new', room_id: 'rename', client_type: 'pc' });
   assert.deepEqual(await me.c.next(), { type: 'registered', client_id: 'rename-new', room_id: 'rename', peers: ['rename-mate'] });
-  assert.deepEqual(await mate.c.next(), { type: 'peer_left', client_id: 'rename-old' });
+  assert.deepEqual(await mate.c.next(), { type: 'peer_left', client_id: 'rename-old', client_type: 'pc' });
   assert.deepEqual(await mate.c.next(), { type: 'peer_joined', client_id: 'rename-new', client_type: 'pc' });
 
   // The old name is free: taking it does not close the renamed socket.
@@ -284,7 +284,7 @@ test('when a join fails the socket keeps its old room, or after a failed rename 
     assert.deepEqual(await me.c.next(), { type: 'offer', sender_id: 'drain-mate', sdp: 'still in drain' });
 
     await expectError(me.c, { type: 'register', client_id: 'drain-renamed', room_id: 'drain' }, 'Server is shutting down');
-    assert.deepEqual(await mate.c.next(), { type: 'peer_left', client_id: 'drain-me' });
+    assert.deepEqual(await mate.c.next(), { type: 'peer_left', client_id: 'drain-me', client_type: 'unknown' });
     assert.equal(await own.server.hub.resolveAlias('slam', 'drain-me'), undefined);
     assert.equal(await own.server.hub.resolveAlias('slam', 'drain-renamed'), undefined);
     await expectError(me.c, { type: 'offer', target_id: 'drain-mate', sdp: 'x' }, 'Not registered: send register with a client_id first');
@@ -307,7 +307,7 @@ test('moving rooms works when the server allows one room per connection', async 
     await oldMate.c.next('peer_joined');
     me.c.send({ type: 'register', client_id: 'one-me', room_id: 'one-new' });
     assert.deepEqual(await me.c.next(), { type: 'registered', client_id: 'one-me', room_id: 'one-new', peers: [] });
-    assert.deepEqual(await oldMate.c.next(), { type: 'peer_left', client_id: 'one-me' });
+    assert.deepEqual(await oldMate.c.next(), { type: 'peer_left', client_id: 'one-me', client_type: 'unknown' });
     await oldMate.c.close();
     await me.c.close();
   } finally {
@@ -341,13 +341,23 @@ test('malformed JSON gets an error and the socket keeps relaying (the original c
   await b.c.close();
 });
 
+test('peer_left names the leaver as peer_joined did, client_type too, also for a peer that was there before me', async () => {
+  const device = await register('lab-phone', 'lab-left', 'android');
+  const pc = await register('lab-pc', 'lab-left', 'pc');
+  assert.deepEqual(pc.registered.peers, ['lab-phone']);
+  await device.c.next('peer_joined');
+  await device.c.close();
+  assert.deepEqual(await pc.c.next(), { type: 'peer_left', client_id: 'lab-phone', client_type: 'android' });
+  await pc.c.close();
+});
+
 test('relays to an unknown or departed target get "Peer not found" (the original dropped them silently)', async () => {
   const a = await register('gone-a', 'gone');
   const b = await register('gone-b', 'gone');
   await a.c.next('peer_joined');
   await expectError(a.c, { type: 'ice_candidate', target_id: 'never-was', candidate: {} }, 'Peer not found: never-was');
   await b.c.close();
-  assert.deepEqual(await a.c.next(), { type: 'peer_left', client_id: 'gone-b' });
+  assert.deepEqual(await a.c.next(), { type: 'peer_left', client_id: 'gone-b', client_type: 'unknown' });
   await expectError(a.c, { type: 'answer', target_id: 'gone-b', sdp: 'x' }, 'Peer not found: gone-b');
   await a.c.close();
 });
@@ -367,7 +377,7 @@ test('disconnect cleans up at once: peer_left to the room, and the client_id is 
   const go = await register('dc-go', 'dc', 'android');
   await stay.c.next('peer_joined');
   await go.c.close();
-  assert.deepEqual(await stay.c.next(), { type: 'peer_left', client_id: 'dc-go' });
+  assert.deepEqual(await stay.c.next(), { type: 'peer_left', client_id: 'dc-go', client_type: 'android' });
   const back = await register('dc-go', 'dc', 'android');
   assert.deepEqual(back.registered.peers, ['dc-stay']);
   assert.deepEqual(await stay.c.next(), { type: 'peer_joined', client_id: 'dc-go', client_type: 'android' });
@@ -388,7 +398,7 @@ test('a silent socket is closed after the heartbeat timeout with 4000, and its r
     await settle(live.c); // counts as activity for the live one
     own.clock.advance(intervalMs);
     assert.deepEqual(await silent.closedWithin(), { code: 4000, reason: 'heartbeat timeout' });
-    assert.deepEqual(await live.c.next(), { type: 'peer_left', client_id: 'hb-silent' });
+    assert.deepEqual(await live.c.next(), { type: 'peer_left', client_id: 'hb-silent', client_type: 'unknown' });
     await live.c.close();
   } finally {
     await own.close();
@@ -403,7 +413,7 @@ test('a socket removed from its room by the server is closed with 4003, not left
   const bId = info!.members.find((m) => m.name === 'kick-b')!.peerId;
   assert.equal(await srv.server.hub.kick('slam', 'kick', bId), true);
   assert.deepEqual(await b.c.closedWithin(), { code: 4003, reason: 'removed from room' });
-  assert.deepEqual(await a.c.next(), { type: 'peer_left', client_id: 'kick-b' });
+  assert.deepEqual(await a.c.next(), { type: 'peer_left', client_id: 'kick-b', client_type: 'unknown' });
   // Its id was released with it.
   assert.equal(await srv.server.hub.resolveAlias('slam', 'kick-b'), undefined);
   await a.c.close();

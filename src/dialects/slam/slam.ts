@@ -65,6 +65,12 @@ function parseRegister(m: Frame, max: number): Registration | { error: string } 
   return { clientId: c, room, clientType };
 }
 
+/** A member of my room as this client knows it (see `names`). */
+interface Mate {
+  clientId: string;
+  clientType: string;
+}
+
 function clientTypeOf(peer: PeerInfo): string {
   const t = (peer.meta as { client_type?: unknown } | undefined)?.client_type;
   return typeof t === 'string' ? t : DEFAULT_TYPE;
@@ -98,7 +104,7 @@ function acceptSlam(conn: Conn, ctx: DialectContext): DialectHandler {
    * carries the peer id alone and the roster has already dropped the leaver, so its client_id must
    * be remembered to say `peer_left`. Routing and uniqueness still come from the hub.
    */
-  let names = new Map<string, string>();
+  let names = new Map<string, Mate>();
 
   const error = (code: string, message: string) => sendError(conn, ctx, NAME, code, message);
 
@@ -120,16 +126,18 @@ function acceptSlam(conn: Conn, ctx: DialectContext): DialectHandler {
     if (ev.type === 'peer-joined') {
       const id = ev.peer.name;
       if (id === undefined || names.has(ev.peer.peerId)) return;
-      names.set(ev.peer.peerId, id);
-      conn.send({ type: 'peer_joined', client_id: id, client_type: clientTypeOf(ev.peer) });
+      const mate = { clientId: id, clientType: clientTypeOf(ev.peer) };
+      names.set(ev.peer.peerId, mate);
+      conn.send({ type: 'peer_joined', client_id: mate.clientId, client_type: mate.clientType });
       return;
     }
     if (ev.type !== 'peer-left') return;
     if (ev.peerId === session.id) return removed(ev.reason);
-    const id = names.get(ev.peerId);
-    if (id === undefined) return;
+    const mate = names.get(ev.peerId);
+    if (mate === undefined) return;
     names.delete(ev.peerId);
-    conn.send({ type: 'peer_left', client_id: id });
+    // Who left, as peer_joined introduced them: the PC client tells a device from another PC.
+    conn.send({ type: 'peer_left', client_id: mate.clientId, client_type: mate.clientType });
   }
 
   /** The hub took us out of our room (kicked, or the room expired): say so with a close code. */
@@ -178,7 +186,7 @@ function acceptSlam(conn: Conn, ctx: DialectContext): DialectHandler {
     const waiting = joining.events;
     joining = undefined;
     reg = want;
-    names = new Map(peers.flatMap((p) => (p.name === undefined ? [] : [[p.peerId, p.name] as const])));
+    names = new Map(peers.flatMap((p) => (p.name === undefined ? [] : [[p.peerId, { clientId: p.name, clientType: clientTypeOf(p) }] as const])));
     conn.log.info({ clientId: want.clientId, room: want.room, clientType: want.clientType }, 'slam client registered');
     sendRegistered(want, peers);
     for (const ev of waiting) render(ev);
