@@ -136,6 +136,13 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    resume: Type.Object(
+      {
+        windowMs: Ms(30_000, 'How long a native session outlives a socket that dropped without a clean close (or that the heartbeat or a drain cut): the others see no `peer-left`, frames to it are kept, and the client can resume it with `/v1?resume=<token>&seq=<n>` (docs/protocol.md, Resume). 0 turns resume off: a session ends with its socket.'),
+        maxBufferBytes: Count(262_144, 'Frames kept per resumable session for a resume, in bytes. With a socket, the oldest give way (a resume from before them fails with `seq-out-of-range`); without one, overflowing ends the session (`buffer-overflow`). Clients trim it with `received`.', 1024),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     heartbeat: Type.Object(
       {
         intervalMs: Count(20_000, 'How often every connection is probed (WebSocket ping; vc also gets its JSON ping).'),

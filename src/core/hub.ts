@@ -7,6 +7,8 @@ import { HubError } from './errors.js';
 import { FailureLog } from './failure-log.js';
 import { randomId, type IdGenerator } from './ids.js';
 import { TokenBucket } from './rate.js';
+import { ReplayLog, type LogEntry } from './replay-log.js';
+import { newResumeToken, ResumeTokens, type EndedHow, type ResumeError } from './resume-tokens.js';
 import { Session, silentLogger, type CoreLogger } from './session.js';
 import type { CloseReason, HubEvent, LeaveReason, Link, PeerInfo, RoomOptions, RoomSnapshot } from './types.js';
 
@@ -26,7 +28,14 @@ export interface HubConfig {
   };
   /** Joins and room creations per session: a token bucket (0 per second: unlimited). */
   rateLimits?: { joinsPerSecond: number; joinBurst: number };
+  /** Session resume (docs/protocol.md, Resume); absent or windowMs 0: sessions end with their socket. */
+  resume?: { windowMs: number; maxBufferBytes: number };
 }
+
+/** A resume that worked: the session, now on the new link, and what the client has not seen yet. */
+export type ResumeOutcome =
+  | { ok: true; session: Session; token: string; missed: LogEntry<string>[] }
+  | { ok: false; error: ResumeError };
 
 /** Hooks for metrics; the core knows nothing of Prometheus. */
 export interface HubObserver {
@@ -58,6 +67,11 @@ export interface SessionInit {
    * join, createRoom and broadcast (HubError `forbidden`), and stamps it on the session's roster entries.
    */
   identity?: Identity;
+  /**
+   * The session survives its socket for resume.windowMs and numbers its frames (native only; the
+   * dialect must send every frame after its welcome through `Hub.record`).
+   */
+  resumable?: boolean;
 }
 
 export interface JoinOptions {
@@ -115,6 +129,9 @@ const closeFor: Partial<Record<LeaveReason, CloseReason>> = {
   expired: 'expired',
 };
 
+/** The link of a session between sockets: nothing to probe, nothing to close. */
+const DETACHED: Link = { ping() {}, close() {} };
+
 export function roomKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
@@ -156,6 +173,8 @@ export class Hub extends EventEmitter implements BackplaneSink {
   private renderFailures = 0;
   private readonly failureLog: FailureLog;
   draining = false;
+  /** This node's resumable sessions by token, and why recently ended ones no longer resume. */
+  private readonly resumeTokens: ResumeTokens<Session>;
 
   constructor(deps: HubDeps) {
     super();
@@ -166,6 +185,12 @@ export class Hub extends EventEmitter implements BackplaneSink {
     this.observer = deps.observer;
     this.ids = deps.ids ?? (() => randomId());
     this.failureLog = new FailureLog(deps.clock);
+    this.resumeTokens = new ResumeTokens(Math.max(60_000, 2 * (deps.config.resume?.windowMs ?? 0)));
+  }
+
+  /** Whether sessions that ask to be resumable are (resume.windowMs > 0). */
+  get resumeEnabled(): boolean {
+    return (this.config.resume?.windowMs ?? 0) > 0;
   }
 
   get nodeId(): string {
@@ -199,8 +224,106 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const s = new Session(id, init.dialect, init.namespace, init.link, init.sink, this.clock.now(), log);
     if (init.identity) s.access = new AccessPolicy(init.identity);
     s.address = init.address;
+    if (init.resumable && this.resumeEnabled) {
+      const token = newResumeToken();
+      s.resume = { log: new ReplayLog(this.config.resume!.maxBufferBytes), tokens: [token] };
+      this.resumeTokens.add(token, s);
+    }
     this.sessions.set(id, s);
     return s;
+  }
+
+  // ---- resume ---------------------------------------------------------------------------------
+
+  /**
+   * Numbers one frame of a resumable session and keeps it for a resume; returns its seq, or
+   * undefined when the frame is not to be sent: the session is over, or it has no socket and its
+   * buffer is full (then the session is ended: a resume could no longer be complete).
+   */
+  record(s: Session, text: string): number | undefined {
+    const r = s.resume;
+    if (!r || s.closed) return undefined;
+    const seq = r.log.append(text, text.length, r.detachedAt === undefined);
+    if (seq === undefined) {
+      s.log.info({ bufferedBytes: r.log.byteSize, max: r.log.maxBytes }, 'resume buffer overflowed while the session had no socket; ending it');
+      void this.endResumable(s, 'buffer-overflow');
+    }
+    return seq;
+  }
+
+  /** The client has processed every frame up to `seq` (native `received`): they need not be kept. */
+  acknowledge(s: Session, seq: number): void {
+    s.resume?.log.ackUpTo(seq);
+  }
+
+  /**
+   * The socket went without a clean close (or the heartbeat, or a drain, cut it): the session stays
+   * in its rooms, the others hear nothing, frames to it are logged, for resume.windowMs. Then it ends
+   * with reason `disconnect`.
+   */
+  detach(s: Session): void {
+    const r = s.resume;
+    if (!r || s.closed || r.detachedAt !== undefined) return;
+    r.detachedAt = this.clock.now();
+    s.link = DETACHED;
+    r.expiry = this.clock.setTimeout(() => {
+      s.log.info({ windowMs: this.config.resume!.windowMs }, 'no resume within the window; ending the session');
+      void this.endResumable(s, 'session-expired');
+    }, this.config.resume!.windowMs);
+    s.log.info({ bufferedFrames: r.log.size }, 'session detached; waiting for a resume');
+  }
+
+  /**
+   * A new socket takes over the session `token` names, from frame `afterSeq + 1` on. A session whose
+   * old socket still looks open is taken from it (that link is closed for `resumed`). `subject` is
+   * the new connection's verified identity, if any: it must be the session's.
+   */
+  resume(token: string, afterSeq: number, link: Link, sink: (ev: HubEvent) => void, subject: string | undefined): ResumeOutcome {
+    if (!this.resumeEnabled) return { ok: false, error: 'resume-disabled' };
+    const s = this.resumeTokens.get(token);
+    if (!s || s.closed || !s.resume) return { ok: false, error: this.resumeTokens.why(token, this.clock.now()) };
+    if (s.access?.identity.subject !== subject) {
+      s.log.warn({ presented: subject?.slice(0, 64) }, 'resume refused: another identity');
+      return { ok: false, error: 'identity-mismatch' };
+    }
+    const r = s.resume;
+    const replay = r.log.after(afterSeq);
+    if (!replay.ok) {
+      s.log.info({ afterSeq, first: r.log.firstSeq, last: r.log.lastSeq }, 'resume refused: frames after that seq are no longer kept');
+      void this.endResumable(s, 'seq-out-of-range');
+      return { ok: false, error: 'seq-out-of-range' };
+    }
+    const old = s.link;
+    r.expiry?.cancel();
+    r.expiry = undefined;
+    r.detachedAt = undefined;
+    s.link = link;
+    s.sink = sink;
+    s.lastSeen = this.clock.now();
+    // The old socket, if the server has not noticed it is gone: closed, and its close changes nothing.
+    if (old !== DETACHED) old.close('resumed');
+    // The token just used stays good until the next resume: the welcome carrying the new one may
+    // itself be lost with the socket.
+    const fresh = newResumeToken();
+    for (const t of r.tokens.filter((t) => t !== token)) this.resumeTokens.forget(t);
+    r.tokens = [fresh, token];
+    this.resumeTokens.add(fresh, s);
+    s.log.info({ afterSeq, replayed: replay.entries.length, tookOver: old !== DETACHED }, 'session resumed');
+    return { ok: true, session: s, token: fresh, missed: replay.entries };
+  }
+
+  private async endResumable(s: Session, how: EndedHow): Promise<void> {
+    this.endTokens(s, how);
+    await this.closeSession(s, 'disconnect');
+  }
+
+  private endTokens(s: Session, how: EndedHow): void {
+    const r = s.resume;
+    if (!r) return;
+    const now = this.clock.now();
+    for (const t of r.tokens) if (this.resumeTokens.get(t) === s) this.resumeTokens.end(t, how, now);
+    r.expiry?.cancel();
+    r.expiry = undefined;
   }
 
   /** Marks the session alive (any inbound frame or pong). */
@@ -211,6 +334,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
   /** Leaves every room and releases every alias. Idempotent: the first reason wins. */
   async closeSession(s: Session, reason: LeaveReason): Promise<void> {
     if (s.closed) return;
+    this.endTokens(s, 'session-ended');
     s.closed = true;
     this.sessions.delete(s.id);
     for (const room of [...s.rooms]) await this.leaveInternal(s, room, reason);
@@ -513,10 +637,14 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const now = this.clock.now();
     const { timeoutMs } = this.config.heartbeat;
     for (const s of [...this.sessions.values()]) {
+      // A session waiting for a resume has no socket to probe; its window decides.
+      if (!s.attached) continue;
       if (now - s.lastSeen >= timeoutMs) {
         s.log.info({ silentMs: now - s.lastSeen }, 'heartbeat timeout');
         s.link.close('timeout');
-        void this.closeSession(s, 'timeout');
+        // A resumable session waits for its client to come back; others end now.
+        if (s.resume) this.detach(s);
+        else void this.closeSession(s, 'timeout');
       } else {
         s.link.ping();
       }
@@ -538,6 +666,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
   }
 
   private async sweepOnce(): Promise<void> {
+    this.resumeTokens.prune(this.clock.now());
     try {
       const swept = await this.backplane.sweep(this.clock.now());
       for (const r of swept) {

@@ -1,5 +1,22 @@
 import type { AccessPolicy } from './access.js';
+import type { Timer } from './clock.js';
+import type { ReplayLog } from './replay-log.js';
 import type { HubEvent, Link } from './types.js';
+
+/**
+ * What a resumable session keeps beyond its socket (see docs/protocol.md, Resume): its numbered
+ * outbound frames, the secrets that let a new socket take it over, and while it has no socket,
+ * when it stops waiting for one.
+ */
+export interface ResumeState {
+  /** Every frame sent to the session after its welcome, as the dialect rendered it (without seq). */
+  log: ReplayLog<string>;
+  /** The current resume token and, until the next resume, the one before it. */
+  tokens: string[];
+  /** Set while the session has no socket: when that began, and the timer that ends the wait. */
+  detachedAt?: number;
+  expiry?: Timer;
+}
 
 /** Minimal structured-logger shape the core needs (pino satisfies it); keeps pino out of core. */
 export interface CoreLogger {
@@ -37,6 +54,8 @@ export class Session {
   meta: unknown;
   /** What a verified identity (a token) allows; undefined: no identity, the server's rules only. */
   access: AccessPolicy | undefined;
+  /** Present on a resumable session (native, with resume.windowMs > 0). */
+  resume: ResumeState | undefined;
   /** The client's address (as the server names it, trustProxy honoured): rooms it creates count against it. */
   address: string | undefined;
 
@@ -49,6 +68,11 @@ export class Session {
     public lastSeen: number,
     readonly log: CoreLogger,
   ) {}
+
+  /** False while a resumable session waits for a new socket (its frames are only logged). */
+  get attached(): boolean {
+    return this.resume?.detachedAt === undefined;
+  }
 
   /** The rooms this session is in (its own names, not namespaced keys). */
   get rooms(): ReadonlySet<string> {

@@ -1,8 +1,11 @@
 /** Why a peer left a room. Self-addressed `peer-left` (peerId = you) means you were removed. */
 export type LeaveReason = 'left' | 'disconnect' | 'timeout' | 'kicked' | 'expired' | 'switched-room' | 'replaced';
 
-/** Why the server closes a connection; each dialect maps these to its own close code and text. */
-export type CloseReason = 'timeout' | 'replaced' | 'shutdown' | 'expired' | 'slow-consumer' | 'kicked' | 'policy';
+/**
+ * Why the server closes a connection; each dialect maps these to its own close code and text.
+ * `resumed`: a newer socket resumed the session (native only).
+ */
+export type CloseReason = 'timeout' | 'replaced' | 'shutdown' | 'expired' | 'slow-consumer' | 'kicked' | 'policy' | 'resumed';
 
 /** What a room member looks like to the others. */
 export interface PeerInfo {

@@ -55,8 +55,8 @@ export function autoDialect(candidates: readonly Dialect[], fallback?: Dialect):
           if (decided && current) return current.reject(code, detail);
           undecidedError(code === 'invalid-json' ? 'Invalid JSON' : code === 'rate-limited' ? 'Rate limit exceeded: slow down' : detail);
         },
-        closed() {
-          return current?.closed();
+        closed(how) {
+          return current?.closed(how);
         },
         drain(closeInMs) {
           if (decided) current?.drain?.(closeInMs);

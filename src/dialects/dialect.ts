@@ -61,14 +61,20 @@ export interface Conn {
   rebind(dialect: Dialect): void;
 }
 
+/** How a connection ended (src/server/connection.ts closeKind). */
+export type CloseKind = 'clean' | 'dropped';
+
 /** A dialect's per-connection logic. */
 export interface DialectHandler {
   /** One inbound text frame, parsed as JSON (any JSON value). May return a promise: the next frame waits. */
   message(msg: unknown, text: string): void | Promise<void>;
   /** A framing problem found before the dialect saw the frame: bad JSON, too large, binary. */
   reject(code: ErrorCode, detail: string): void;
-  /** The socket closed. */
-  closed(): void | Promise<void>;
+  /**
+   * The socket closed, `clean`ly (the client said goodbye, or the server ended the session) or
+   * `dropped` (see CloseKind): only a resumable session treats the two differently.
+   */
+  closed(how?: CloseKind): void | Promise<void>;
   /** The server is draining (graceful shutdown) and will close this connection in closeInMs. */
   drain?(closeInMs: number): void;
   /** Heartbeat tick: an application-level ping where the dialect has one. */
@@ -99,6 +105,8 @@ export function seedCloseCodes(overrides: Partial<Record<CloseReason, readonly [
     kicked: [1008, 'kicked'],
     expired: [1000, 'expired'],
     policy: [1008, 'policy violation'],
+    // Only resumable (native) sessions are resumed; a seed dialect never closes for it.
+    resumed: [4004, 'session resumed on another connection'],
     ...overrides,
   };
 }

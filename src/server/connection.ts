@@ -4,7 +4,7 @@ import type { Hub } from '../core/hub.js';
 import type { FailureLog } from '../core/failure-log.js';
 import type { CoreLogger, Session } from '../core/session.js';
 import type { CloseReason, Link } from '../core/types.js';
-import type { Conn, Dialect, DialectContext, DialectHandler, OutFrame, UpgradeInfo } from '../dialects/dialect.js';
+import type { CloseKind, Conn, Dialect, DialectContext, DialectHandler, OutFrame, UpgradeInfo } from '../dialects/dialect.js';
 import { BoundLogger } from '../observability/bound-logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { FrameLimiter } from '../security/frame-limiter.js';
@@ -28,6 +28,17 @@ export const CLOSE_GRACE_MS = 5_000;
  * closes), nor `timeout` (the hub ends a silent session itself, with its own reason).
  */
 const ENDS_SESSION: ReadonlySet<CloseReason> = new Set(['slow-consumer', 'policy', 'kicked', 'replaced', 'expired']);
+
+/**
+ * How a connection ended, for a dialect whose sessions can outlive their socket: `clean` when the
+ * client closed it with a close frame (it means to leave) or the server closed it for a reason that
+ * ends the session; `dropped` when the socket just went (no close frame: 1006), or the server cut it
+ * for a reason the client is meant to come back from (heartbeat, drain, a resume elsewhere).
+ */
+function closeKind(serverReason: CloseReason | undefined, code: number): CloseKind {
+  if (serverReason !== undefined) return ENDS_SESSION.has(serverReason) ? 'clean' : 'dropped';
+  return code === 1006 ? 'dropped' : 'clean';
+}
 
 /** A frame that was refused by the rate limiter while an earlier one was still being handled. */
 const RATE_LIMITED = Symbol('rate-limited');
@@ -73,11 +84,15 @@ function onMessage(this: WebSocket, data: Buffer, binary: boolean): void {
 function onPong(this: WebSocket): void {
   owner(this).alive();
 }
-function onClose(this: WebSocket): void {
-  void owner(this).onClose();
+function onClose(this: WebSocket, code: number): void {
+  void owner(this).onClose(code);
 }
 function onError(this: WebSocket, err: Error): void {
-  owner(this).log.debug({ err }, 'socket error');
+  const conn = owner(this);
+  conn.log.debug({ err }, 'socket error');
+  // ws closes the socket itself after a protocol error (a frame over maxPayload: 1009; an invalid
+  // frame: 1002): the client broke the protocol, which ends its session like a policy close.
+  if ((err as { code?: string }).code?.startsWith('WS_ERR_')) conn.protocolError();
 }
 /** A module-level tick callback, so corking allocates no closure per relayed frame. */
 function uncork(conn: Connection, sock: { uncork(): void }): void {
@@ -104,6 +119,8 @@ export class Connection implements Conn {
   /** The server closed (or is closing) this connection: inbound frames are ignored. */
   private closing = false;
   private grace: Timer | undefined;
+  /** The first reason the server gave for closing this connection, if it did. */
+  private closedFor: CloseReason | undefined;
   /** Set once the dialect has been told the connection is over (see endSession). */
   private sessionEnded: Promise<void> | undefined;
 
@@ -179,6 +196,12 @@ export class Connection implements Conn {
     process.nextTick(uncork, this, sock);
   }
 
+  /** @internal (the socket's error listener) */
+  protocolError(): void {
+    this.closing = true;
+    this.closedFor ??= 'policy';
+  }
+
   /** @internal (the tick after cork()) */
   uncorked(): void {
     this.corked = false;
@@ -192,12 +215,13 @@ export class Connection implements Conn {
     const [code, text] = this.dialect.closeCodes[reason];
     this.deps.metrics.closes.inc({ dialect: this.dialect.name, reason });
     this.closing = true;
+    this.closedFor ??= reason;
     this.close(code, text);
     if (!this.grace && this.deps.clock && !this.ended) this.grace = this.deps.clock.setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
     // The decision ends the session now: its rooms must not keep a member that can no longer hear
     // them for the close grace (peer-left late, stale rosters, relays acked and dropped). After the
     // caller's own step: the hub closes a timed-out or replaced session itself, with its reason.
-    if (ENDS_SESSION.has(reason)) queueMicrotask(() => void this.endSession());
+    if (ENDS_SESSION.has(reason)) queueMicrotask(() => void this.endSession('clean'));
   }
 
   /** Server draining: the server closes this connection in closeInMs; let the dialect tell its client. */
@@ -309,11 +333,11 @@ export class Connection implements Conn {
     }
   }
 
-  /** The dialect's end of the connection (leaves rooms, closes the session): once. */
-  private endSession(): Promise<void> {
+  /** The dialect's end of the connection (leaves rooms, closes the session, or keeps it for a resume): once. */
+  private endSession(how: CloseKind): Promise<void> {
     return (this.sessionEnded ??= (async () => {
       try {
-        await this.handler.closed();
+        await this.handler.closed(how);
       } catch (err) {
         this.log.error({ err }, 'dialect close handler failed');
       }
@@ -321,12 +345,12 @@ export class Connection implements Conn {
   }
 
   /** @internal (the socket's close listener) */
-  async onClose(): Promise<void> {
+  async onClose(code = 1005): Promise<void> {
     if (this.ended) return;
     this.ended = true;
     this.queue = undefined;
     this.grace?.cancel();
-    await this.endSession();
+    await this.endSession(closeKind(this.closedFor, code));
     this.log.info({}, 'disconnected');
     this.deps.onClosed(this);
   }

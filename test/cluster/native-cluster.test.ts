@@ -112,7 +112,7 @@ describe('a room spans nodes (native, 3 nodes, real redis-server)', { skip: redi
       got.push(f.type as string);
     }
     assert.deepEqual(await b.c.next('peer-left'), { type: 'peer-left', room: 'burst', peerId: a.id, reason: 'left' });
-    const relayed = b.c.raw.filter((r) => r.startsWith('{"type":"signal"') || r.startsWith('{"type":"broadcast"'));
+    const relayed = b.c.raw.filter((r) => /^\{"seq":\d+,"type":"(signal|broadcast)"/.test(r));
     assert.equal(relayed.length, n);
     relayed.forEach((r, i) => assert.ok(r.includes(`"data":${texts[i % texts.length]!}`), `message ${i} carries its data text unchanged: ${r}`));
     assert.equal(got.length, n);

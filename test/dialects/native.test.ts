@@ -240,7 +240,8 @@ describe('native protocol /v1', () => {
 
 describe('native protocol: time-driven behaviour (injected clock)', () => {
   test('heartbeat: a client that never answers pings is closed with 4000 and its rooms hear "timeout"', async () => {
-    const srv = await startServer({ heartbeat: { intervalMs: 1000, timeoutMs: 3000 } });
+    // Resume off: the session ends with its socket (with resume on it waits first: native-resume.test.ts).
+    const srv = await startServer({ heartbeat: { intervalMs: 1000, timeoutMs: 3000 }, resume: { windowMs: 0 } });
     const live = await peer(srv);
     const silent = new TestClient(new WebSocket(srv.ws('/v1'), { autoPong: false }));
     const sw = await silent.next('welcome');

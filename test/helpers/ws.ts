@@ -25,6 +25,10 @@ export class TestClient {
       } catch {
         f = { type: '<non-json>', text };
       }
+      // A resumable native session numbers every frame (`seq`). Kept readable as `f.seq` but not
+      // enumerable, so a test comparing a frame's content need not know its number; the resume
+      // tests read it explicitly.
+      if (f && typeof f === 'object' && typeof f.seq === 'number') Object.defineProperty(f, 'seq', { value: f.seq, enumerable: false });
       const i = this.waiters.findIndex((w) => w.pred(f));
       if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(f);
       else this.frames.push(f);

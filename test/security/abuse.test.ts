@@ -333,7 +333,8 @@ describe('slow and dead clients', () => {
   });
 
   test('a client that stops answering pings is reaped by the heartbeat (4000); its room hears reason timeout', async () => {
-    const srv = await startServer();
+    // Resume off: the session ends with its socket (with resume on it waits first: native-resume.test.ts).
+    const srv = await startServer({ resume: { windowMs: 0 } });
     const alive = await nativePeer(srv, 'hb');
     // autoPong off: the socket is open but answers nothing, like a peer whose network vanished.
     const mute = await connect(srv.ws('/v1'), { autoPong: false });
@@ -357,7 +358,8 @@ describe('slow and dead clients', () => {
   });
 
   test('a truly dead socket (never reads, never answers the close) is cut after the heartbeat close plus the grace', async () => {
-    const srv = await startServer();
+    // Resume off: the session ends with its socket (with resume on it waits first: native-resume.test.ts).
+    const srv = await startServer({ resume: { windowMs: 0 } });
     const dead = await rawWebSocket(srv.port, '/v1');
     dead.pause();
     await until(() => srv.server.hub.sessions.size === 1, 'the session');

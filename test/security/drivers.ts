@@ -93,7 +93,7 @@ export function drivers(srv: TestServer): Driver[] {
       name: 'native',
       outTypes: new Set(['welcome', 'joined', 'left', 'peer-joined', 'peer-left', 'signal', 'broadcast', 'room-created', 'ack', 'pong', 'error', 'goaway']),
       isError: (f) =>
-        f.type === 'error' && typeof f.code === 'string' && f.code in ERROR_CODES && str(f.message) && Object.keys(f).every((k) => ['type', 'code', 'message', 're'].includes(k)),
+        f.type === 'error' && typeof f.code === 'string' && f.code in ERROR_CODES && str(f.message) && Object.keys(f).every((k) => ['type', 'code', 'message', 're', 'seq'].includes(k)),
       async open(room) {
         const c = await connect(srv.ws('/v1'));
         const id = (await c.next('welcome')).peerId as string;

@@ -1,14 +1,17 @@
 import { memberSpan } from '../../core/json-span.js';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { TObject } from '@sinclair/typebox';
-import { displayName, identityPolicyFor, type Identity } from '../../core/access.js';
+import { AccessPolicy, displayName, identityPolicyFor, type Identity } from '../../core/access.js';
+import type { ResumeOutcome } from '../../core/hub.js';
+import type { LogEntry } from '../../core/replay-log.js';
+import type { ResumeError } from '../../core/resume-tokens.js';
 import type { Timer } from '../../core/clock.js';
 import { HubError, ERROR_CODES, type ErrorCode } from '../../core/errors.js';
 import { FailureLog } from '../../core/failure-log.js';
 import type { Session } from '../../core/session.js';
 import type { HubEvent, RoomOptions } from '../../core/types.js';
 import { iceServersFor, turnRefreshMs } from '../../security/turn.js';
-import type { Conn, Dialect, DialectContext, DialectHandler, OutFrame } from '../dialect.js';
+import type { CloseKind, Conn, Dialect, DialectContext, DialectHandler, OutFrame } from '../dialect.js';
 import { iceServersRoute, identityAlias, identityTaken, validateRoute } from './access.js';
 import { PROTOCOL_VERSION, clientSchemas } from './schema.js';
 
@@ -22,6 +25,8 @@ interface Shared {
   broadcastTexts: WeakMap<object, string>;
   /** Requests that failed unexpectedly: a client may repeat one at will, so the log is rate-bound. */
   failures: FailureLog;
+  /** The line that carries each resumable session now: a resume moves a session to a new line. */
+  lines: WeakMap<Session, NativeLine>;
 }
 
 /** Keyed by the server's config object, so servers in one process never share anything. */
@@ -34,6 +39,7 @@ function shared(ctx: DialectContext): Shared {
       byType: new Map(Object.entries(clientSchemas(ctx.config.limits)).map(([t, s]) => [t, TypeCompiler.Compile(s)])),
       broadcastTexts: new WeakMap(),
       failures: new FailureLog(ctx.clock),
+      lines: new WeakMap(),
     };
     perServer.set(ctx.config, v);
   }
@@ -49,7 +55,7 @@ function firstError(check: TypeCheck<TObject>, value: unknown): string {
 /** The native protocol v1 at /v1: typed messages, request ids, typed errors. See docs/protocol.md. */
 export const nativeDialect: Dialect = {
   name: 'native',
-  types: new Set(['join', 'leave', 'signal', 'broadcast', 'create-room', 'ping']),
+  types: new Set(['join', 'leave', 'signal', 'broadcast', 'create-room', 'ping', 'received']),
   closeCodes: {
     shutdown: [1001, 'server shutting down'],
     timeout: [4000, 'heartbeat timeout'],
@@ -58,11 +64,15 @@ export const nativeDialect: Dialect = {
     kicked: [4003, 'kicked'],
     expired: [4003, 'kicked'],
     policy: [4008, 'policy violation'],
+    resumed: [4004, 'session resumed on another connection'],
   },
   http: [validateRoute, iceServersRoute],
 
   /** With the `reject` identity policy, a second connection of a connected identity is refused here (409). */
   async admit(info, ctx) {
+    // A resume brings its own session, which holds the identity already; should the resume fail,
+    // the fresh session's claim applies the policy.
+    if (info.query.has('resume')) return { ok: true };
     const taken = await identityTaken(ctx, info.identity);
     return taken ? { ok: false, status: taken.status, body: { error: taken.reason, message: taken.message } } : { ok: true };
   },
@@ -77,12 +87,14 @@ export const nativeDialect: Dialect = {
  * one object, not a dozen function objects (see docs/benchmarks.md, idle capacity).
  */
 class NativeLine implements DialectHandler {
-  private readonly session: Session;
+  private session: Session;
   private readonly identity: Identity | undefined;
   private readonly v: Shared;
   private iceTimer: Timer | undefined;
   /** Set while a token identity's claim is pending: frames wait for it (false: refused). */
   private ready: Promise<boolean> | undefined;
+  /** Why this connection's resume failed (told in its welcome), if it asked for one. */
+  private resumeError: ResumeError | undefined;
 
   constructor(
     private readonly conn: Conn,
@@ -91,8 +103,22 @@ class NativeLine implements DialectHandler {
     this.v = shared(ctx);
     const identity = conn.info.identity;
     this.identity = identity;
-    this.session = ctx.hub.openSession({ dialect: 'native', namespace: 'native', link: conn.link, sink: (ev) => this.render(ev), log: conn.log, identity, address: conn.info.remoteAddress });
+    const token = conn.info.query.get('resume');
+    let failed: ResumeError | undefined;
+    if (token !== null) {
+      const got = this.resumeFrom(token, conn.info.query.get('seq'));
+      if (got.ok) {
+        this.session = got.session;
+        conn.attach(this.session);
+        this.welcome({ token: got.token, missed: got.missed });
+        return;
+      }
+      failed = got.error;
+    }
+    this.session = ctx.hub.openSession({ dialect: 'native', namespace: 'native', link: conn.link, sink: (ev) => this.render(ev), log: conn.log, identity, address: conn.info.remoteAddress, resumable: true });
+    this.v.lines.set(this.session, this);
     conn.attach(this.session);
+    this.resumeError = failed;
     /*
      * A token identity holds a hub alias per the identity policy before anything else happens:
      * `replace` closes an older session (4001), `reject` refuses this one (error, then 4008).
@@ -100,6 +126,20 @@ class NativeLine implements DialectHandler {
     const policy = identity ? identityPolicyFor(ctx.config.identity, 'native') : 'allow';
     if (identity && policy !== 'allow') this.ready = this.claim(identity, policy);
     else this.welcome();
+  }
+
+  /** Takes over the session a resume token names (`/v1?resume=<token>&seq=<last seq received>`). */
+  private resumeFrom(token: string, seqParam: string | null): ResumeOutcome {
+    const { hub } = this.ctx;
+    const seq = seqParam === null ? NaN : Number(seqParam);
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(token) || !Number.isSafeInteger(seq) || seq < 0 || !/^\d+$/.test(seqParam ?? '')) return { ok: false, error: 'invalid-resume' };
+    const got = hub.resume(token, seq, this.conn.link, (ev) => this.render(ev), this.identity?.subject);
+    if (got.ok) {
+      this.v.lines.set(got.session, this);
+      // The token just verified is the one that speaks for the session now.
+      if (this.identity) got.session.access = new AccessPolicy(this.identity);
+    }
+    return got;
   }
 
   private claim(identity: Identity, policy: 'reject' | 'replace'): Promise<boolean> {
@@ -126,20 +166,39 @@ class NativeLine implements DialectHandler {
   }
 
   private render(ev: HubEvent): void {
-    if (ev.type === 'signal' && ev.raw !== undefined) return this.conn.sendRaw('signal', relayText(ev, ev.raw));
+    if (ev.type === 'signal' && ev.raw !== undefined) return this.out('signal', relayText(ev, ev.raw));
     if (ev.type === 'broadcast' && ev.raw !== undefined) {
       let text = this.v.broadcastTexts.get(ev);
       if (text === undefined) this.v.broadcastTexts.set(ev, (text = relayText(ev, ev.raw)));
-      return this.conn.sendRaw('broadcast', text);
+      return this.out('broadcast', text);
     }
-    this.conn.send(ev);
+    this.send(ev);
+  }
+
+  /** Every frame after the welcome: numbered and kept when the session is resumable. */
+  private send(frame: OutFrame): void {
+    this.out(frame.type, JSON.stringify(frame));
+  }
+
+  /**
+   * A resumable session's frame gets the next `seq` and is kept until acknowledged, then goes to
+   * the line that carries the session now (a reply to a request made on a socket since taken over
+   * goes to its successor), unless the session has no socket: then it waits for a resume.
+   */
+  private out(type: string, text: string): void {
+    const s = this.session;
+    if (!s.resume) return this.conn.sendRaw(type, text);
+    const seq = this.ctx.hub.record(s, text);
+    if (seq === undefined || !s.attached) return;
+    (this.v.lines.get(s) ?? this).conn.sendRaw(type, withSeq(seq, text));
   }
 
   private error(code: ErrorCode, message: string, re: Id): void {
     this.ctx.countError('native', code);
     const frame: OutFrame = { type: 'error', code, message };
     if (re !== undefined) frame.re = re;
-    this.conn.send(frame);
+    this.conn.log.info({ error: code }, 'error sent to client');
+    this.send(frame);
   }
 
   private fail(err: unknown, re: Id): void {
@@ -149,14 +208,15 @@ class NativeLine implements DialectHandler {
   }
 
   private reply(frame: OutFrame, re: Id): void {
-    this.conn.send(re === undefined ? frame : { ...frame, re });
+    this.send(re === undefined ? frame : { ...frame, re });
   }
 
   private iceServers(): unknown {
     return iceServersFor(this.ctx.config, this.session.id, this.ctx.clock.now(), this.conn.info.grant?.iceServers);
   }
 
-  private welcome(): void {
+  /** The welcome: unnumbered, first on every socket; after a resume, then the frames it missed. */
+  private welcome(resumed?: { token: string; missed: LogEntry<string>[] }): void {
     const { config } = this.ctx;
     const identity = this.identity;
     const frame: OutFrame = {
@@ -182,10 +242,18 @@ class NativeLine implements DialectHandler {
       frame.identity = id;
     }
     if (this.conn.info.grant?.metadata) frame.metadata = this.conn.info.grant.metadata;
+    const r = this.session.resume;
+    if (r) frame.resume = { token: resumed?.token ?? r.tokens[0], windowMs: config.resume.windowMs };
+    if (resumed) frame.resumed = true;
+    else if (this.resumeError) {
+      frame.resumed = false;
+      frame.resumeError = this.resumeError;
+    }
     this.conn.send(frame);
+    for (const e of resumed?.missed ?? []) this.conn.sendRaw('replay', withSeq(e.seq, e.item));
     // TURN credentials expire: fresh ones arrive before they do, for as long as the socket lives.
     if (config.turn.secret) {
-      this.iceTimer = this.ctx.clock.setInterval(() => this.conn.send({ type: 'ice-servers', iceServers: this.iceServers() }), turnRefreshMs(config.turn.ttlSeconds));
+      this.iceTimer = this.ctx.clock.setInterval(() => this.send({ type: 'ice-servers', iceServers: this.iceServers() }), turnRefreshMs(config.turn.ttlSeconds));
     }
   }
 
@@ -198,15 +266,22 @@ class NativeLine implements DialectHandler {
     this.error(code, detail, undefined);
   }
 
-  closed(): Promise<void> {
+  /**
+   * The socket is gone. A clean close leaves at once; a dropped socket of a resumable session
+   * leaves it waiting for a resume (resume.windowMs); a line whose session moved on changes nothing.
+   */
+  closed(how: CloseKind = 'clean'): void | Promise<void> {
     this.iceTimer?.cancel();
     this.iceTimer = undefined;
-    return this.ctx.hub.closeSession(this.session, 'disconnect');
+    const s = this.session;
+    if (s.resume && this.v.lines.get(s) !== this) return;
+    if (s.resume && how === 'dropped') return this.ctx.hub.detach(s);
+    return this.ctx.hub.closeSession(s, 'disconnect');
   }
 
   /** closeInMs is this connection's own moment in the drain window (the server spreads them). */
   drain(closeInMs: number): void {
-    this.conn.send({ type: 'goaway', reason: 'shutdown', reconnectMs: closeInMs });
+    this.send({ type: 'goaway', reason: 'shutdown', reconnectMs: closeInMs });
   }
 
   /** Every request gets a reply: an unexpected failure (thrown or rejected) is an `internal-error` with its `re`. */
@@ -235,11 +310,15 @@ class NativeLine implements DialectHandler {
         return this.reply({ type: 'pong', ts: typeof m.ts === 'number' ? m.ts : this.ctx.clock.now() }, re);
       case 'signal':
         hub.signal(session, m.to as string, m.data, m.room as string | undefined, rawData(text));
-        if (re !== undefined) this.conn.send({ type: 'ack', re });
+        if (re !== undefined) this.send({ type: 'ack', re });
         return;
       case 'broadcast':
         hub.broadcast(session, m.room as string, m.data, false, rawData(text));
-        if (re !== undefined) this.conn.send({ type: 'ack', re });
+        if (re !== undefined) this.send({ type: 'ack', re });
+        return;
+      case 'received':
+        // Acknowledges frames up to seq: nothing is sent back (a reply would be a frame to acknowledge).
+        hub.acknowledge(session, m.seq as number);
         return;
       case 'join': {
         if (m.meta !== undefined && Buffer.byteLength(JSON.stringify(m.meta)) > config.limits.maxMetaBytes) {
@@ -271,6 +350,11 @@ function rawData(text: string): string | undefined {
  * or `type`, extra fields) is copied. `raw` is one complete JSON value (it was a member of a document
  * JSON.parse accepted), so it cannot close the object early or add keys.
  */
+/** A frame with its seq first: `{"seq":N,` and the rest of the rendered frame. */
+function withSeq(seq: number, text: string): string {
+  return `{"seq":${seq},${text.slice(1)}`;
+}
+
 function relayText(ev: { type: 'signal' | 'broadcast'; from: string; room: string }, raw: string): string {
   return `{"type":"${ev.type}","from":${JSON.stringify(ev.from)},"room":${JSON.stringify(ev.room)},"data":${raw}}`;
 }

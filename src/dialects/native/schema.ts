@@ -1,5 +1,6 @@
 import { Type, type TObject, type TSchema } from '@sinclair/typebox';
 import { ERROR_CODES } from '../../core/errors.js';
+import { RESUME_ERRORS } from '../../core/resume-tokens.js';
 
 /**
  * The native protocol v1, as schemas. These are the runtime validators AND the source the
@@ -40,6 +41,11 @@ export function clientSchemas(limits: SchemaLimits): Record<string, TObject> {
     broadcast: msg('broadcast', { id: Type.Optional(Id), room: RoomName, data: Type.Unknown() }, 'Relay to every other member of a room.'),
     'create-room': msg('create-room', { id: Type.Optional(Id), options: Type.Optional(RoomOptions) }, 'Create a room with an unguessable generated id.'),
     ping: msg('ping', { id: Type.Optional(Id), ts: Type.Optional(Type.Number()) }, 'Application-level round trip.'),
+    received: msg(
+      'received',
+      { seq: Type.Integer({ minimum: 0, description: 'The `seq` of the last frame you have processed.' }) },
+      'You have processed every frame up to `seq`: the server need not keep them for a resume. No reply.',
+    ),
   };
 }
 
@@ -76,6 +82,17 @@ export const serverSchemas: Record<string, TObject> = {
       heartbeat: Type.Object({ intervalMs: Type.Integer(), timeoutMs: Type.Integer() }),
       iceServers: Type.Array(IceServer),
       identity: Type.Optional(Identity),
+      resume: Type.Optional(
+        Type.Object(
+          {
+            token: Type.String({ description: 'Secret naming this session: resume it with `/v1?resume=<token>&seq=<last seq received>`. Keep it private.' }),
+            windowMs: Type.Integer({ description: 'How long the session waits for a new socket after this one drops.' }),
+          },
+          { description: 'Present when the server keeps sessions for resuming (resume.windowMs > 0).' },
+        ),
+      ),
+      resumed: Type.Optional(Type.Boolean({ description: 'Present when you asked to resume: true, this is your old session (same peerId) and the frames you missed follow; false, a fresh one.' })),
+      resumeError: Type.Optional(Type.Union(Object.keys(RESUME_ERRORS).map((c) => Type.Literal(c)), { description: 'Why the resume failed (with `resumed: false`): rejoin your rooms.' })),
       metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'What the auth webhook attached to this connection.' })),
       limits: Type.Object({
         maxMessageBytes: Type.Integer(),
@@ -111,6 +128,15 @@ export const serverSchemas: Record<string, TObject> = {
   goaway: msg('goaway', { reason: Type.Literal('shutdown'), reconnectMs: Type.Integer() }, 'The server is draining: reconnect (elsewhere) within `reconnectMs`; the socket is closed with 1001 after it.'),
 };
 
+/**
+ * Every server frame after `welcome` carries `seq` while the session is resumable (1, 2, … for
+ * the session's life, across resumes; see Resume in docs/protocol.md).
+ */
+const Seq = Type.Integer({ minimum: 1, description: 'This frame\'s number in the session (after welcome, when resume is on).' });
+for (const [type, schema] of Object.entries(serverSchemas)) {
+  if (type !== 'welcome') serverSchemas[type] = Type.Object({ ...schema.properties, seq: Type.Optional(Seq) }, { description: schema.description });
+}
+
 /** Close codes the server uses on /v1; documented in docs/protocol.md. */
 export const NATIVE_CLOSE_CODES = {
   1001: 'going away: server shutdown after `goaway`, or drain timeout',
@@ -119,5 +145,6 @@ export const NATIVE_CLOSE_CODES = {
   4001: 'session replaced by a newer connection with the same identity',
   4002: 'slow consumer: outbound queue over limits.maxBufferedBytes',
   4003: 'removed by an operator (kicked)',
+  4004: 'a newer connection resumed this session (see Resume); the session goes on there',
   4008: 'policy violation (frame flood), or identity taken (identity policy reject)',
 } as const;

@@ -20,6 +20,8 @@ export const slamCloseCodes: Record<CloseReason, readonly [number, string]> = {
   kicked: [4003, 'removed from room'],
   expired: [4004, 'room expired'],
   policy: [1008, 'policy violation'],
+  // Never used: slam sessions are not resumable.
+  resumed: [1000, 'session resumed'],
 };
 
 export function isFrame(msg: unknown): msg is Frame {
