@@ -83,6 +83,8 @@ export function acceptCall(conn: Conn, ctx: DialectContext, opts: CallOptions): 
 
   function internal(err: unknown): void {
     if (gone) return;
+    // The shared store (Redis) is unreachable: not a server fault, and the client may retry.
+    if (isHubError(err) && err.code === 'unavailable') return error(err.code, TEXT.unavailable);
     conn.log.error({ err }, 'call request failed');
     error('internal-error', TEXT.internal);
   }
@@ -172,12 +174,25 @@ export function acceptCall(conn: Conn, ctx: DialectContext, opts: CallOptions): 
   /** Sends an envelope to another call session in the lobby; false when it is not there. */
   function tell(peerId: string, env: Envelope): boolean {
     try {
-      hub.signal(session, peerId, env, LOBBY);
+      hub.signal(session, peerId, env, LOBBY)?.catch((err: unknown) => undelivered(peerId, env, err));
       return true;
     } catch (err) {
       if (isHubError(err)) return false;
       throw err;
     }
+  }
+
+  /**
+   * An envelope the hub could not hand on once Redis answered (the other side's node is gone, or
+   * Redis is): as when it cannot be sent at all, a ring or an accept that did not arrive ends the
+   * call on this side, and the client is told.
+   */
+  function undelivered(peerId: string, env: Envelope, err: unknown): void {
+    if (gone) return;
+    if (!isHubError(err)) return internal(err);
+    const c = call;
+    if (c && c.peerId === peerId && (env.k === 'ring' || env.k === 'accept')) finish(c);
+    error(err.code, TEXT.unavailable);
   }
 
   function finish(c: Call): void {

@@ -2,6 +2,7 @@ import { memberSpan } from '../../core/json-span.js';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { TObject } from '@sinclair/typebox';
 import { displayName, identityPolicyFor, type Identity } from '../../core/access.js';
+import type { Handoff } from '../../core/backplane.js';
 import type { Timer } from '../../core/clock.js';
 import { HubError, ERROR_CODES, type ErrorCode } from '../../core/errors.js';
 import type { Session } from '../../core/session.js';
@@ -143,6 +144,25 @@ class NativeLine implements DialectHandler {
     this.error('internal-error', ERROR_CODES['internal-error'], re);
   }
 
+  /**
+   * `ack` means handed on: at once when the relay was delivered on this node, else once the
+   * backplane knows (an `unavailable` error if it was not, with or without `re`: never silence).
+   * The promise is not returned to the connection, so the next frame need not wait for Redis;
+   * replies to relays that left the node may thus follow replies to later frames (matched by `re`).
+   */
+  private handedOn(out: Handoff, re: Id): void {
+    if (out === undefined) {
+      if (re !== undefined) this.conn.send({ type: 'ack', re });
+      return;
+    }
+    out.then(
+      () => {
+        if (re !== undefined) this.conn.send({ type: 'ack', re });
+      },
+      (err: unknown) => this.fail(err, re),
+    );
+  }
+
   private reply(frame: OutFrame, re: Id): void {
     this.conn.send(re === undefined ? frame : { ...frame, re });
   }
@@ -219,16 +239,14 @@ class NativeLine implements DialectHandler {
         return this.reply({ type: 'pong', ts: typeof m.ts === 'number' ? m.ts : this.ctx.clock.now() }, re);
       case 'signal':
         try {
-          hub.signal(session, m.to as string, m.data, m.room as string | undefined, rawData(text));
-          if (re !== undefined) this.conn.send({ type: 'ack', re });
+          this.handedOn(hub.signal(session, m.to as string, m.data, m.room as string | undefined, rawData(text)), re);
         } catch (err) {
           this.fail(err, re);
         }
         return;
       case 'broadcast':
         try {
-          hub.broadcast(session, m.room as string, m.data, false, rawData(text));
-          if (re !== undefined) this.conn.send({ type: 'ack', re });
+          this.handedOn(hub.broadcast(session, m.room as string, m.data, false, rawData(text)), re);
         } catch (err) {
           this.fail(err, re);
         }
