@@ -115,7 +115,14 @@ test('Redis down: a cross-node signal gets unavailable (with its re, or none), n
     await sync(c.c);
     assert.deepEqual(a.c.take().filter((f) => f.type === 'ack' || f.type === 'error'), [], 'one answer per message');
     assert.deepEqual(c.c.take(), [], 'nothing reached the other node');
-    for (const p of [a, b, c]) await p.c.close();
+    // announcements that cannot leave the node are logged, not thrown: leaves and closes still work
+    b.c.send({ type: 'leave', id: 'bye', room: 'down' });
+    assert.deepEqual(await b.c.next((f) => f.re === 'bye'), { type: 'left', re: 'bye', room: 'down' });
+    assert.deepEqual(await a.c.next('peer-left'), { type: 'peer-left', room: 'down', peerId: b.id, reason: 'left' });
+    await c.c.close();
+    a.c.send({ type: 'signal', id: 'still', to: c.id, data: 5 });
+    assert.equal((await a.c.next((f) => f.re === 'still')).code, 'unavailable', 'c is still on the roster here: its leave could not reach this node');
+    for (const p of [a, b]) await p.c.close();
   } finally {
     await cl.close();
   }

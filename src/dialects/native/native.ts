@@ -155,12 +155,8 @@ class NativeLine implements DialectHandler {
       if (re !== undefined) this.conn.send({ type: 'ack', re });
       return;
     }
-    out.then(
-      () => {
-        if (re !== undefined) this.conn.send({ type: 'ack', re });
-      },
-      (err: unknown) => this.fail(err, re),
-    );
+    if (re === undefined) out.catch((err: unknown) => this.fail(err, undefined));
+    else out.then(() => this.conn.send({ type: 'ack', re }), (err: unknown) => this.fail(err, re));
   }
 
   private reply(frame: OutFrame, re: Id): void {
