@@ -4,7 +4,7 @@ export { loadConfig, validateConfig, defaultConfig, ConfigSchema, ConfigError, t
 export { Hub, type HubConfig, type HubObserver } from './core/hub.js';
 export { ManualClock, systemClock, type Clock, type Timer } from './core/clock.js';
 export { HubError, ERROR_CODES, type ErrorCode } from './core/errors.js';
-export type { Backplane, Envelope } from './core/backplane.js';
+export type { Backplane, Envelope, Handoff } from './core/backplane.js';
 export { MemoryBackplane } from './backplane/memory.js';
 export type { Dialect, DialectHandler, Conn } from './dialects/dialect.js';
 export { nativeDialect } from './dialects/native/native.js';

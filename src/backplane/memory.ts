@@ -1,16 +1,19 @@
-import type {
-  Backplane,
-  BackplaneSink,
-  ClaimOutcome,
-  Envelope,
-  JoinOutcome,
-  JoinRequest,
-  MemberRecord,
-  MemberRef,
-  RoomCreator,
-  RoomRecord,
-  SweptRoom,
+import {
+  UNDELIVERED,
+  type Backplane,
+  type BackplaneSink,
+  type ClaimOutcome,
+  type Envelope,
+  type Handoff,
+  type JoinOutcome,
+  type JoinRequest,
+  type MemberRecord,
+  type MemberRef,
+  type RoomCreator,
+  type RoomRecord,
+  type SweptRoom,
 } from '../core/backplane.js';
+import { HubError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import type { RoomOptions } from '../core/types.js';
 
@@ -153,11 +156,15 @@ export class MemoryBackplane implements Backplane {
   async watchRoom(_key: string): Promise<void> {}
   unwatchRoom(_key: string): void {}
 
-  toPeer(target: MemberRef, env: Envelope): void {
-    if (target.node === this.nodeId) this.sink?.onPeer(target.peerId, env);
+  toPeer(target: MemberRef, env: Envelope): Handoff {
+    // One node: a record naming another one cannot be reached (never silently dropped).
+    if (target.node !== this.nodeId) throw new HubError('unavailable', UNDELIVERED.nodeGone);
+    this.sink?.onPeer(target.peerId, env);
+    return undefined;
   }
 
-  toRoom(key: string, env: Envelope): void {
+  toRoom(key: string, env: Envelope): Handoff {
     this.sink?.onRoom(key, env);
+    return undefined;
   }
 }

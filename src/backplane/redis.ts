@@ -1,17 +1,19 @@
 import { EventEmitter } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
-import type {
-  Backplane,
-  BackplaneSink,
-  ClaimOutcome,
-  Envelope,
-  JoinOutcome,
-  JoinRequest,
-  MemberRecord,
-  MemberRef,
-  RoomCreator,
-  RoomRecord,
-  SweptRoom,
+import {
+  UNDELIVERED,
+  type Backplane,
+  type BackplaneSink,
+  type ClaimOutcome,
+  type Envelope,
+  type Handoff,
+  type JoinOutcome,
+  type JoinRequest,
+  type MemberRecord,
+  type MemberRef,
+  type RoomCreator,
+  type RoomRecord,
+  type SweptRoom,
 } from '../core/backplane.js';
 import type { Clock, Timer } from '../core/clock.js';
 import { HubError } from '../core/errors.js';
@@ -53,6 +55,9 @@ interface Outgoing {
   channel: string;
   message: string;
   kind: 'peer' | 'room';
+  /** Settle the publisher's Handoff from this publication's reply (see settle()). */
+  resolve: () => void;
+  reject: (err: HubError) => void;
 }
 
 /**
@@ -97,7 +102,8 @@ type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
  * notice removes its peers from every room (the others hear the usual leave) — exactly once.
  *
  * Redis unreachable: local relays keep flowing (rosters are cached per node), new joins and
- * identity claims fail with `unavailable`, /ready turns 503. When Redis returns, the hub is asked to
+ * identity claims fail with `unavailable`, /ready turns 503, and so does every delivery that had to
+ * leave the node (never silently dropped: see settle()). When Redis returns, the hub is asked to
  * re-announce its state (BackplaneSink.onResync).
  */
 export class RedisBackplane extends EventEmitter implements Backplane {
@@ -334,7 +340,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       let peers = 0;
       for (const key of rooms) {
         const removed = (await this.script('sbRemoveNodeMembers', ...this.roomKeys(key), key, node, now)) as string[];
-        for (const peerId of removed) this.toRoom(key, { k: 'left', room: key, peerId, reason: 'disconnect' });
+        for (const peerId of removed) this.announce(key, { k: 'left', room: key, peerId, reason: 'disconnect' });
         peers += removed.length;
       }
       const aliases = await this.call((r) => r.smembers(`${this.p}node-aliases:${node}`));
@@ -377,29 +383,50 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     void this.sub?.unsubscribe(`${this.p}r:${key}`).catch(() => {});
   }
 
-  toPeer(target: MemberRef, env: Envelope): void {
-    if (target.node === this.nodeId) return this.sink?.onPeer(target.peerId, env);
-    this.publish(`${this.p}n:${target.node}`, { o: this.nodeId, t: Date.now(), p: target.peerId, e: env }, 'peer');
+  toPeer(target: MemberRef, env: Envelope): Handoff {
+    if (target.node === this.nodeId) {
+      this.sink?.onPeer(target.peerId, env);
+      return undefined;
+    }
+    return this.publish(`${this.p}n:${target.node}`, { o: this.nodeId, t: Date.now(), p: target.peerId, e: env }, 'peer');
   }
 
-  toRoom(key: string, env: Envelope): void {
+  toRoom(key: string, env: Envelope): Handoff {
     this.sink?.onRoom(key, env);
     // Always published, even when this node knows of no member elsewhere: one may have just joined
     // on another node, admitted by the store before its 'joined' reached us.
-    this.publish(`${this.p}r:${key}`, { o: this.nodeId, t: Date.now(), e: env }, 'room');
+    return this.publish(`${this.p}r:${key}`, { o: this.nodeId, t: Date.now(), e: env }, 'room');
   }
 
-  private publish(channel: string, wire: Wire, kind: 'peer' | 'room'): void {
+  /** A room publication of the backplane's own (a dead node's members leaving): logged if it fails. */
+  private announce(key: string, env: Envelope): void {
+    const failed = (err: unknown) => this.log.warn({ err: (err as Error).message, room: key, kind: env.k }, 'announcement not handed on');
+    try {
+      this.toRoom(key, env)?.catch(failed);
+    } catch (err) {
+      failed(err);
+    }
+  }
+
+  /**
+   * Queues a publication for this turn's pipelined write and returns its Handoff. The promise is
+   * the one allocation a cross-node delivery adds: the sender's ack waits for Redis's reply.
+   */
+  private publish(channel: string, wire: Wire, kind: 'peer' | 'room'): Promise<void> {
     if (!this.cmdReady) {
       this.observer?.dropped(kind);
-      return;
+      throw new HubError('unavailable', kind === 'peer' ? UNDELIVERED.storeDown : UNDELIVERED.roomStoreDown);
     }
+    const message = encodeWire(wire);
     this.observer?.published(kind);
-    this.outbox.push({ channel, message: encodeWire(wire), kind });
+    const handoff = new Promise<void>((resolve, reject) => {
+      this.outbox.push({ channel, message, kind, resolve, reject });
+    });
     if (!this.flushQueued) {
       this.flushQueued = true;
       setImmediate(this.flushOutbox);
     }
+    return handoff;
   }
 
   /**
@@ -413,20 +440,50 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     const batch = this.outbox;
     if (!batch.length) return;
     this.outbox = [];
-    const dropped = (b: Outgoing) => this.observer?.dropped(b.kind);
-    if (!this.cmdReady) return batch.forEach(dropped);
+    if (!this.cmdReady) {
+      for (const b of batch) this.settle(b, 'not sent', 0);
+      return;
+    }
     if (batch.length === 1) {
       const b = batch[0]!;
-      this.cmd!.publish(b.channel, b.message).catch(() => dropped(b));
+      this.cmd!.publish(b.channel, b.message).then(
+        (receivers) => this.settle(b, null, receivers),
+        (err: unknown) => this.settle(b, err, 0),
+      );
       return;
     }
     const pipe = this.cmd!.pipeline();
     for (const b of batch) pipe.publish(b.channel, b.message);
     pipe.exec().then(
-      (res) => res?.forEach(([err], i) => err && dropped(batch[i]!)),
-      () => batch.forEach(dropped),
+      (res) => {
+        for (let i = 0; i < batch.length; i++) {
+          const reply = res?.[i];
+          this.settle(batch[i]!, reply ? reply[0] : 'no reply', reply?.[1]);
+        }
+      },
+      (err: unknown) => {
+        for (const b of batch) this.settle(b, err, 0);
+      },
     );
   };
+
+  /**
+   * One publication's outcome, from its reply. Handed on: Redis took it and — for a peer, whose
+   * node's channel has exactly one subscriber, that node — someone received it (PUBLISH answers
+   * with the number of receivers; 0 means the target's node is gone, though its presence may not
+   * have expired yet). Otherwise the publisher hears `unavailable` and the drop is counted.
+   */
+  private settle(b: Outgoing, err: unknown, receivers: unknown): void {
+    if (err) {
+      this.observer?.dropped(b.kind);
+      b.reject(new HubError('unavailable', b.kind === 'peer' ? UNDELIVERED.storeDown : UNDELIVERED.roomStoreDown));
+    } else if (b.kind === 'peer' && receivers === 0) {
+      this.observer?.dropped(b.kind);
+      b.reject(new HubError('unavailable', UNDELIVERED.nodeGone));
+    } else {
+      b.resolve();
+    }
+  }
 
   private onMessage(channel: string, message: string): void {
     const w = decodeWire(message);

@@ -4,7 +4,8 @@ import type { LeaveReason, PeerInfo, RoomOptions } from './types.js';
  * The Backplane: where room state lives and how deliveries travel between nodes.
  *
  * It is designed for the distributed case first: every operation is async, room membership and
- * aliases are atomic in the store, and delivery is at-most-once. The in-memory implementation
+ * aliases are atomic in the store, and delivery is at-most-once, but never silently lost: a delivery
+ * says whether it was handed on (see Handoff). The in-memory implementation
  * satisfies it trivially; the Redis one (many nodes) implements the same contract. Room keys are
  * `<namespace>/<name>`; the hub never mixes namespaces, which is what keeps dialects apart.
  */
@@ -124,8 +125,34 @@ export interface Backplane {
   watchRoom(key: string): Promise<void>;
   unwatchRoom(key: string): void;
 
-  /** Deliver to one peer on the node that hosts it (synchronously when that is this node). */
-  toPeer(target: MemberRef, env: Envelope): void;
-  /** Publish to every node watching the room; this node's own watchers are served synchronously. */
-  toRoom(key: string, env: Envelope): void;
+  /**
+   * Deliver to one peer on the node that hosts it: synchronously when that is this node (returns
+   * undefined); else the promise of the handoff, which rejects with `unavailable` when no node
+   * received it (its node is gone). Throws `unavailable` when the shared store is known down.
+   */
+  toPeer(target: MemberRef, env: Envelope): Handoff;
+  /**
+   * Publish to every node watching the room. This node's own watchers are served synchronously,
+   * first; the promise (if any) settles once the shared store has taken the publication, and it
+   * (or a synchronous throw, when the store is known down) says `unavailable` when it did not.
+   */
+  toRoom(key: string, env: Envelope): Handoff;
 }
+
+/**
+ * What a delivery reports: `undefined` when it was handed on synchronously (every recipient is on
+ * this node: nothing is allocated), or a promise that resolves once it has been handed on to the
+ * node(s) hosting the recipients and rejects with HubError `unavailable` when it could not be.
+ * A caller that gets a promise must handle its rejection.
+ */
+export type Handoff = Promise<void> | undefined;
+
+/** The messages of `unavailable` for a delivery, by cause (each dialect shows or maps them). */
+export const UNDELIVERED = {
+  /** A targeted delivery could not leave this node. */
+  storeDown: 'Not delivered: the peer is on another server and the shared store is unreachable; try again shortly.',
+  /** It reached the shared store, but no node was listening for the target (its node died). */
+  nodeGone: 'Not delivered: the server hosting that peer is not receiving (it may have just failed).',
+  /** A room publication could not leave this node: only the room's members on this node got it. */
+  roomStoreDown: 'Only members on this server got it: the shared store is unreachable; try again shortly.',
+} as const;

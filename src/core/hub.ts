@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { AccessPolicy, type Identity } from './access.js';
-import type { Backplane, BackplaneSink, Envelope, JoinOutcome, MemberRecord, MemberRef, RoomCreator, RoomRecord } from './backplane.js';
+import type { Backplane, BackplaneSink, Envelope, Handoff, JoinOutcome, MemberRecord, MemberRef, RoomCreator, RoomRecord } from './backplane.js';
 import type { Clock, Timer } from './clock.js';
 import { HubError } from './errors.js';
 import { FailureLog } from './failure-log.js';
@@ -459,7 +459,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     for (const m of out.members) if (m.peerId !== s.id) lr.members.set(m.peerId, m);
     lr.options = out.room.options;
     s.addRoom(room);
-    this.backplane.toRoom(key, { k: 'joined', room: key, peer: member });
+    this.announceRoom(key, { k: 'joined', room: key, peer: member });
     s.log.info({ room, members: out.members.length }, 'joined room');
     return { room, peers: out.members.filter((m) => m.peerId !== s.id).map(peerInfo) };
   }
@@ -495,7 +495,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
       s.log.warn({ err, room }, 'leave not recorded in the shared store');
       was = true;
     }
-    if (was) this.backplane.toRoom(key, { k: 'left', room: key, peerId: s.id, reason });
+    if (was) this.announceRoom(key, { k: 'left', room: key, peerId: s.id, reason });
     if (lr) this.unwatchIfIdle(key, lr);
     s.log.info({ room, reason }, 'left room');
   }
@@ -537,9 +537,12 @@ export class Hub extends EventEmitter implements BackplaneSink {
 
   /**
    * Targeted relay: delivered only when sender and target share a room (the given one, or any).
-   * Synchronous: routing is a lookup in the local roster cache.
+   * Routing is synchronous (a lookup in the local roster cache). The Handoff says whether it was
+   * handed on: undefined when the target is on this node (delivered already), else a promise that
+   * rejects with `unavailable` when the target's node did not receive it — the caller must handle
+   * it. Throws `peer-not-found`, or `unavailable` when the target is elsewhere and the store is down.
    */
-  signal(s: Session, to: string, data: unknown, room?: string, raw?: string): void {
+  signal(s: Session, to: string, data: unknown, room?: string, raw?: string): Handoff {
     const t0 = this.sampleRelay();
     const candidates = room === undefined ? s.rooms : s.rooms.has(room) ? [room] : [];
     for (const name of candidates) {
@@ -548,17 +551,21 @@ export class Hub extends EventEmitter implements BackplaneSink {
       const target = lr?.members.get(to);
       if (!lr || !target || to === s.id) continue;
       const failures = this.renderFailures;
-      this.backplane.toPeer(target, raw === undefined ? { k: 'signal', room: key, from: s.id, to, data } : { k: 'signal', room: key, from: s.id, to, data, raw });
+      const out = this.backplane.toPeer(target, raw === undefined ? { k: 'signal', room: key, from: s.id, to, data } : { k: 'signal', room: key, from: s.id, to, data, raw });
       if (this.renderFailures !== failures) throw undelivered();
       this.activity(key, lr);
       this.observer?.relayed('signal', 1, t0 === undefined ? undefined : (performance.now() - t0) / 1000);
-      return;
+      return out;
     }
     throw new HubError('peer-not-found');
   }
 
-  /** Room-wide relay to every other member (and the sender too when includeSelf). */
-  broadcast(s: Session, room: string, data: unknown, includeSelf = false, raw?: string): void {
+  /**
+   * Room-wide relay to every other member (and the sender too when includeSelf). Members on this
+   * node get it at once; the Handoff (a promise in a cluster) says whether the shared store took it
+   * for the others: `unavailable` when not, thrown at once when the store is known down.
+   */
+  broadcast(s: Session, room: string, data: unknown, includeSelf = false, raw?: string): Handoff {
     const t0 = this.sampleRelay();
     if (!s.rooms.has(room)) throw new HubError('not-in-room');
     if (s.access && !s.access.allows('broadcast')) throw new HubError('forbidden', 'Your credentials do not allow broadcasting.');
@@ -567,11 +574,12 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const env: Envelope = { k: 'broadcast', room: key, from: s.id, data, self: includeSelf };
     if (raw !== undefined) env.raw = raw;
     const failures = this.renderFailures;
-    this.backplane.toRoom(key, env);
+    const out = this.backplane.toRoom(key, env);
     if (this.renderFailures !== failures) throw undelivered();
     s.log.debug({ room }, 'relayed broadcast');
     if (lr) this.activity(key, lr);
     this.observer?.relayed('broadcast', lr ? lr.members.size - (includeSelf ? 0 : 1) : 0, t0 === undefined ? undefined : (performance.now() - t0) / 1000);
+    return out;
   }
 
   /** The start time of every 16th relay, for the latency histogram; undefined for the rest. */
@@ -605,7 +613,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     s.addAlias(alias);
     if (out.previous && out.previous.peerId !== s.id) {
       s.log.info({ alias, previous: out.previous.peerId }, 'identity taken over');
-      this.backplane.toPeer(out.previous, { k: 'kick', peerId: out.previous.peerId, reason: 'replaced' });
+      this.announcePeer(out.previous, { k: 'kick', peerId: out.previous.peerId, reason: 'replaced' });
     }
   }
 
@@ -625,8 +633,8 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const m = got?.members.find((x) => x.peerId === peerId);
     if (!m) return false;
     if (!(await this.backplane.leaveRoom(key, peerId, this.clock.now()))) return false;
-    this.backplane.toRoom(key, { k: 'left', room: key, peerId, reason: 'kicked' });
-    this.backplane.toPeer(m, { k: 'removed', room: key, peerId, reason: 'kicked' });
+    this.announceRoom(key, { k: 'left', room: key, peerId, reason: 'kicked' });
+    this.announcePeer(m, { k: 'removed', room: key, peerId, reason: 'kicked' });
     return true;
   }
 
@@ -672,7 +680,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
       for (const r of swept) {
         this.observer?.roomRemoved(r.reason);
         this.log.info({ room: r.key, reason: r.reason, members: r.members.length }, 'room removed');
-        for (const m of r.members) this.backplane.toPeer(m, { k: 'removed', room: r.key, peerId: m.peerId, reason: 'expired' });
+        for (const m of r.members) this.announcePeer(m, { k: 'removed', room: r.key, peerId: m.peerId, reason: 'expired' });
       }
     } catch (err) {
       if (this.healthy) this.log.warn({ err }, 'room sweep failed');
@@ -768,7 +776,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
           maxCapacity: Number.MAX_SAFE_INTEGER,
           now,
         });
-        this.backplane.toRoom(key, { k: 'joined', room: key, peer: mine });
+        this.announceRoom(key, { k: 'joined', room: key, peer: mine });
       }
       const fresh = await this.backplane.getRoom(key);
       if (!fresh || this.local.get(key) !== lr) continue;
@@ -799,6 +807,32 @@ export class Hub extends EventEmitter implements BackplaneSink {
     }
     this.log.info({}, 'resync done');
     this.emit('resynced');
+  }
+
+  /*
+   * Announcements nobody waits for (joined, left, removed, kick): one that cannot be handed on is
+   * logged, never thrown, and what it leaves behind is mended elsewhere. After a store outage the
+   * resync re-announces this node's memberships and reconciles every cached roster; the members
+   * of a node that died are removed by the presence sweep (docs/operations.md).
+   */
+  private announceRoom(key: string, env: Envelope): void {
+    try {
+      this.backplane.toRoom(key, env)?.catch((err: unknown) => this.notAnnounced(err, env));
+    } catch (err) {
+      this.notAnnounced(err, env);
+    }
+  }
+
+  private announcePeer(target: MemberRef, env: Envelope): void {
+    try {
+      this.backplane.toPeer(target, env)?.catch((err: unknown) => this.notAnnounced(err, env));
+    } catch (err) {
+      this.notAnnounced(err, env);
+    }
+  }
+
+  private notAnnounced(err: unknown, env: Envelope): void {
+    this.log.warn({ err: err instanceof Error ? err.message : err, kind: env.k, room: 'room' in env ? env.room : undefined, peerId: 'peerId' in env ? env.peerId : undefined }, 'announcement not handed on');
   }
 
   /**

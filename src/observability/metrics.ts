@@ -126,7 +126,7 @@ export class Metrics implements HubObserver, BackplaneObserver {
     });
     this.backplaneReconnects = new Counter({ name: 'switchboard_backplane_reconnects_total', help: 'Reconnections to the shared store after it was lost.', registers });
     this.backplaneDeadNodes = new Counter({ name: 'switchboard_backplane_presence_expiries_total', help: 'Dead nodes whose peers this node removed (presence expired).', registers });
-    this.backplaneDropped = new Counter({ name: 'switchboard_backplane_dropped_total', help: 'Publications lost because the store was unreachable (at-most-once delivery).', labelNames: ['kind'], registers });
+    this.backplaneDropped = new Counter({ name: 'switchboard_backplane_dropped_total', help: 'Publications not handed on: the store was unreachable, or (peer) no node received it. The sender of a relay is told unavailable.', labelNames: ['kind'], registers });
     // The stock names (process_*, nodejs_*): the Node.js dashboards people already have look for them.
     collectDefaultMetrics({ register: this.registry });
     new Gauge({ name: 'switchboard_build_info', help: 'Always 1; the labels say which build is running.', labelNames: ['version', 'node_version'], registers }).set({ version: VERSION, node_version: process.version }, 1);

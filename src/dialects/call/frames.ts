@@ -21,6 +21,7 @@ export const TEXT = {
   notYourToken: 'username and user_id must be the ones your token names',
   forbidden: 'Your token does not allow registering',
   rateLimited: 'Too many requests, slow down',
+  unavailable: 'Service temporarily unavailable, try again shortly',
   internal: 'Internal server error',
 } as const;
 

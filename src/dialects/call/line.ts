@@ -83,6 +83,8 @@ export function acceptCall(conn: Conn, ctx: DialectContext, opts: CallOptions): 
 
   function internal(err: unknown): void {
     if (gone) return;
+    // The shared store (Redis) is unreachable: not a server fault, and the client may retry.
+    if (isHubError(err) && err.code === 'unavailable') return error(err.code, TEXT.unavailable);
     conn.log.error({ err }, 'call request failed');
     error('internal-error', TEXT.internal);
   }
@@ -172,12 +174,25 @@ export function acceptCall(conn: Conn, ctx: DialectContext, opts: CallOptions): 
   /** Sends an envelope to another call session in the lobby; false when it is not there. */
   function tell(peerId: string, env: Envelope): boolean {
     try {
-      hub.signal(session, peerId, env, LOBBY);
+      hub.signal(session, peerId, env, LOBBY)?.catch((err: unknown) => undelivered(peerId, env, err));
       return true;
     } catch (err) {
       if (isHubError(err)) return false;
       throw err;
     }
+  }
+
+  /**
+   * An envelope the hub could not hand on once Redis answered (the other side's node is gone, or
+   * Redis is): as when it cannot be sent at all, a ring or an accept that did not arrive ends the
+   * call on this side, and the client is told.
+   */
+  function undelivered(peerId: string, env: Envelope, err: unknown): void {
+    if (gone) return;
+    if (!isHubError(err)) return internal(err);
+    const c = call;
+    if (c && c.peerId === peerId && (env.k === 'ring' || env.k === 'accept')) finish(c);
+    error(err.code, TEXT.unavailable);
   }
 
   function finish(c: Call): void {
@@ -276,8 +291,9 @@ export function acceptCall(conn: Conn, ctx: DialectContext, opts: CallOptions): 
     if (m.data === undefined) return error('invalid-message', dynamicText.dataRequired(type));
     const peerId = await hub.resolveAlias(NAMESPACE, alias.user(target));
     if (peerId === undefined) return error('peer-not-found', TEXT.notFound);
+    const env: Envelope = { k: 'relay', type, from: self.username, data: m.data };
     try {
-      hub.signal(session, peerId, { k: 'relay', type, from: self.username, data: m.data } satisfies Envelope, LOBBY);
+      hub.signal(session, peerId, env, LOBBY)?.catch((err: unknown) => undelivered(peerId, env, err));
     } catch (err) {
       // The target's side failed to render it (the hub logged why); otherwise the target is not online.
       if (isHubError(err) && err.code === 'internal-error') return error(err.code, err.message);

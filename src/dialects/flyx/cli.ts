@@ -74,6 +74,12 @@ function acceptCli(conn: Conn, ctx: DialectContext): DialectHandler {
     conn.log.warn({ code, detail }, 'dropped a frame (the Flyx CLI cannot take error frames)');
   }
 
+  /** A relay the hub could not hand on once Redis answered: dropped like bad input (logged, counted). */
+  function undelivered(err: unknown): void {
+    if (err instanceof HubError) return drop(err.code, err.message);
+    conn.log.error({ err }, 'relay failed');
+  }
+
   function send(frame: CliFrame | { type: 'slavejoined' }): void {
     if (CLI_FRAME_TYPES.has(frame.type)) conn.send(frame);
   }
@@ -129,10 +135,10 @@ function acceptCli(conn: Conn, ctx: DialectContext): DialectHandler {
     const f = cliFrame(msg);
     if (isDrop(f)) return drop(f.code, f.drop);
     try {
-      if (role === MASTER) return hub.broadcast(session, room!, f);
+      if (role === MASTER) return void hub.broadcast(session, room!, f)?.catch(undelivered);
       const master = findRole(hub.members(session, room!), MASTER);
       if (!master) return drop('peer-not-found', `${f.type} from a slave while the room has no master`);
-      hub.signal(session, master.peerId, f, room);
+      hub.signal(session, master.peerId, f, room)?.catch(undelivered);
     } catch (err) {
       if (err instanceof HubError) return drop(err.code, err.message);
       throw err;

@@ -91,6 +91,13 @@ function acceptReadme(conn: Conn, ctx: DialectContext): DialectHandler {
     conn.send({ type: 'error', data: { message } });
   }
 
+  /** A relay the hub could not hand on once Redis answered (the peer's node is gone, or Redis is). */
+  function undelivered(err: unknown): void {
+    if (err instanceof HubError) return error(err.code, err.message);
+    conn.log.error({ err }, 'relay failed');
+    error('internal-error', 'Internal server error');
+  }
+
   function joinFrame(peerId: string, r: string): void {
     conn.send({ type: 'join', data: { client_id: peerId, role: r } });
   }
@@ -166,16 +173,16 @@ function acceptReadme(conn: Conn, ctx: DialectContext): DialectHandler {
     const sender = findRole(hub.members(session, room!), SENDER);
     if (!sender) return error('peer-not-found', 'No sender in this room');
     if (to !== undefined && to !== sender.peerId) return error('forbidden', 'Receivers can only signal the sender');
-    hub.signal(session, sender.peerId, relay, room);
+    hub.signal(session, sender.peerId, relay, room)?.catch(undelivered);
   }
 
   function fromSender(relay: Relay, to: string | undefined): void {
     if (to === undefined) {
       if (hub.members(session, room!).length < 2) return error('peer-not-found', 'No receivers in this room');
-      return hub.broadcast(session, room!, relay);
+      return void hub.broadcast(session, room!, relay)?.catch(undelivered);
     }
     try {
-      hub.signal(session, to, relay, room);
+      hub.signal(session, to, relay, room)?.catch(undelivered);
     } catch (err) {
       if (err instanceof HubError && err.code === 'peer-not-found') return error('peer-not-found', `No receiver ${to.slice(0, 64)} in this room`);
       throw err;

@@ -162,8 +162,8 @@ function acceptMesh(conn: Conn, ctx: DialectContext): DialectHandler {
     if (room === undefined) return error('not-in-room', NOT_IN_ROOM);
     try {
       // Both relays count as room activity in the hub: a call in progress keeps its room alive.
-      if (targetId === undefined) hub.broadcast(session, room, payload);
-      else hub.signal(session, targetId, payload, room);
+      if (targetId === undefined) hub.broadcast(session, room, payload)?.catch(fail);
+      else hub.signal(session, targetId, payload, room)?.catch(fail);
     } catch (err) {
       // Naming the target tells a client which of its peers is gone.
       if (isHubError(err) && err.code === 'peer-not-found') return error(err.code, `${HUB_TEXT['peer-not-found']}: ${targetId!.slice(0, 64)}`);

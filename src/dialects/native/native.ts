@@ -5,6 +5,7 @@ import { AccessPolicy, displayName, identityPolicyFor, type Identity } from '../
 import type { ResumeOutcome } from '../../core/hub.js';
 import type { LogEntry } from '../../core/replay-log.js';
 import type { ResumeError } from '../../core/resume-tokens.js';
+import type { Handoff } from '../../core/backplane.js';
 import type { Timer } from '../../core/clock.js';
 import { HubError, ERROR_CODES, type ErrorCode } from '../../core/errors.js';
 import { FailureLog } from '../../core/failure-log.js';
@@ -207,6 +208,21 @@ class NativeLine implements DialectHandler {
     this.error('internal-error', ERROR_CODES['internal-error'], re);
   }
 
+  /**
+   * `ack` means handed on: at once when the relay was delivered on this node, else once the
+   * backplane knows (an `unavailable` error if it was not, with or without `re`: never silence).
+   * The promise is not returned to the connection, so the next frame need not wait for Redis;
+   * replies to relays that left the node may thus follow replies to later frames (matched by `re`).
+   */
+  private handedOn(out: Handoff, re: Id): void {
+    if (out === undefined) {
+      if (re !== undefined) this.send({ type: 'ack', re });
+      return;
+    }
+    if (re === undefined) out.catch((err: unknown) => this.fail(err, undefined));
+    else out.then(() => this.send({ type: 'ack', re }), (err: unknown) => this.fail(err, re));
+  }
+
   private reply(frame: OutFrame, re: Id): void {
     this.send(re === undefined ? frame : { ...frame, re });
   }
@@ -309,12 +325,11 @@ class NativeLine implements DialectHandler {
       case 'ping':
         return this.reply({ type: 'pong', ts: typeof m.ts === 'number' ? m.ts : this.ctx.clock.now() }, re);
       case 'signal':
-        hub.signal(session, m.to as string, m.data, m.room as string | undefined, rawData(text));
-        if (re !== undefined) this.send({ type: 'ack', re });
+        // Thrown refusals (peer-not-found, …) are answered by handle().
+        this.handedOn(hub.signal(session, m.to as string, m.data, m.room as string | undefined, rawData(text)), re);
         return;
       case 'broadcast':
-        hub.broadcast(session, m.room as string, m.data, false, rawData(text));
-        if (re !== undefined) this.send({ type: 'ack', re });
+        this.handedOn(hub.broadcast(session, m.room as string, m.data, false, rawData(text)), re);
         return;
       case 'received':
         // Acknowledges frames up to seq: nothing is sent back (a reply would be a frame to acknowledge).

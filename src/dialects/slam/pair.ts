@@ -72,6 +72,12 @@ function acceptPair(conn: Conn, ctx: DialectContext): DialectHandler {
     // Joins and leaves are not told: the app reports any frame type it does not know as an error.
   }
 
+  /** A forward the hub could not hand on once Redis answered, in the seed's words. */
+  function undelivered(err: unknown): void {
+    const e = hubErrorText(err, conn, { room });
+    error(e.code, e.message);
+  }
+
   async function forward(m: Frame): Promise<void> {
     if (leaving || session.closed) return;
     if (!inRoom) {
@@ -81,7 +87,7 @@ function acceptPair(conn: Conn, ctx: DialectContext): DialectHandler {
       if (failed) return error(failed.code, failed.message);
     }
     try {
-      hub.broadcast(session, room, m, false);
+      hub.broadcast(session, room, m, false)?.catch(undelivered);
     } catch (err) {
       const e = hubErrorText(err, conn, { room });
       error(e.code, e.message);

@@ -209,6 +209,12 @@ function acceptSlam(conn: Conn, ctx: DialectContext): DialectHandler {
     error(code, message);
   }
 
+  /** A relay the hub could not hand on once Redis answered (its node is gone, or Redis is), in the seed's words. */
+  function undelivered(err: unknown, target: string): void {
+    const e = hubErrorText(err, conn, { target });
+    error(e.code, e.message);
+  }
+
   function sendRegistered(r: Registration, peers: PeerInfo[]): void {
     conn.send({ type: 'registered', client_id: r.clientId, room_id: r.room, peers: peers.flatMap((p) => (p.name === undefined ? [] : [p.name])) });
   }
@@ -223,7 +229,7 @@ function acceptSlam(conn: Conn, ctx: DialectContext): DialectHandler {
     const peerId = memberNamed(reg.room, target);
     if (peerId === undefined) return error('peer-not-found', `Peer not found: ${clip(target)}`);
     try {
-      hub.signal(session, peerId, relayFrame(m, reg.clientId), reg.room);
+      hub.signal(session, peerId, relayFrame(m, reg.clientId), reg.room)?.catch((err: unknown) => undelivered(err, target));
       conn.log.debug({ type: m.type, target }, 'relayed');
     } catch (err) {
       const e = hubErrorText(err, conn, { target });

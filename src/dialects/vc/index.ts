@@ -151,7 +151,7 @@ export const vcDialect: Dialect = {
       if (!to) return error(VC_ERRORS.badTo);
       try {
         // Only within the shared room: the original relayed to any peer on the server.
-        hub.signal(session, to, { ...m, from: session.id }, myRoom);
+        hub.signal(session, to, { ...m, from: session.id }, myRoom)?.catch((err: unknown) => fail(err, { to }));
       } catch (err) {
         fail(err, { to });
       }
@@ -160,7 +160,7 @@ export const vcDialect: Dialect = {
     function broadcast(m: VcFrame): void {
       if (myRoom === undefined) return error(VC_ERRORS.notInRoom);
       try {
-        hub.broadcast(session, myRoom, { ...m, from: session.id }, true);
+        hub.broadcast(session, myRoom, { ...m, from: session.id }, true)?.catch((err: unknown) => fail(err));
       } catch (err) {
         fail(err);
       }
