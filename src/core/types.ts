@@ -2,7 +2,7 @@
 export type LeaveReason = 'left' | 'disconnect' | 'timeout' | 'kicked' | 'expired' | 'switched-room' | 'replaced';
 
 /** Why the server closes a connection; each dialect maps these to its own close code and text. */
-export type CloseReason = 'timeout' | 'replaced' | 'shutdown' | 'expired' | 'slow-consumer' | 'kicked' | 'policy';
+export type CloseReason = 'timeout' | 'replaced' | 'shutdown' | 'expired' | 'slow-consumer' | 'kicked' | 'policy' | 'token-expired';
 
 /** What a room member looks like to the others. */
 export interface PeerInfo {

@@ -8,6 +8,7 @@ import type { Hub } from '../core/hub.js';
 import type { CoreLogger, Session } from '../core/session.js';
 import type { CloseReason, Link } from '../core/types.js';
 import type { Authenticator } from '../security/auth.js';
+import type { TokenLifetime } from '../security/token-lifetime.js';
 
 /** An outbound frame: any JSON object with a string `type`. */
 export type OutFrame = { type: string; [k: string]: unknown };
@@ -59,6 +60,8 @@ export interface Conn {
   attach(session: Session): void;
   /** Re-labels the connection with another dialect (metrics, close codes); used by first-frame detection. */
   rebind(dialect: Dialect): void;
+  /** When the connection's credentials run out (authentication on); a token refresh re-arms it. */
+  readonly lifetime?: TokenLifetime;
 }
 
 /** A dialect's per-connection logic. */
@@ -73,6 +76,8 @@ export interface DialectHandler {
   drain?(closeInMs: number): void;
   /** Heartbeat tick: an application-level ping where the dialect has one. */
   heartbeat?(): void;
+  /** The connection's token expires at `expiresAt` (ms since the epoch) unless refreshed: tell the client, where the dialect can. */
+  tokenExpiring?(expiresAt: number): void;
 }
 
 export interface DialectContext {
@@ -99,6 +104,7 @@ export function seedCloseCodes(overrides: Partial<Record<CloseReason, readonly [
     kicked: [1008, 'kicked'],
     expired: [1000, 'expired'],
     policy: [1008, 'policy violation'],
+    'token-expired': [4005, 'token expired'],
     ...overrides,
   };
 }

@@ -10,6 +10,7 @@ import type { HubEvent, RoomOptions } from '../../core/types.js';
 import { iceServersFor, turnRefreshMs } from '../../security/turn.js';
 import type { Conn, Dialect, DialectContext, DialectHandler, OutFrame } from '../dialect.js';
 import { iceServersRoute, identityAlias, identityTaken, validateRoute } from './access.js';
+import { refreshToken } from './refresh.js';
 import { PROTOCOL_VERSION, clientSchemas } from './schema.js';
 
 type Id = string | number | undefined;
@@ -49,7 +50,7 @@ function firstError(check: TypeCheck<TObject>, value: unknown): string {
 /** The native protocol v1 at /v1: typed messages, request ids, typed errors. See docs/protocol.md. */
 export const nativeDialect: Dialect = {
   name: 'native',
-  types: new Set(['join', 'leave', 'signal', 'broadcast', 'create-room', 'ping']),
+  types: new Set(['join', 'leave', 'signal', 'broadcast', 'create-room', 'ping', 'refresh-token']),
   closeCodes: {
     shutdown: [1001, 'server shutting down'],
     timeout: [4000, 'heartbeat timeout'],
@@ -58,6 +59,7 @@ export const nativeDialect: Dialect = {
     kicked: [4003, 'kicked'],
     expired: [4003, 'kicked'],
     policy: [4008, 'policy violation'],
+    'token-expired': [4005, 'token expired'],
   },
   http: [validateRoute, iceServersRoute],
 
@@ -204,6 +206,13 @@ class NativeLine implements DialectHandler {
     return this.ctx.hub.closeSession(this.session, 'disconnect');
   }
 
+  /** Before `welcome` (an identity claim pending), the warning waits for it: welcome is always first. */
+  tokenExpiring(expiresAt: number): void {
+    const frame = { type: 'token-expiring', expiresAt };
+    if (this.ready) void this.ready.then((ok) => ok && this.conn.send(frame));
+    else this.conn.send(frame);
+  }
+
   /** closeInMs is this connection's own moment in the drain window (the server spreads them). */
   drain(closeInMs: number): void {
     this.conn.send({ type: 'goaway', reason: 'shutdown', reconnectMs: closeInMs });
@@ -245,14 +254,17 @@ class NativeLine implements DialectHandler {
         if (m.meta !== undefined && Buffer.byteLength(JSON.stringify(m.meta)) > config.limits.maxMetaBytes) {
           return this.error('invalid-message', `join: /meta: larger than ${config.limits.maxMetaBytes} bytes`, re);
         }
-        // A token's name is the name: a client cannot present itself as someone else.
-        const name = this.identity ? displayName(this.identity) : (m.name as string | undefined);
+        // A token's name is the name: a client cannot present itself as someone else (the latest token's, after a refresh).
+        const identity = session.access?.identity;
+        const name = identity ? displayName(identity) : (m.name as string | undefined);
         return hub.join(session, m.room as string, { name, meta: m.meta }).then((r) => this.reply({ type: 'joined', room: r.room, peers: r.peers }, re));
       }
       case 'leave':
         return hub.leave(session, m.room as string).then(() => this.reply({ type: 'left', room: m.room }, re));
       case 'create-room':
         return hub.createRoom(session, { options: m.options as RoomOptions | undefined }).then((room) => this.reply({ type: 'room-created', room }, re));
+      case 'refresh-token':
+        return refreshToken(this.ctx, this.conn, session, m.token as string, re);
       default:
         return this.error('unknown-type', 'Unknown message type.', re);
     }

@@ -40,6 +40,11 @@ export function clientSchemas(limits: SchemaLimits): Record<string, TObject> {
     broadcast: msg('broadcast', { id: Type.Optional(Id), room: RoomName, data: Type.Unknown() }, 'Relay to every other member of a room.'),
     'create-room': msg('create-room', { id: Type.Optional(Id), options: Type.Optional(RoomOptions) }, 'Create a room with an unguessable generated id.'),
     ping: msg('ping', { id: Type.Optional(Id), ts: Type.Optional(Type.Number()) }, 'Application-level round trip.'),
+    'refresh-token': msg(
+      'refresh-token',
+      { id: Type.Optional(Id), token: Type.String({ minLength: 1, maxLength: 16_384, description: 'A new token (JWT) for the same identity.' }) },
+      'Replace the connection\'s token before it expires.',
+    ),
   };
 }
 
@@ -108,6 +113,16 @@ export const serverSchemas: Record<string, TObject> = {
     { iceServers: Type.Array(IceServer) },
     'Fresh ICE servers (new ephemeral TURN credentials), sent before the previous ones expire; use them for new peer connections and ICE restarts.',
   ),
+  'token-expiring': msg(
+    'token-expiring',
+    { expiresAt: Type.Integer({ description: 'When the server closes the connection (4005), in ms since the epoch, unless a `refresh-token` comes first.' }) },
+    'Your token is about to expire: send `refresh-token`.',
+  ),
+  'token-refreshed': msg(
+    'token-refreshed',
+    { re: Re, expiresAt: Type.Optional(Type.Integer({ description: 'The new moment of expiry (ms since the epoch); absent: the connection no longer expires.' })) },
+    'The refreshed token is the connection\'s now.',
+  ),
   goaway: msg('goaway', { reason: Type.Literal('shutdown'), reconnectMs: Type.Integer() }, 'The server is draining: reconnect (elsewhere) within `reconnectMs`; the socket is closed with 1001 after it.'),
 };
 
@@ -119,5 +134,6 @@ export const NATIVE_CLOSE_CODES = {
   4001: 'session replaced by a newer connection with the same identity',
   4002: 'slow consumer: outbound queue over limits.maxBufferedBytes',
   4003: 'removed by an operator (kicked)',
+  4005: 'token expired: the token (or auth.maxSessionMs) ran out without a refresh-token',
   4008: 'policy violation (frame flood), or identity taken (identity policy reject)',
 } as const;

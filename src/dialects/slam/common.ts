@@ -20,6 +20,7 @@ export const slamCloseCodes: Record<CloseReason, readonly [number, string]> = {
   kicked: [4003, 'removed from room'],
   expired: [4004, 'room expired'],
   policy: [1008, 'policy violation'],
+  'token-expired': [4005, 'token expired'],
 };
 
 export function isFrame(msg: unknown): msg is Frame {
