@@ -112,6 +112,8 @@ export const ConfigSchema = Type.Object(
           default: 'deny',
           description: 'When the webhook times out, fails or answers garbage: `deny` (HTTP 503 `auth-unavailable`) or `allow` (the token alone decides).',
         }),
+        maxSessionMs: Ms(86_400_000, 'With authentication on, how long a connection whose token has no `exp` (or that no token identified) lives: it is closed as if its token expired this long after it was presented (native close 4005, after `token-expiring`). 0: unbounded.'),
+        expiryWarningMs: Ms(60_000, 'How long before its token expires a native connection gets `token-expiring` (at once, if less remains), so it can send `refresh-token`. 0: no warning.'),
       },
       { default: {}, additionalProperties: false },
     ),

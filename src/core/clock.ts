@@ -13,14 +13,43 @@ export interface Clock {
   setInterval(fn: () => void, ms: number): Timer;
 }
 
+/**
+ * The longest delay Node's timers take (2^31-1 ms, about 24.8 days). A longer one is silently set to
+ * 1 ms, which would turn a 30-day token lifetime or a long TURN refresh period into "now".
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A timeout that may be longer than Node's limit: chained timers, each within it. */
+function longTimeout(fn: () => void, ms: number): Timer {
+  const due = Date.now() + ms;
+  let h: NodeJS.Timeout;
+  const step = (): void => {
+    const left = due - Date.now();
+    h = left > MAX_TIMER_MS ? setTimeout(step, MAX_TIMER_MS) : setTimeout(fn, Math.max(0, left));
+    h.unref?.();
+  };
+  step();
+  return { cancel: () => clearTimeout(h) };
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
+    if (ms > MAX_TIMER_MS) return longTimeout(fn, ms);
     const h = setTimeout(fn, ms);
     h.unref?.();
     return { cancel: () => clearTimeout(h) };
   },
   setInterval(fn, ms) {
+    if (ms > MAX_TIMER_MS) {
+      let t: Timer;
+      const tick = (): void => {
+        t = longTimeout(tick, ms);
+        fn();
+      };
+      t = longTimeout(tick, ms);
+      return { cancel: () => t.cancel() };
+    }
     const h = setInterval(fn, ms);
     h.unref?.();
     return { cancel: () => clearInterval(h) };

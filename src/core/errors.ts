@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   'peer-not-found': 'No peer with that id shares a room with you.',
   'identity-taken': 'That identity is already in use by another connection.',
   forbidden: 'Your credentials do not allow this.',
+  unauthorized: 'The token is not valid: it could not be verified, or it has expired.',
   'shutting-down': 'The server is draining and accepts no new work.',
   unavailable: 'The shared room store is unreachable; try again shortly.',
   'rate-limited': 'Too many requests: slow down.',

@@ -5,7 +5,7 @@ export type LeaveReason = 'left' | 'disconnect' | 'timeout' | 'kicked' | 'expire
  * Why the server closes a connection; each dialect maps these to its own close code and text.
  * `resumed`: a newer socket resumed the session (native only).
  */
-export type CloseReason = 'timeout' | 'replaced' | 'shutdown' | 'expired' | 'slow-consumer' | 'kicked' | 'policy' | 'resumed';
+export type CloseReason = 'timeout' | 'replaced' | 'shutdown' | 'expired' | 'slow-consumer' | 'kicked' | 'policy' | 'resumed' | 'token-expired';
 
 /** What a room member looks like to the others. */
 export interface PeerInfo {

@@ -8,6 +8,7 @@ import type { Hub } from '../core/hub.js';
 import type { CoreLogger, Session } from '../core/session.js';
 import type { CloseReason, Link } from '../core/types.js';
 import type { Authenticator } from '../security/auth.js';
+import type { TokenLifetime } from '../security/token-lifetime.js';
 
 /** An outbound frame: any JSON object with a string `type`. */
 export type OutFrame = { type: string; [k: string]: unknown };
@@ -59,6 +60,8 @@ export interface Conn {
   attach(session: Session): void;
   /** Re-labels the connection with another dialect (metrics, close codes); used by first-frame detection. */
   rebind(dialect: Dialect): void;
+  /** When the connection's credentials run out (authentication on); a token refresh re-arms it. */
+  readonly lifetime?: TokenLifetime;
 }
 
 /** How a connection ended (src/server/connection.ts closeKind). */
@@ -79,6 +82,8 @@ export interface DialectHandler {
   drain?(closeInMs: number): void;
   /** Heartbeat tick: an application-level ping where the dialect has one. */
   heartbeat?(): void;
+  /** The connection's token expires at `expiresAt` (ms since the epoch) unless refreshed: tell the client, where the dialect can. */
+  tokenExpiring?(expiresAt: number): void;
 }
 
 export interface DialectContext {
@@ -107,6 +112,7 @@ export function seedCloseCodes(overrides: Partial<Record<CloseReason, readonly [
     policy: [1008, 'policy violation'],
     // Only resumable (native) sessions are resumed; a seed dialect never closes for it.
     resumed: [4004, 'session resumed on another connection'],
+    'token-expired': [4005, 'token expired'],
     ...overrides,
   };
 }

@@ -8,6 +8,7 @@ import type { CloseKind, Conn, Dialect, DialectContext, DialectHandler, OutFrame
 import { BoundLogger } from '../observability/bound-logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { FrameLimiter } from '../security/frame-limiter.js';
+import { TokenLifetime } from '../security/token-lifetime.js';
 import { deeperThan } from './json-depth.js';
 
 
@@ -27,7 +28,7 @@ export const CLOSE_GRACE_MS = 5_000;
  * finish closing. `shutdown` is not one (the client is told to come back; the drain spreads the
  * closes), nor `timeout` (the hub ends a silent session itself, with its own reason).
  */
-const ENDS_SESSION: ReadonlySet<CloseReason> = new Set(['slow-consumer', 'policy', 'kicked', 'replaced', 'expired']);
+const ENDS_SESSION: ReadonlySet<CloseReason> = new Set(['slow-consumer', 'policy', 'kicked', 'replaced', 'expired', 'token-expired']);
 
 /**
  * How a connection ended, for a dialect whose sessions can outlive their socket: `clean` when the
@@ -123,6 +124,8 @@ export class Connection implements Conn {
   private closedFor: CloseReason | undefined;
   /** Set once the dialect has been told the connection is over (see endSession). */
   private sessionEnded: Promise<void> | undefined;
+  /** When its credentials run out (authentication on; src/security/token-lifetime.ts). */
+  readonly lifetime: TokenLifetime | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -141,6 +144,7 @@ export class Connection implements Conn {
     ws.on('close', onClose);
     ws.on('error', onError);
     this.handler = dialect.accept(this, deps.ctx);
+    this.lifetime = TokenLifetime.start(this, deps.ctx, info.identity);
     // Headers and query are for the handshake (gates, admission, the dialect's accept); an idle
     // connection should not keep them alive for hours.
     this.info = { ...info, headers: NO_HEADERS, query: NO_QUERY };
@@ -215,6 +219,7 @@ export class Connection implements Conn {
     const [code, text] = this.dialect.closeCodes[reason];
     this.deps.metrics.closes.inc({ dialect: this.dialect.name, reason });
     this.closing = true;
+    this.lifetime?.stop();
     this.closedFor ??= reason;
     this.close(code, text);
     if (!this.grace && this.deps.clock && !this.ended) this.grace = this.deps.clock.setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
@@ -227,6 +232,11 @@ export class Connection implements Conn {
   /** Server draining: the server closes this connection in closeInMs; let the dialect tell its client. */
   drain(closeInMs: number): void {
     this.handler.drain?.(closeInMs);
+  }
+
+  /** @internal (the lifetime's: the dialect may warn its client) */
+  tokenExpiring(expiresAt: number): void {
+    this.handler.tokenExpiring?.(expiresAt);
   }
 
   /** @internal (the link's) */
@@ -350,6 +360,7 @@ export class Connection implements Conn {
     this.ended = true;
     this.queue = undefined;
     this.grace?.cancel();
+    this.lifetime?.stop();
     await this.endSession(closeKind(this.closedFor, code));
     this.log.info({}, 'disconnected');
     this.deps.onClosed(this);

@@ -38,7 +38,8 @@ export const meshDialect: Dialect = {
   name: 'mesh',
   types: MESH_TYPES,
   // expired: 1000, not a private 4xxx code: Unity's socket libraries map unknown codes to "undefined".
-  closeCodes: seedCloseCodes({ expired: [1000, 'room expired'] }),
+  // No private 4xxx codes: Unity's socket libraries give them no name (docs/dialects/mesh.md).
+  closeCodes: seedCloseCodes({ expired: [1000, 'room expired'], 'token-expired': [1008, 'token expired'] }),
   detect: isMeshFrame,
   accept: acceptMesh,
 };

@@ -14,6 +14,7 @@ import type { HubEvent, RoomOptions } from '../../core/types.js';
 import { iceServersFor, turnRefreshMs } from '../../security/turn.js';
 import type { CloseKind, Conn, Dialect, DialectContext, DialectHandler, OutFrame } from '../dialect.js';
 import { iceServersRoute, identityAlias, identityTaken, validateRoute } from './access.js';
+import { refreshToken } from './refresh.js';
 import { PROTOCOL_VERSION, clientSchemas } from './schema.js';
 
 type Id = string | number | undefined;
@@ -56,7 +57,7 @@ function firstError(check: TypeCheck<TObject>, value: unknown): string {
 /** The native protocol v1 at /v1: typed messages, request ids, typed errors. See docs/protocol.md. */
 export const nativeDialect: Dialect = {
   name: 'native',
-  types: new Set(['join', 'leave', 'signal', 'broadcast', 'create-room', 'ping', 'received']),
+  types: new Set(['join', 'leave', 'signal', 'broadcast', 'create-room', 'ping', 'received', 'refresh-token']),
   closeCodes: {
     shutdown: [1001, 'server shutting down'],
     timeout: [4000, 'heartbeat timeout'],
@@ -66,6 +67,7 @@ export const nativeDialect: Dialect = {
     expired: [4003, 'kicked'],
     policy: [4008, 'policy violation'],
     resumed: [4004, 'session resumed on another connection'],
+    'token-expired': [4005, 'token expired'],
   },
   http: [validateRoute, iceServersRoute],
 
@@ -295,6 +297,13 @@ class NativeLine implements DialectHandler {
     return this.ctx.hub.closeSession(s, 'disconnect');
   }
 
+  /** Before `welcome` (an identity claim pending), the warning waits for it: welcome is always first. */
+  tokenExpiring(expiresAt: number): void {
+    const frame = { type: 'token-expiring', expiresAt };
+    if (this.ready) void this.ready.then((ok) => ok && this.send(frame));
+    else this.send(frame);
+  }
+
   /** closeInMs is this connection's own moment in the drain window (the server spreads them). */
   drain(closeInMs: number): void {
     this.send({ type: 'goaway', reason: 'shutdown', reconnectMs: closeInMs });
@@ -339,14 +348,17 @@ class NativeLine implements DialectHandler {
         if (m.meta !== undefined && Buffer.byteLength(JSON.stringify(m.meta)) > config.limits.maxMetaBytes) {
           return this.error('invalid-message', `join: /meta: larger than ${config.limits.maxMetaBytes} bytes`, re);
         }
-        // A token's name is the name: a client cannot present itself as someone else.
-        const name = this.identity ? displayName(this.identity) : (m.name as string | undefined);
+        // A token's name is the name: a client cannot present itself as someone else (the latest token's, after a refresh).
+        const identity = session.access?.identity;
+        const name = identity ? displayName(identity) : (m.name as string | undefined);
         return hub.join(session, m.room as string, { name, meta: m.meta }).then((r) => this.reply({ type: 'joined', room: r.room, peers: r.peers }, re));
       }
       case 'leave':
         return hub.leave(session, m.room as string).then(() => this.reply({ type: 'left', room: m.room }, re));
       case 'create-room':
         return hub.createRoom(session, { options: m.options as RoomOptions | undefined }).then((room) => this.reply({ type: 'room-created', room }, re));
+      case 'refresh-token':
+        return refreshToken(this.ctx, this.conn, session, m.token as string, re, (f) => this.send(f));
       default:
         return this.error('unknown-type', 'Unknown message type.', re);
     }

@@ -46,6 +46,11 @@ export function clientSchemas(limits: SchemaLimits): Record<string, TObject> {
       { seq: Type.Integer({ minimum: 0, description: 'The `seq` of the last frame you have processed.' }) },
       'You have processed every frame up to `seq`: the server need not keep them for a resume. No reply.',
     ),
+    'refresh-token': msg(
+      'refresh-token',
+      { id: Type.Optional(Id), token: Type.String({ minLength: 1, maxLength: 16_384, description: 'A new token (JWT) for the same identity.' }) },
+      'Replace the connection\'s token before it expires.',
+    ),
   };
 }
 
@@ -125,6 +130,16 @@ export const serverSchemas: Record<string, TObject> = {
     { iceServers: Type.Array(IceServer) },
     'Fresh ICE servers (new ephemeral TURN credentials), sent before the previous ones expire; use them for new peer connections and ICE restarts.',
   ),
+  'token-expiring': msg(
+    'token-expiring',
+    { expiresAt: Type.Integer({ description: 'When the server closes the connection (4005), in ms since the epoch, unless a `refresh-token` comes first.' }) },
+    'Your token is about to expire: send `refresh-token`.',
+  ),
+  'token-refreshed': msg(
+    'token-refreshed',
+    { re: Re, expiresAt: Type.Optional(Type.Integer({ description: 'The new moment of expiry (ms since the epoch); absent: the connection no longer expires.' })) },
+    'The refreshed token is the connection\'s now.',
+  ),
   goaway: msg('goaway', { reason: Type.Literal('shutdown'), reconnectMs: Type.Integer() }, 'The server is draining: reconnect (elsewhere) within `reconnectMs`; the socket is closed with 1001 after it.'),
 };
 
@@ -146,5 +161,6 @@ export const NATIVE_CLOSE_CODES = {
   4002: 'slow consumer: outbound queue over limits.maxBufferedBytes',
   4003: 'removed by an operator (kicked)',
   4004: 'a newer connection resumed this session (see Resume); the session goes on there',
+  4005: 'token expired: the token (or auth.maxSessionMs) ran out without a refresh-token',
   4008: 'policy violation (frame flood), or identity taken (identity policy reject)',
 } as const;

@@ -22,6 +22,7 @@ export const slamCloseCodes: Record<CloseReason, readonly [number, string]> = {
   policy: [1008, 'policy violation'],
   // Never used: slam sessions are not resumable.
   resumed: [1000, 'session resumed'],
+  'token-expired': [4005, 'token expired'],
 };
 
 export function isFrame(msg: unknown): msg is Frame {
