@@ -60,9 +60,19 @@ export interface RunResult {
   /** The wake-up probe alone before the first scenario (ms late): the machine at rest. */
   wakeupAtRest?: LatencySummary;
   cluster: ClusterResult | undefined;
+  /** Switchboard with session resume on (the default) and off, interleaved rounds, one node and two. */
+  resume?: ResumeCost;
   skipped: string[];
   checks: Check[];
   profiles: string[];
+}
+
+export interface ResumeCost {
+  relayOn: RelayResult;
+  relayOff: RelayResult;
+  clusterOn?: RelayResult;
+  clusterOff?: RelayResult;
+  clusterSkipped?: string;
 }
 
 const COLS: TargetName[] = ['switchboard', 'bare', 'peerjs'];
@@ -159,6 +169,24 @@ function rows(r: RunResult): Row[] {
     add(s, 'CPU of both nodes + Redis (% of a core)', only(c.closed.serverCpuPct), 0, false);
     add(s, 'client CPU (% of a core)', only(c.closed.clientCpuPct), 0, false);
   }
+  const rc = r.resume;
+  if (rc) {
+    const s = 'session resume: the same relay with resume on (default) and off, best of interleaved rounds';
+    const only = (v: number | undefined) => (t: TargetName) => (t === 'switchboard' ? v : undefined);
+    const both = (on: RelayResult | undefined, off: RelayResult | undefined, f: (x: RelayResult) => string) => (t: TargetName) =>
+      t === 'switchboard' && on && off ? `${f(on)} on · ${f(off)} off` : undefined;
+    add(s, 'one node: messages/s, on · off', only(rc.relayOn.closed.perSecond), 0, false, both(rc.relayOn, rc.relayOff, (x) => num(x.closed.perSecond)));
+    add(s, 'one node: on / off', only(undefined), 0, false, (t) => (t === 'switchboard' ? ratio(rc.relayOn.closed.perSecond, rc.relayOff.closed.perSecond) : undefined));
+    add(s, 'one node, resume on: vs bare relay (relay above)', only(undefined), 0, false, (t) => (t === 'switchboard' && r.relay.bare ? ratio(rc.relayOn.closed.perSecond, r.relay.bare.closed.perSecond) : undefined));
+    add(s, 'one node: server CPU (% of a core), on · off', only(undefined), 0, false, both(rc.relayOn, rc.relayOff, (x) => num(x.closed.serverCpuPct)));
+    if (rc.clusterOn && rc.clusterOff) {
+      add(s, 'two nodes + Redis: messages/s, on · off', only(undefined), 0, false, both(rc.clusterOn, rc.clusterOff, (x) => num(x.closed.perSecond)));
+      add(s, 'two nodes + Redis: on / off', only(undefined), 0, false, (t) => (t === 'switchboard' ? ratio(rc.clusterOn!.closed.perSecond, rc.clusterOff!.closed.perSecond) : undefined));
+      add(s, 'two nodes + Redis: CPU of nodes + Redis (% of a core), on · off', only(undefined), 0, false, both(rc.clusterOn, rc.clusterOff, (x) => num(x.closed.serverCpuPct)));
+    } else if (rc.clusterSkipped) {
+      add(s, 'two nodes + Redis', only(undefined), 0, false, (t) => (t === 'switchboard' ? rc.clusterSkipped : undefined));
+    }
+  }
   for (const [i, level] of p.idle.levels.entries()) {
     if (!Object.keys(r.idle).length) break;
     const s = `idle, ${num(level)} connections`;
@@ -201,6 +229,10 @@ export function checks(r: RunResult): Check[] {
   const isb = r.idle.switchboard?.levels[0];
   const ibare = r.idle.bare?.levels[0];
   if (isb && ibare) out.push({ goal: `server RSS per idle connection ≤ 1.3 × bare relay (at ${num(isb.connections)})`, value: `${isb.rssPerConnKB.toFixed(2)} KB vs ${ibare.rssPerConnKB.toFixed(2)} KB = ${ratio(isb.rssPerConnKB, ibare.rssPerConnKB)}`, pass: isb.rssPerConnKB <= 1.3 * ibare.rssPerConnKB });
+  if (r.resume && bare) {
+    const on = r.resume.relayOn.closed.perSecond;
+    out.push({ goal: 'relay throughput with session resume on ≥ 1.1 × bare relay (one node)', value: ratio(on, bare.closed.perSecond), pass: on >= 1.1 * bare.closed.perSecond });
+  }
   if (sb) {
     const others = [bare && `bare relay ${bare.half.latency.p99.toFixed(2)} ms`, peer && `PeerJS ${peer.half.latency.p99.toFixed(2)} ms`].filter(Boolean);
     out.push({ goal: 'relay p99 latency at half load ≤ 5 ms', value: `${sb.half.latency.p99.toFixed(2)} ms${others.length ? ` (${others.join(', ')}, each at half its own maximum)` : ''}`, pass: sb.half.latency.p99 <= 5 });

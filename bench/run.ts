@@ -5,7 +5,7 @@
  * docs/benchmarks.md. A target that dies, refuses or delivers nothing fails the run (exit 1).
  *
  *   --quick               under a minute (smaller loads, shorter windows)
- *   --scenarios=a,b       relay, latency, join-storm, fan-out, idle, cluster (default: all)
+ *   --scenarios=a,b       relay, latency, join-storm, fan-out, idle, cluster, resume (default: all)
  *   --targets=a,b         switchboard, bare, peerjs (default: all)
  *   --workers=N           load-generator threads (default 2)
  *   --switchboard=PATH    measure another build of Switchboard (its dist/src/index.js)
@@ -163,6 +163,10 @@ export async function main(argv: string[]): Promise<number> {
         if (o.targets.includes('switchboard')) result.cluster = await cluster(ctx);
         continue;
       }
+      if (scenario === 'resume') {
+        if (o.targets.includes('switchboard')) result.resume = await resumeCost(ctx, plan.relay.rounds);
+        continue;
+      }
       if (scenario === 'relay') {
         // Rounds interleave the targets, so a burst of outside load on a shared machine hits one
         // round of each rather than all of one target. Outside load can only lower a round's
@@ -215,6 +219,31 @@ export async function main(argv: string[]): Promise<number> {
   if (writeDocs) updateDocs(join(root, 'docs', 'benchmarks.md'), md);
   log(`results: ${relative(root, jsonPath)}${writeDocs ? ', docs/benchmarks.md updated' : ''}`);
   return 0;
+}
+
+/**
+ * What session resume costs: Switchboard's closed-loop relay with resume on (the default) and off
+ * (resume.windowMs 0), rounds interleaved so outside load hits both alike; then the same across two
+ * nodes and Redis. The best round of each is reported, as for the relay scenario.
+ */
+async function resumeCost(ctx: RunContext, rounds: number): Promise<NonNullable<RunResult['resume']>> {
+  const spec = TARGETS.switchboard;
+  const withResume = (ms: string): RunContext => ({ ...ctx, env: (t) => ({ ...ctx.env?.(t), BENCH_SWITCHBOARD_RESUME_MS: ms }) });
+  const on: RelayResult[] = [];
+  const off: RelayResult[] = [];
+  for (let i = 0; i < Math.max(2, rounds); i++) {
+    on.push(await relay(withResume('30000'), spec));
+    off.push(await relay(withResume('0'), spec));
+  }
+  const out: NonNullable<RunResult['resume']> = { relayOn: bestRound(on), relayOff: bestRound(off) };
+  const cOn = await cluster(withResume('30000'));
+  const cOff = await cluster(withResume('0'));
+  if ('skipped' in cOn || 'skipped' in cOff) out.clusterSkipped = 'skipped' in cOn ? cOn.skipped : (cOff as { skipped: string }).skipped;
+  else {
+    out.clusterOn = cOn;
+    out.clusterOff = cOff;
+  }
+  return out;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

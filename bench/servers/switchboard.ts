@@ -7,7 +7,8 @@
  *
  * The module comes from this build, or from BENCH_SWITCHBOARD_MODULE (the path of another build's
  * dist/src/index.js, for before/after comparisons; `--switchboard=PATH` on the harness).
- * BENCH_SWITCHBOARD_REDIS turns on the Redis backplane (the cluster scenario).
+ * BENCH_SWITCHBOARD_REDIS turns on the Redis backplane (the cluster scenario);
+ * BENCH_SWITCHBOARD_RESUME_MS sets resume.windowMs (0: resume off; the resume scenario).
  */
 import { pathToFileURL } from 'node:url';
 import { launch } from './launcher.js';
@@ -23,6 +24,8 @@ launch('switchboard', async () => {
   if (has('rateLimits')) config.rateLimits = { messagesPerSecond: 0, joinsPerSecond: 0 };
   if (has('connections')) config.connections = { maxPerIp: 0 };
   if (redis) config.redis = { url: redis };
+  const resumeMs = process.env.BENCH_SWITCHBOARD_RESUME_MS;
+  if (resumeMs !== undefined && has('resume')) config.resume = { windowMs: Number(resumeMs) };
   const server = lib.createServer(config as Parameters<Lib['createServer']>[0]);
   const { port } = await server.start();
   return { port, stop: () => server.stop({ drainTimeoutMs: 0 }) };

@@ -3,11 +3,14 @@
  * number and is kept, so that a client that lost its socket can say "I have everything up to N"
  * and receive the rest, in order, once. Pure data: no clock, no I/O.
  *
- * Bounded in bytes (an estimate of each entry's wire size, see `sizeOf`). While the session has a
- * socket, the oldest entries give way when the bound is reached: the client has most likely read
- * them, and if it has not, a later resume from before them fails with `seq-out-of-range` (never a
- * silent gap). While the session has no socket, nothing can be given up: an append past the bound
- * reports an overflow and the owner ends the session.
+ * Bounded in bytes (each entry's size as the caller measures it: a frame's text length). While the
+ * session has a socket, the oldest entries give way when the bound is reached: the client has most
+ * likely read them, and if it has not, a later resume from before them fails with
+ * `seq-out-of-range` (never a silent gap). While the session has no socket, nothing can be given
+ * up: an append past the bound reports an overflow and the owner ends the session.
+ *
+ * It is on the relay path of every resumable session, so an entry costs no object of its own: items
+ * and sizes sit in two arrays (a queue with a moving head), and an entry's seq is its position.
  */
 
 export interface LogEntry<T> {
@@ -19,27 +22,28 @@ export interface LogEntry<T> {
 export type ReplayResult<T> = { ok: true; entries: LogEntry<T>[] } | { ok: false; code: 'seq-out-of-range' };
 
 export class ReplayLog<T> {
-  /** Entries in seq order; `head` is the index of the oldest live one (a queue without shifts). */
-  private entries: LogEntry<T>[] = [];
+  private items: (T | undefined)[] = [];
+  private sizes: number[] = [];
+  /** Index of the oldest live entry in the arrays. */
   private head = 0;
+  /** The seq of items[0]. */
+  private base = 1;
   private bytes = 0;
-  /** The last sequence number handed out (0: none yet). */
-  private last = 0;
 
   constructor(readonly maxBytes: number) {}
 
   /** The seq of the newest entry (0 before the first). */
   get lastSeq(): number {
-    return this.last;
+    return this.base + this.items.length - 1;
   }
 
   /** The seq of the oldest entry kept (lastSeq + 1 when empty). */
   get firstSeq(): number {
-    return this.head < this.entries.length ? this.entries[this.head]!.seq : this.last + 1;
+    return this.base + this.head;
   }
 
   get size(): number {
-    return this.entries.length - this.head;
+    return this.items.length - this.head;
   }
 
   get byteSize(): number {
@@ -55,15 +59,15 @@ export class ReplayLog<T> {
       if (!mayEvict) return undefined;
       while (this.size > 0 && this.bytes + bytes > this.maxBytes) this.dropOldest();
     }
-    const seq = ++this.last;
-    this.entries.push({ seq, item, bytes });
+    this.items.push(item);
+    this.sizes.push(bytes);
     this.bytes += bytes;
-    return seq;
+    return this.lastSeq;
   }
 
   /** The client has processed everything up to `seq`: forget it. */
   ackUpTo(seq: number): void {
-    while (this.size > 0 && this.entries[this.head]!.seq <= seq) this.dropOldest();
+    while (this.size > 0 && this.firstSeq <= seq) this.dropOldest();
   }
 
   /**
@@ -71,20 +75,21 @@ export class ReplayLog<T> {
    * seen were already given up, or when it claims more than was ever sent.
    */
   after(seq: number): ReplayResult<T> {
-    if (!Number.isInteger(seq) || seq < 0 || seq > this.last || seq + 1 < this.firstSeq) return { ok: false, code: 'seq-out-of-range' };
+    if (!Number.isInteger(seq) || seq < 0 || seq > this.lastSeq || seq + 1 < this.firstSeq) return { ok: false, code: 'seq-out-of-range' };
     const out: LogEntry<T>[] = [];
-    for (let i = this.head; i < this.entries.length; i++) if (this.entries[i]!.seq > seq) out.push(this.entries[i]!);
+    for (let i = seq + 1 - this.base; i < this.items.length; i++) out.push({ seq: this.base + i, item: this.items[i] as T, bytes: this.sizes[i]! });
     return { ok: true, entries: out };
   }
 
   private dropOldest(): void {
-    const e = this.entries[this.head]!;
-    this.entries[this.head] = undefined as unknown as LogEntry<T>;
+    this.bytes -= this.sizes[this.head]!;
+    this.items[this.head] = undefined;
     this.head++;
-    this.bytes -= e.bytes;
     // Compact once the dead prefix is the larger part: amortised O(1) per entry.
-    if (this.head > 64 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
+    if (this.head > 64 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
+      this.base += this.head;
       this.head = 0;
     }
   }
