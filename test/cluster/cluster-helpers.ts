@@ -5,6 +5,8 @@ import { ManualClock } from '../../src/core/clock.js';
 import { RedisProcess } from '../helpers/redis.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { tick } from '../helpers/wait.js';
+import { connect, type Frame, type TestClient } from '../helpers/ws.js';
+import type { RedisBackplane } from '../../src/backplane/redis.js';
 
 export interface Cluster {
   redis: RedisProcess;
@@ -63,3 +65,24 @@ export async function spawnNode(redisUrl: string, env: Record<string, string> = 
   });
   return { proc, port, ws: (path = '/v1') => `ws://127.0.0.1:${port}${path}` };
 }
+
+/** A native client on a node: connected, welcomed. */
+export async function peer(url: string): Promise<{ c: TestClient; id: string }> {
+  const c = await connect(url);
+  const w = await c.next('welcome');
+  return { c, id: w.peerId as string };
+}
+
+/** Joins a room; resolves with `joined` or the `error` that refused it. */
+export async function join(c: TestClient, room: string, extra: object = {}): Promise<Frame> {
+  c.send({ type: 'join', room, ...extra });
+  return c.next((f) => f.type === 'joined' || f.type === 'error');
+}
+
+/** A round trip on this client's socket: everything the server sent it before has arrived. */
+export async function sync(c: TestClient): Promise<void> {
+  c.send({ type: 'ping', id: 'sync' });
+  await c.next((f) => f.type === 'pong' && f.re === 'sync');
+}
+
+export const backplane = (n: TestServer) => n.server.hub.backplane as RedisBackplane;

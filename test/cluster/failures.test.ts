@@ -1,30 +1,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import type { RedisBackplane } from '../../src/backplane/redis.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { RedisProcess, freePort, redisSkip } from '../helpers/redis.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { connect, type Frame, type TestClient } from '../helpers/ws.js';
-import { advance, spawnNode, startCluster, tick } from './cluster-helpers.js';
-
-async function peer(url: string): Promise<{ c: TestClient; id: string }> {
-  const c = await connect(url);
-  const w = await c.next('welcome');
-  return { c, id: w.peerId as string };
-}
-
-async function join(c: TestClient, room: string): Promise<Frame> {
-  c.send({ type: 'join', room });
-  return c.next((f) => f.type === 'joined' || f.type === 'error');
-}
-
-async function sync(c: TestClient): Promise<void> {
-  c.send({ type: 'ping', id: 'sync' });
-  await c.next((f) => f.type === 'pong' && f.re === 'sync');
-}
-
-const backplane = (n: TestServer) => n.server.hub.backplane as RedisBackplane;
+import type { Frame } from '../helpers/ws.js';
+import { advance, backplane, join, peer, spawnNode, startCluster, sync, tick } from './cluster-helpers.js';
 
 async function metric(n: TestServer, name: string): Promise<number> {
   const text = await (await fetch(n.http('/metrics'))).text();

@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import type { RedisBackplane } from '../../src/backplane/redis.js';
 import { redisSkip } from '../helpers/redis.js';
 import type { TestServer } from '../helpers/server.js';
 import { memberCount, until } from '../helpers/wait.js';
 import { connect, type Frame, type TestClient } from '../helpers/ws.js';
-import { spawnNode, startCluster, type Cluster } from './cluster-helpers.js';
+import { backplane, join, peer, spawnNode, startCluster, sync, type Cluster } from './cluster-helpers.js';
 
 /*
  * `ack` means handed on (docs/protocol.md): a relay that could not leave its node, or whose target's
@@ -21,24 +20,6 @@ const TEXT = {
   roomDown: 'Only members on this server got it: the shared store is unreachable; try again shortly.',
   call: 'Service temporarily unavailable, try again shortly',
 };
-
-async function peer(url: string): Promise<{ c: TestClient; id: string }> {
-  const c = await connect(url);
-  const w = await c.next('welcome');
-  return { c, id: w.peerId as string };
-}
-
-async function join(c: TestClient, room: string): Promise<Frame> {
-  c.send({ type: 'join', room });
-  return c.next((f) => f.type === 'joined' || f.type === 'error');
-}
-
-async function sync(c: TestClient): Promise<void> {
-  c.send({ type: 'ping', id: 'sync' });
-  await c.next((f) => f.type === 'pong' && f.re === 'sync');
-}
-
-const backplane = (n: TestServer) => n.server.hub.backplane as RedisBackplane;
 
 /** Kills the cluster's redis-server and waits until every node has noticed. */
 async function killRedis(cl: Cluster): Promise<void> {

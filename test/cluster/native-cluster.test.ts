@@ -1,24 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { redisSkip } from '../helpers/redis.js';
-import { connect, type Frame, type TestClient } from '../helpers/ws.js';
-import { startCluster, type Cluster } from './cluster-helpers.js';
-
-async function peer(url: string): Promise<{ c: TestClient; id: string }> {
-  const c = await connect(url);
-  const w = await c.next('welcome');
-  return { c, id: w.peerId as string };
-}
-
-async function join(c: TestClient, room: string, extra: object = {}): Promise<Frame> {
-  c.send({ type: 'join', room, ...extra });
-  return c.next((f) => f.type === 'joined' || f.type === 'error');
-}
-
-async function sync(c: TestClient): Promise<void> {
-  c.send({ type: 'ping', id: 'sync' });
-  await c.next((f) => f.type === 'pong' && f.re === 'sync');
-}
+import { join, peer, startCluster, sync, type Cluster } from './cluster-helpers.js';
 
 describe('a room spans nodes (native, 3 nodes, real redis-server)', { skip: redisSkip }, () => {
   let cl: Cluster;
