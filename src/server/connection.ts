@@ -25,8 +25,9 @@ export const CLOSE_GRACE_MS = 5_000;
 
 /**
  * Server-side closes after which the session is over at once, without waiting for the socket to
- * finish closing. `shutdown` is not one (the client is told to come back; the drain spreads the
- * closes), nor `timeout` (the hub ends a silent session itself, with its own reason).
+ * finish closing. Not `shutdown`, `timeout` or `resumed`: after those the client is meant to come
+ * back (a resumable session waits for it; the hub ends a silent non-resumable one itself, with its
+ * own reason; a resumed one lives on the newer socket).
  */
 const ENDS_SESSION: ReadonlySet<CloseReason> = new Set(['slow-consumer', 'policy', 'kicked', 'replaced', 'expired', 'token-expired']);
 
