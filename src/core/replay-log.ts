@@ -26,7 +26,13 @@ export class ReplayLog<T> {
   /** The last sequence number handed out (0: none yet). */
   private last = 0;
 
-  constructor(readonly maxBytes: number) {}
+  /** `startAfter`: the seq already handed out before this log took over (a stored session kept on after its store went away). */
+  constructor(
+    readonly maxBytes: number,
+    startAfter = 0,
+  ) {
+    this.last = startAfter;
+  }
 
   /** The seq of the newest entry (0 before the first). */
   get lastSeq(): number {
