@@ -587,11 +587,14 @@ class RedisSessions implements SessionStore {
     return `${this.bp.prefix}${what}:${id}`;
   }
 
-  open(init: { peerId: string; namespace: string; subject: string; tokenHash: string; maxBytes: number; windowMs: number; last?: number; ifAbsent?: boolean }): void {
+  open(init: { peerId: string; namespace: string; subject: string; tokenHash: string; maxBytes: number; windowMs: number; last?: number; ifAbsent?: boolean }): Promise<boolean> {
     const { peerId } = init;
-    void this.bp
+    return this.bp
       .queue('sbOpenSession', [this.k('sess', peerId), this.k('log', peerId), this.k('node-sess', this.bp.nodeId), this.k('tok', init.tokenHash), peerId, this.bp.nodeId, init.namespace, init.subject, init.tokenHash, init.maxBytes, init.windowMs, init.last ?? 0, init.ifAbsent ? '1' : '0'])
-      .catch(() => {});
+      .then(
+        (r) => r === 1,
+        () => false,
+      );
   }
 
   async append(peerId: string, text: string, owner: string): Promise<AppendOutcome> {

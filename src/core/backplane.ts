@@ -125,7 +125,7 @@ export type StoreResume =
  */
 export interface SessionStore {
   /** `last` (with `ifAbsent`): put back a session the store lost (after an outage), numbering on from there. */
-  open(init: { peerId: string; namespace: string; subject: string; tokenHash: string; maxBytes: number; windowMs: number; last?: number; ifAbsent?: boolean }): void;
+  open(init: { peerId: string; namespace: string; subject: string; tokenHash: string; maxBytes: number; windowMs: number; last?: number; ifAbsent?: boolean }): Promise<boolean>;
   /** `owner`: append only if the session is still that node's (frames it renders itself); '' for relays. */
   append(peerId: string, text: string, owner: string): Promise<AppendOutcome>;
   /** A room event to every stored member of room `key` but `except`; resolves to the members whose logs overflowed. */

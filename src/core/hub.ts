@@ -251,7 +251,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
         // Kept in the shared store (with the store down at open: on this node only, as without one).
         s.resume = { log: new ReplayLog(0), tokens: [token], durable: true, written: 0 };
         const { maxBufferBytes, windowMs } = this.config.resume!;
-        this.store.open({ peerId: id, namespace: init.namespace, subject: init.identity?.subject ?? '', tokenHash: hashToken(token), maxBytes: maxBufferBytes, windowMs });
+        void this.store.open({ peerId: id, namespace: init.namespace, subject: init.identity?.subject ?? '', tokenHash: hashToken(token), maxBytes: maxBufferBytes, windowMs });
       } else {
         s.resume = { log: new ReplayLog(this.config.resume!.maxBufferBytes), tokens: [token] };
         this.resumeTokens.add(token, s);
@@ -1116,8 +1116,10 @@ export class Hub extends EventEmitter implements BackplaneSink {
       } else if (s.resume?.durable && this.store) {
         // The store may have lost it (a restart without persistence): put it back, numbering on.
         const { maxBufferBytes, windowMs } = this.config.resume!;
-        this.store.open({ peerId: s.id, namespace: s.namespace, subject: s.access?.identity.subject ?? '', tokenHash: hashToken(s.resume.tokens[0]!), maxBytes: maxBufferBytes, windowMs, last: s.resume.written, ifAbsent: true });
-        this.storeUpdate(s);
+        const lost = await this.store.open({ peerId: s.id, namespace: s.namespace, subject: s.access?.identity.subject ?? '', tokenHash: hashToken(s.resume.tokens[0]!), maxBytes: maxBufferBytes, windowMs, last: s.resume.written, ifAbsent: true });
+        // Without a socket, what it missed went with the store: a resume could not be complete.
+        if (lost && !s.attached) await this.endStored(s.id, 'session-ended', false);
+        else this.storeUpdate(s);
       }
       for (const alias of [...s.aliases]) {
         const out = await this.backplane.claimAlias(s.namespace, alias, { peerId: s.id, node: this.nodeId }, false);
