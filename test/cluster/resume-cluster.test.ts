@@ -270,3 +270,65 @@ test('resumeError codes hold cluster-wide: session-expired, session-ended, ident
     await cl.close();
   }
 });
+
+test('a resume on another node while the old socket still looks open takes the session over: the old socket is closed 4004, frames go to the new one once', { skip: redisSkip }, async () => {
+  const cl = await startCluster(2);
+  const [n1, n2] = cl.nodes as [TestServer, TestServer];
+  try {
+    const a = await open(n1.ws());
+    const b = await open(n2.ws());
+    await join(a, 't');
+    await join(b, 't');
+    await a.c.next('peer-joined');
+    await signals(b, a.id, 0, 2);
+    await until(() => signalData(a.c.frames).length === 2, 'a to get two');
+    const seen = lastSeq(a.c.frames);
+    const closed = once(a.c.ws, 'close');
+    const r = await open(n2.ws(`/v1?resume=${a.token}&seq=${seen}`));
+    assert.deepEqual([r.welcome.resumed, r.id], [true, a.id]);
+    const [code] = (await closed) as [number];
+    assert.equal(code, 4004);
+    await signals(b, a.id, 2, 2);
+    assert.deepEqual([(await r.c.next('signal')).data, (await r.c.next('signal')).data], [2, 3]);
+    await sync(r.c);
+    assert.deepEqual(signalData(r.c.take()), []);
+    assert.equal(b.c.take().some((f) => f.type === 'peer-left'), false);
+    await r.c.close();
+    await b.c.close();
+  } finally {
+    await cl.close();
+  }
+});
+
+test('a stored session overflowing its buffer while it has no socket ends cluster-wide: the sender hears unavailable, the room peer-left, the resume buffer-overflow', { skip: redisSkip }, async () => {
+  const cl = await startCluster(2, { resume: { maxBufferBytes: 1024 } });
+  const [n1, n2] = cl.nodes as [TestServer, TestServer];
+  try {
+    const a = await open(n1.ws());
+    const b = await open(n2.ws());
+    await join(a, 'o');
+    await join(b, 'o');
+    await a.c.next('peer-joined');
+    await drop(n1, a);
+    const big = 'x'.repeat(300);
+    const answers: Frame[] = [];
+    for (let i = 0; i < 5; i++) {
+      b.c.send({ type: 'signal', id: i, to: a.id, data: big });
+      answers.push(await b.c.next((f) => f.re === i));
+    }
+    // what fits (with the frames it had not acknowledged yet) is acked; from the first that does not, unavailable
+    const k = answers.findIndex((f) => f.type === 'error');
+    assert.ok(k >= 1, `some fit, then one did not (${answers.map((f) => f.type).join(',')})`);
+    assert.deepEqual(answers.map((f) => f.type), [...Array(k).fill('ack'), ...Array(5 - k).fill('error')]);
+    assert.equal(answers[k]!.code, 'unavailable', 'the one that did not fit');
+    // later ones: unavailable, or peer-not-found once the session's end has reached b's node
+    for (const f of answers.slice(k + 1)) assert.ok(f.code === 'unavailable' || f.code === 'peer-not-found', String(f.code));
+    await b.c.next((f) => f.type === 'peer-left' && f.peerId === a.id && f.reason === 'disconnect');
+    const r = await open(n2.ws(`/v1?resume=${a.token}&seq=0`));
+    assert.deepEqual([r.welcome.resumed, r.welcome.resumeError], [false, 'buffer-overflow']);
+    await r.c.close();
+    await b.c.close();
+  } finally {
+    await cl.close();
+  }
+});
