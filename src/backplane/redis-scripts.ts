@@ -76,6 +76,37 @@ local function after_leave(room, members, rooms, due_empty, due_idle, key, now)
 end
 `;
 
+/**
+ * Shared: numbers, keeps and hands on one frame of a stored session (write-ahead: the seq exists only
+ * with its entry). `owner` ('' any) must still hold the session. Returns the seq, -1 no such session,
+ * -2 not owner's any more, -3 over the bound while it has no socket (nothing kept).
+ */
+const APPEND = `
+local function append(sk, lk, id, text, owner, prefix)
+  local h = redis.call('HMGET', sk, 'node', 'last', 'first', 'bytes', 'max', 'deadline')
+  if not h[1] then return -1 end
+  if owner ~= '' and h[1] ~= owner then return -2 end
+  local n = #text
+  local bytes = tonumber(h[4])
+  local first = tonumber(h[3])
+  local max = tonumber(h[5])
+  if bytes + n > max then
+    if tonumber(h[6]) > 0 then return -3 end
+    while bytes + n > max do
+      local e = redis.call('LPOP', lk)
+      if not e then break end
+      bytes = bytes - (#e - string.find(e, ' ', 1, true))
+      first = first + 1
+    end
+  end
+  local seq = tonumber(h[2]) + 1
+  redis.call('RPUSH', lk, seq .. ' ' .. text)
+  redis.call('HSET', sk, 'last', seq, 'first', first, 'bytes', bytes + n)
+  redis.call('PUBLISH', prefix .. 'n:' .. h[1], 'F' .. id .. ' ' .. seq .. '\\n' .. text)
+  return seq
+end
+`;
+
 export const SCRIPTS = {
   /**
    * KEYS room members rooms due:empty due:idle node-rooms created-by;
@@ -199,7 +230,10 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 return 1
 `,
   },
-  /** KEYS room members rooms due:empty due:idle; ARGV key node now — removes a dead node's members */
+  /**
+   * KEYS room members rooms due:empty due:idle; ARGV key node now prefix — removes a dead node's
+   * members, except those whose session is in the store (sbNodeSessions gave them a deadline).
+   */
   sbRemoveNodeMembers: {
     numberOfKeys: 5,
     lua: `${AFTER_LEAVE}
@@ -207,7 +241,7 @@ local removed = {}
 local all = redis.call('HGETALL', KEYS[2])
 for i = 1, #all, 2 do
   local ok, m = pcall(cjson.decode, all[i + 1])
-  if ok and m.node == ARGV[2] then
+  if ok and m.node == ARGV[2] and not (m.resumable and redis.call('EXISTS', ARGV[4] .. 'sess:' .. all[i]) == 1) then
     redis.call('HDEL', KEYS[2], all[i])
     table.insert(removed, all[i])
   end
@@ -216,13 +250,192 @@ if #removed > 0 then after_leave(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], AR
 return removed
 `,
   },
-  /** KEYS alias; ARGV node — deletes the alias only if a peer of that node holds it */
+  /** KEYS alias; ARGV node prefix — deletes the alias only if a peer of that node holds it and has no stored session */
   sbReleaseNodeAlias: {
     numberOfKeys: 1,
     lua: `
 local cur = redis.call('GET', KEYS[1])
-if cur and cjson.decode(cur).node == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
+if not cur then return 0 end
+local c = cjson.decode(cur)
+if c.node == ARGV[1] and redis.call('EXISTS', ARGV[2] .. 'sess:' .. c.peerId) == 0 then redis.call('DEL', KEYS[1]) return 1 end
 return 0
+`,
+  },
+  /*
+   * Stored sessions (SessionStore; docs/operations.md, "Session resume across nodes"):
+   *   P sess:<peerId>  hash  node last first bytes max win deadline tok prev subject ns rooms aliases
+   *   P log:<peerId>   list  "<seq> <text>", oldest first (seqs first..last)
+   *   P tok:<sha256>   string peerId, or "ended:<resumeError>" (a tombstone, with a TTL)
+   *   P sess-due       zset  peerId -> deadline (detached sessions)
+   *   P node-sess:N    set   peerIds of the sessions node N held
+   * Entries are counted by their text's bytes (#text in Lua).
+   */
+  /**
+   * KEYS sess log node-sess tok; ARGV peerId node ns subject tokHash maxBytes windowMs last ifAbsent.
+   * `last`: seqs already handed out (a session put back after the store lost it: resync).
+   */
+  sbOpenSession: {
+    numberOfKeys: 4,
+    lua: `
+if ARGV[9] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[1], 'node', ARGV[2], 'last', ARGV[8], 'first', tonumber(ARGV[8]) + 1, 'bytes', 0, 'max', ARGV[6], 'win', ARGV[7], 'deadline', 0, 'tok', ARGV[5], 'prev', '', 'subject', ARGV[4], 'ns', ARGV[3], 'rooms', '[]', 'aliases', '[]')
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('SET', KEYS[4], ARGV[1])
+return 1
+`,
+  },
+  /**
+   * Numbers, keeps and hands on one frame. KEYS sess log; ARGV peerId text owner('' any) prefix.
+   * Returns the seq, -1 no such session, -2 not owner's any more, -3 over the bound with no socket.
+   */
+  sbAppend: {
+    numberOfKeys: 2,
+    lua: `${APPEND}
+return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+`,
+  },
+  /**
+   * A room event to every stored member but one, each into its own log (same rule as sbAppend).
+   * KEYS members; ARGV text exceptPeerId prefix. Returns the peerIds whose logs overflowed.
+   */
+  sbFanout: {
+    numberOfKeys: 1,
+    lua: `${APPEND}
+local over = {}
+for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
+  local ok, m = pcall(cjson.decode, v)
+  if ok and m.resumable and m.peerId ~= ARGV[2] then
+    local id = m.peerId
+    if append(ARGV[3] .. 'sess:' .. id, ARGV[3] .. 'log:' .. id, id, ARGV[1], '', ARGV[3]) == -3 then table.insert(over, id) end
+  end
+end
+return over
+`,
+  },
+  /** KEYS sess log; ARGV seq — forgets the entries up to seq (the client has them) */
+  sbTrim: {
+    numberOfKeys: 2,
+    lua: `
+local h = redis.call('HMGET', KEYS[1], 'first', 'bytes', 'last')
+if not h[1] then return 0 end
+local first = tonumber(h[1])
+local bytes = tonumber(h[2])
+local upto = math.min(tonumber(ARGV[1]), tonumber(h[3]))
+while first <= upto do
+  local e = redis.call('LPOP', KEYS[2])
+  if not e then break end
+  bytes = bytes - (#e - string.find(e, ' ', 1, true))
+  first = first + 1
+end
+redis.call('HSET', KEYS[1], 'first', first, 'bytes', bytes)
+return 1
+`,
+  },
+  /** KEYS sess; ARGV rooms aliases */
+  sbUpdateSession: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'rooms', ARGV[1], 'aliases', ARGV[2])
+return 1
+`,
+  },
+  /** KEYS sess log due; ARGV peerId node deadline ttlMs prefix — only if node still holds it, once */
+  sbDetachSession: {
+    numberOfKeys: 3,
+    lua: `
+local h = redis.call('HMGET', KEYS[1], 'node', 'deadline', 'tok', 'prev')
+if not h[1] or h[1] ~= ARGV[2] or tonumber(h[2]) > 0 then return 0 end
+redis.call('HSET', KEYS[1], 'deadline', ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+local ttl = tonumber(ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('PEXPIRE', KEYS[2], ttl)
+for _, t in ipairs({h[3], h[4]}) do if t ~= '' then redis.call('PEXPIRE', ARGV[5] .. 'tok:' .. t, ttl) end end
+return 1
+`,
+  },
+  /**
+   * A dead node's stored sessions: each gets its deadline (now + its window), once.
+   * KEYS node-sess due; ARGV node now marginMs prefix. Returns how many.
+   */
+  sbNodeSessions: {
+    numberOfKeys: 2,
+    lua: `
+local n = 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local sk = ARGV[4] .. 'sess:' .. id
+  local h = redis.call('HMGET', sk, 'node', 'deadline', 'win', 'tok', 'prev')
+  if h[1] == ARGV[1] and tonumber(h[2]) == 0 then
+    local dl = tonumber(ARGV[2]) + tonumber(h[3])
+    local ttl = tonumber(h[3]) + tonumber(ARGV[3])
+    redis.call('HSET', sk, 'deadline', dl)
+    redis.call('ZADD', KEYS[2], dl, id)
+    redis.call('PEXPIRE', sk, ttl)
+    redis.call('PEXPIRE', ARGV[4] .. 'log:' .. id, ttl)
+    for _, t in ipairs({h[4], h[5]}) do if t ~= '' then redis.call('PEXPIRE', ARGV[4] .. 'tok:' .. t, ttl) end end
+    n = n + 1
+  end
+end
+redis.call('DEL', KEYS[1])
+return n
+`,
+  },
+  /**
+   * Takes a session over for node ARGV[3]. KEYS tok due; ARGV tokHash newTokHash node subject afterSeq now prefix.
+   * Returns {1, peerId, oldNode, ns, rooms, aliases, entries...} or {0, error[, peerId]}.
+   */
+  sbResumeSession: {
+    numberOfKeys: 2,
+    lua: `
+local v = redis.call('GET', KEYS[1])
+if not v then return {0, 'unknown-session'} end
+if string.sub(v, 1, 6) == 'ended:' then return {0, string.sub(v, 7)} end
+local p = ARGV[7]
+local sk = p .. 'sess:' .. v
+local lk = p .. 'log:' .. v
+local h = redis.call('HMGET', sk, 'node', 'last', 'first', 'deadline', 'tok', 'prev', 'subject', 'ns', 'rooms', 'aliases')
+if not h[1] or (h[5] ~= ARGV[1] and h[6] ~= ARGV[1]) then return {0, 'unknown-session'} end
+if h[7] ~= ARGV[4] then return {0, 'identity-mismatch'} end
+local dl = tonumber(h[4])
+if dl > 0 and dl <= tonumber(ARGV[6]) then return {0, 'session-expired', v} end
+local after = tonumber(ARGV[5])
+if after > tonumber(h[2]) or after + 1 < tonumber(h[3]) then return {0, 'seq-out-of-range', v} end
+for _, t in ipairs({h[5], h[6]}) do if t ~= '' and t ~= ARGV[1] then redis.call('DEL', p .. 'tok:' .. t) end end
+redis.call('SET', p .. 'tok:' .. ARGV[2], v)
+redis.call('PERSIST', p .. 'tok:' .. ARGV[1])
+redis.call('HSET', sk, 'node', ARGV[3], 'deadline', 0, 'tok', ARGV[2], 'prev', ARGV[1])
+redis.call('PERSIST', sk)
+redis.call('PERSIST', lk)
+redis.call('ZREM', KEYS[2], v)
+redis.call('SREM', p .. 'node-sess:' .. h[1], v)
+redis.call('SADD', p .. 'node-sess:' .. ARGV[3], v)
+local out = {1, v, h[1], h[8], h[9], h[10]}
+local skip = after - tonumber(h[3]) + 1
+for _, e in ipairs(redis.call('LRANGE', lk, skip, -1)) do table.insert(out, e) end
+return out
+`,
+  },
+  /**
+   * Ends a session, once. KEYS sess log due; ARGV peerId how rememberMs now onlyDue prefix.
+   * Returns 0, or {node, ns, rooms, aliases} to the one caller that ended it.
+   */
+  sbEndSession: {
+    numberOfKeys: 3,
+    lua: `
+local h = redis.call('HMGET', KEYS[1], 'node', 'deadline', 'tok', 'prev', 'ns', 'rooms', 'aliases')
+if not h[1] then redis.call('ZREM', KEYS[3], ARGV[1]) return 0 end
+local dl = tonumber(h[2])
+if ARGV[5] == '1' and (dl == 0 or dl > tonumber(ARGV[4])) then
+  if dl == 0 then redis.call('ZREM', KEYS[3], ARGV[1]) end
+  return 0
+end
+for _, t in ipairs({h[3], h[4]}) do if t ~= '' then redis.call('SET', ARGV[6] .. 'tok:' .. t, 'ended:' .. ARGV[2], 'PX', ARGV[3]) end end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('SREM', ARGV[6] .. 'node-sess:' .. h[1], ARGV[1])
+return {h[1], h[5], h[6], h[7]}
 `,
   },
 } as const;

@@ -10,6 +10,10 @@ import {
   type JoinOutcome,
   type JoinRequest,
   type MemberRecord,
+  type AppendOutcome,
+  type SessionStore,
+  type StoredSession,
+  type StoreResume,
   type MemberRef,
   type RoomCreator,
   type RoomRecord,
@@ -37,6 +41,8 @@ export interface RedisBackplaneOptions {
   prefix: string;
   /** A node silent this long is dead; refreshed every quarter of it. */
   presenceTtlMs: number;
+  /** resume.windowMs: stored sessions (SessionStore) are kept only when it is above 0. */
+  resumeWindowMs?: number;
   clock: Clock;
   log?: CoreLogger;
   observer?: BackplaneObserver;
@@ -58,6 +64,13 @@ interface Outgoing {
   /** Settle the publisher's Handoff from this publication's reply (see settle()). */
   resolve: () => void;
   reject: (err: HubError) => void;
+}
+
+/** A stored-session script riding the same per-tick pipeline as the publications. */
+interface QueuedScript {
+  script: ScriptName;
+  args: (string | number)[];
+  done: (err: unknown, reply: unknown) => void;
 }
 
 /**
@@ -123,7 +136,8 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   private stopping = false;
   private presenceTimer: Timer | undefined;
   private readonly watched = new Set<string>();
-  private outbox: Outgoing[] = [];
+  private outbox: (Outgoing | QueuedScript)[] = [];
+  readonly sessions: SessionStore;
   private flushQueued = false;
 
   constructor(private readonly opts: RedisBackplaneOptions) {
@@ -133,6 +147,8 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     this.log = (opts.log ?? silentLogger).child({ backplane: 'redis', node: this.nodeId });
     this.observer = opts.observer;
     this.clock = opts.clock;
+    // Always present: a node that keeps no sessions itself still relays to (and fans out to) those of others.
+    this.sessions = new RedisSessions(this, opts.resumeWindowMs ?? 0);
   }
 
   get healthy(): boolean {
@@ -336,17 +352,19 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       if (node === this.nodeId) continue;
       if ((await this.script('sbExpireNode', `${this.p}nodes`, node, staleBefore)) !== 1) continue;
       this.observer?.nodeExpired();
+      // Its stored sessions wait for a resume elsewhere (their window starts now) and stay in their rooms.
+      const waiting = await this.script('sbNodeSessions', `${this.p}node-sess:${node}`, `${this.p}sess-due`, node, now, RESUME_KEY_MARGIN_MS, this.p);
       const rooms = await this.call((r) => r.smembers(`${this.p}node-rooms:${node}`));
       let peers = 0;
       for (const key of rooms) {
-        const removed = (await this.script('sbRemoveNodeMembers', ...this.roomKeys(key), key, node, now)) as string[];
+        const removed = (await this.script('sbRemoveNodeMembers', ...this.roomKeys(key), key, node, now, this.p)) as string[];
         for (const peerId of removed) this.announce(key, { k: 'left', room: key, peerId, reason: 'disconnect' });
         peers += removed.length;
       }
       const aliases = await this.call((r) => r.smembers(`${this.p}node-aliases:${node}`));
-      for (const a of aliases) await this.script('sbReleaseNodeAlias', a, node);
+      for (const a of aliases) await this.script('sbReleaseNodeAlias', a, node, this.p);
       await this.call((r) => r.del(`${this.p}node-rooms:${node}`, `${this.p}node-aliases:${node}`));
-      this.log.warn({ deadNode: node, peers, rooms: rooms.length }, 'node presence expired: its peers were removed');
+      this.log.warn({ deadNode: node, peers, rooms: rooms.length, waiting }, 'node presence expired: its peers were removed (resumable sessions wait for a resume)');
     }
   }
 
@@ -406,6 +424,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     } catch (err) {
       failed(err);
     }
+    this.sink?.announced?.(key, env);
   }
 
   /**
@@ -444,8 +463,8 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       for (const b of batch) this.settle(b, 'not sent', 0);
       return;
     }
-    if (batch.length === 1) {
-      const b = batch[0]!;
+    if (batch.length === 1 && !('script' in batch[0]!)) {
+      const b = batch[0] as Outgoing;
       this.cmd!.publish(b.channel, b.message).then(
         (receivers) => this.settle(b, null, receivers),
         (err: unknown) => this.settle(b, err, 0),
@@ -453,7 +472,10 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       return;
     }
     const pipe = this.cmd!.pipeline();
-    for (const b of batch) pipe.publish(b.channel, b.message);
+    for (const b of batch) {
+      if ('script' in b) (pipe as unknown as Record<ScriptName, (...a: (string | number)[]) => void>)[b.script](...b.args);
+      else pipe.publish(b.channel, b.message);
+    }
     pipe.exec().then(
       (res) => {
         for (let i = 0; i < batch.length; i++) {
@@ -473,7 +495,11 @@ export class RedisBackplane extends EventEmitter implements Backplane {
    * with the number of receivers; 0 means the target's node is gone, though its presence may not
    * have expired yet). Otherwise the publisher hears `unavailable` and the drop is counted.
    */
-  private settle(b: Outgoing, err: unknown, receivers: unknown): void {
+  private settle(b: Outgoing | QueuedScript, err: unknown, receivers: unknown): void {
+    if ('script' in b) {
+      if (err) this.log.warn({ err: err instanceof Error ? err.message : err, script: b.script }, 'stored-session command failed');
+      return b.done(err, receivers);
+    }
     if (err) {
       this.observer?.dropped(b.kind);
       b.reject(new HubError('unavailable', b.kind === 'peer' ? UNDELIVERED.storeDown : UNDELIVERED.roomStoreDown));
@@ -485,7 +511,39 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     }
   }
 
+  /** Queues a script for this turn's pipelined write (stored sessions: one round trip per tick). */
+  queue(script: ScriptName, args: (string | number)[]): Promise<unknown> {
+    if (!this.cmdReady) return Promise.reject(new HubError('unavailable', UNDELIVERED.storeDown));
+    return new Promise((resolve, reject) => {
+      this.outbox.push({ script, args, done: (err, reply) => (err ? reject(new HubError('unavailable', UNDELIVERED.storeDown)) : resolve(reply)) });
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        setImmediate(this.flushOutbox);
+      }
+    });
+  }
+
+  /** A store operation outside the pipeline (resume, end, sweep): the typed `unavailable` when it fails. */
+  run(script: ScriptName, args: (string | number)[]): Promise<unknown> {
+    return this.script(script, ...args);
+  }
+
+  get prefix(): string {
+    return this.p;
+  }
+
+  zrange(key: string, max: number): Promise<string[]> {
+    return this.call((r) => r.zrangebyscore(key, '-inf', max, 'LIMIT', 0, 200));
+  }
+
   private onMessage(channel: string, message: string): void {
+    // A stored session's frame (sbAppend): "F<peerId> <seq>\n<text>", on this node's channel only.
+    if (message.charCodeAt(0) === 70 /* F */) {
+      const sp = message.indexOf(' ');
+      const nl = message.indexOf('\n', sp);
+      if (sp > 1 && nl > sp) this.sink?.onFrame?.(message.slice(1, sp), Number(message.slice(sp + 1, nl)), message.slice(nl + 1));
+      return;
+    }
     const w = decodeWire(message);
     if (!w) return;
     if (w.o === this.nodeId) return; // served synchronously when published
@@ -509,4 +567,85 @@ function record(key: string, createdAt: string, lastActivity: string, options: s
 
 function parseMember(json: string): MemberRecord {
   return JSON.parse(json) as MemberRecord;
+}
+
+/** Stored keys outlive a detached session's deadline by this much (the sweep ends it first). */
+const RESUME_KEY_MARGIN_MS = 60_000;
+
+/** The SessionStore over Redis (keys and scripts: redis-scripts.ts, "Stored sessions"). */
+class RedisSessions implements SessionStore {
+  private readonly rememberMs: number;
+
+  constructor(
+    private readonly bp: RedisBackplane,
+    windowMs: number,
+  ) {
+    this.rememberMs = Math.max(60_000, 2 * windowMs);
+  }
+
+  private k(what: string, id: string): string {
+    return `${this.bp.prefix}${what}:${id}`;
+  }
+
+  open(init: { peerId: string; namespace: string; subject: string; tokenHash: string; maxBytes: number; windowMs: number; last?: number; ifAbsent?: boolean }): Promise<boolean> {
+    const { peerId } = init;
+    return this.bp
+      .queue('sbOpenSession', [this.k('sess', peerId), this.k('log', peerId), this.k('node-sess', this.bp.nodeId), this.k('tok', init.tokenHash), peerId, this.bp.nodeId, init.namespace, init.subject, init.tokenHash, init.maxBytes, init.windowMs, init.last ?? 0, init.ifAbsent ? '1' : '0'])
+      .then(
+        (r) => r === 1,
+        () => false,
+      );
+  }
+
+  async append(peerId: string, text: string, owner: string): Promise<AppendOutcome> {
+    const r = Number(await this.bp.queue('sbAppend', [this.k('sess', peerId), this.k('log', peerId), peerId, text, owner, this.bp.prefix]));
+    return r > 0 ? r : r === -2 ? 'moved' : r === -3 ? 'overflow' : 'gone';
+  }
+
+  async fanout(key: string, text: string, except: string): Promise<string[]> {
+    return ((await this.bp.queue('sbFanout', [`${this.bp.prefix}members:${key}`, text, except, this.bp.prefix])) as string[]) ?? [];
+  }
+
+  trim(peerId: string, seq: number): void {
+    void this.bp.queue('sbTrim', [this.k('sess', peerId), this.k('log', peerId), seq]).catch(() => {});
+  }
+
+  update(peerId: string, rooms: string[], aliases: string[]): void {
+    void this.bp.queue('sbUpdateSession', [this.k('sess', peerId), JSON.stringify(rooms), JSON.stringify(aliases)]).catch(() => {});
+  }
+
+  async detach(peerId: string, node: string, deadline: number): Promise<void> {
+    // Real-time TTL for the keys: past any window (the sweep ends the session at its deadline first).
+    const ttl = this.rememberMs + RESUME_KEY_MARGIN_MS;
+    await this.bp.queue('sbDetachSession', [this.k('sess', peerId), this.k('log', peerId), `${this.bp.prefix}sess-due`, peerId, node, deadline, ttl, this.bp.prefix]);
+  }
+
+  async resume(tokenHash: string, newTokenHash: string, subject: string, afterSeq: number, now: number): Promise<StoreResume> {
+    const r = (await this.bp.run('sbResumeSession', [this.k('tok', tokenHash), `${this.bp.prefix}sess-due`, tokenHash, newTokenHash, this.bp.nodeId, subject, afterSeq, now, this.bp.prefix])) as (string | number)[];
+    if (r[0] !== 1) {
+      const out: StoreResume = { ok: false, error: String(r[1]) as Extract<StoreResume, { ok: false }>['error'] };
+      if (r[2] !== undefined) out.peerId = String(r[2]);
+      return out;
+    }
+    const missed: { seq: number; item: string; bytes: number }[] = [];
+    for (let i = 6; i < r.length; i++) {
+      const e = String(r[i]);
+      const sp = e.indexOf(' ');
+      missed.push({ seq: Number(e.slice(0, sp)), item: e.slice(sp + 1), bytes: e.length - sp - 1 });
+    }
+    return { ok: true, session: stored(String(r[1]), r.slice(2, 6).map(String)), missed };
+  }
+
+  async end(peerId: string, how: string, now: number, onlyDue: boolean): Promise<StoredSession | undefined> {
+    const r = await this.bp.run('sbEndSession', [this.k('sess', peerId), this.k('log', peerId), `${this.bp.prefix}sess-due`, peerId, how, this.rememberMs, now, onlyDue ? '1' : '0', this.bp.prefix]);
+    return Array.isArray(r) ? stored(peerId, r.map(String)) : undefined;
+  }
+
+  due(now: number): Promise<string[]> {
+    return this.bp.zrange(`${this.bp.prefix}sess-due`, now);
+  }
+}
+
+function stored(peerId: string, [node, ns, rooms, aliases]: string[]): StoredSession {
+  return { peerId, node: node!, namespace: ns!, rooms: JSON.parse(rooms || '[]') as string[], aliases: JSON.parse(aliases || '[]') as string[] };
 }

@@ -14,6 +14,11 @@ export interface MemberRecord extends PeerInfo {
   /** Node hosting the peer's session: a targeted delivery goes straight there (one hop). */
   node: string;
   joinedAt: number;
+  /**
+   * The member's session lives in the shared store (SessionStore): relays to it are appended to its
+   * log there, wherever it is (or whether it has a socket at all), and a dead node's cleanup leaves it.
+   */
+  resumable?: true;
 }
 
 export interface RoomRecord {
@@ -70,7 +75,12 @@ export type Envelope =
   /** Addressed to one peer: you are no longer in `room`. */
   | { k: 'removed'; room: string; peerId: string; reason: LeaveReason }
   /** Addressed to one peer: your session is to be closed (e.g. replaced by a newer one). */
-  | { k: 'kick'; peerId: string; reason: LeaveReason };
+  | { k: 'kick'; peerId: string; reason: LeaveReason }
+  /**
+   * Addressed to one peer: its session now lives elsewhere (resumed on another node, or ended by
+   * another node's sweep): close its socket (if any) and forget it, leaving rooms and aliases alone.
+   */
+  | { k: 'moved'; peerId: string };
 
 /** The node side of delivery: the hub implements it. */
 export interface BackplaneSink {
@@ -83,6 +93,52 @@ export interface BackplaneSink {
    * re-announce its sessions' memberships and identities, and refresh the rosters it caches.
    */
   onResync(): void;
+  /** The backplane published a room event of its own (a dead node's members leaving): stored members need it too. */
+  announced?(roomKey: string, env: Envelope): void;
+  /** A numbered frame of a stored session (SessionStore.append), for its socket on this node. */
+  onFrame?(peerId: string, seq: number, text: string): void;
+}
+
+/** A resumable session as the shared store keeps it (see SessionStore). */
+export interface StoredSession {
+  peerId: string;
+  /** The node that held it when the store answered. */
+  node: string;
+  namespace: string;
+  /** Room names (not keys) and aliases, as last written by its owner. */
+  rooms: string[];
+  aliases: string[];
+}
+
+/** An append's outcome: its seq, or why nothing was kept. */
+export type AppendOutcome = number | 'gone' | 'moved' | 'overflow';
+
+export type StoreResume =
+  | { ok: true; session: StoredSession; missed: { seq: number; item: string; bytes: number }[] }
+  | { ok: false; error: 'unknown-session' | 'session-expired' | 'session-ended' | 'buffer-overflow' | 'seq-out-of-range' | 'identity-mismatch'; peerId?: string };
+
+/**
+ * Resumable sessions in the shared store, so that any node can resume them (docs/operations.md,
+ * "Session resume across nodes"). Write-ahead numbering: every frame to a stored session gets its
+ * seq from the store together with its place in the log, and reaches the owner's socket only from
+ * there (BackplaneSink.onFrame, in seq order). Token arguments are hashes; tokens never leave the node.
+ */
+export interface SessionStore {
+  /** `last` (with `ifAbsent`): put back a session the store lost (after an outage), numbering on from there. */
+  open(init: { peerId: string; namespace: string; subject: string; tokenHash: string; maxBytes: number; windowMs: number; last?: number; ifAbsent?: boolean }): Promise<boolean>;
+  /** `owner`: append only if the session is still that node's (frames it renders itself); '' for relays. */
+  append(peerId: string, text: string, owner: string): Promise<AppendOutcome>;
+  /** A room event to every stored member of room `key` but `except`; resolves to the members whose logs overflowed. */
+  fanout(key: string, text: string, except: string): Promise<string[]>;
+  trim(peerId: string, seq: number): void;
+  update(peerId: string, rooms: string[], aliases: string[]): void;
+  /** The session has no socket: it ends at `deadline` unless resumed (only if `node` still holds it). */
+  detach(peerId: string, node: string, deadline: number): Promise<void>;
+  resume(tokenHash: string, newTokenHash: string, subject: string, afterSeq: number, now: number): Promise<StoreResume>;
+  /** Ends it cluster-wide (tombstoning its tokens with `how`); `onlyDue`: only if its deadline passed. Returns it to the one caller that ended it. */
+  end(peerId: string, how: string, now: number, onlyDue: boolean): Promise<StoredSession | undefined>;
+  /** Sessions whose deadline passed. */
+  due(now: number): Promise<string[]>;
 }
 
 export type ClaimOutcome = { ok: true; previous?: MemberRef } | { ok: false; holder: MemberRef };
@@ -96,6 +152,8 @@ export interface Backplane {
   readonly nodeId: string;
   /** True while the shared store is reachable (always, in memory). */
   readonly healthy: boolean;
+  /** Present when sessions can be kept in the shared store (Redis): then they resume on any node. */
+  readonly sessions?: SessionStore;
   start(sink: BackplaneSink): Promise<void>;
   stop(): Promise<void>;
 

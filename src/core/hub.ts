@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { AccessPolicy, type Identity } from './access.js';
-import type { Backplane, BackplaneSink, Envelope, Handoff, JoinOutcome, MemberRecord, MemberRef, RoomCreator, RoomRecord } from './backplane.js';
+import { UNDELIVERED, type Backplane, type BackplaneSink, type Envelope, type Handoff, type JoinOutcome, type MemberRecord, type MemberRef, type RoomCreator, type RoomRecord, type SessionStore, type StoredSession } from './backplane.js';
 import type { Clock, Timer } from './clock.js';
 import { HubError } from './errors.js';
 import { FailureLog } from './failure-log.js';
@@ -175,6 +176,15 @@ export class Hub extends EventEmitter implements BackplaneSink {
   draining = false;
   /** This node's resumable sessions by token, and why recently ended ones no longer resume. */
   private readonly resumeTokens: ResumeTokens<Session>;
+  /** Where resumable sessions live when the backplane can keep them (a cluster): any node resumes them. */
+  private readonly store: SessionStore | undefined;
+  /** The shared store's sessions, whether or not this node keeps any (others' may be in its rooms). */
+  private readonly stored: SessionStore | undefined;
+  /** Per namespace, how its dialect renders a relay (a stored target's log gets the sender's rendering). */
+  private readonly renderers = new Map<string, (ev: HubEvent) => string>();
+  /** Resumes waiting for the store: frames for sessions not (yet) here are kept for them meanwhile. */
+  private claiming = 0;
+  private readonly early = new Map<string, Map<number, string>>();
 
   constructor(deps: HubDeps) {
     super();
@@ -186,6 +196,8 @@ export class Hub extends EventEmitter implements BackplaneSink {
     this.ids = deps.ids ?? (() => randomId());
     this.failureLog = new FailureLog(deps.clock);
     this.resumeTokens = new ResumeTokens(Math.max(60_000, 2 * (deps.config.resume?.windowMs ?? 0)));
+    this.stored = deps.backplane.sessions;
+    this.store = (deps.config.resume?.windowMs ?? 0) > 0 ? this.stored : undefined;
   }
 
   /** Whether sessions that ask to be resumable are (resume.windowMs > 0). */
@@ -211,7 +223,16 @@ export class Hub extends EventEmitter implements BackplaneSink {
   async stop(): Promise<void> {
     for (const t of this.timers) t.cancel();
     this.timers = [];
-    for (const s of [...this.sessions.values()]) await this.closeSession(s, 'disconnect');
+    const deadline = this.clock.now() + (this.config.resume?.windowMs ?? 0);
+    for (const s of [...this.sessions.values()]) {
+      // A stored session outlives its node: it waits for a resume elsewhere, still in its rooms.
+      if (s.resume?.durable && !s.closed && this.healthy) {
+        await this.store!.detach(s.id, this.nodeId, deadline).then(
+          () => this.forget(s),
+          () => this.closeSession(s, 'disconnect'),
+        );
+      } else await this.closeSession(s, 'disconnect');
+    }
     await this.backplane.stop();
   }
 
@@ -226,8 +247,15 @@ export class Hub extends EventEmitter implements BackplaneSink {
     s.address = init.address;
     if (init.resumable && this.resumeEnabled) {
       const token = newResumeToken();
-      s.resume = { log: new ReplayLog(this.config.resume!.maxBufferBytes), tokens: [token] };
-      this.resumeTokens.add(token, s);
+      if (this.store && this.healthy) {
+        // Kept in the shared store (with the store down at open: on this node only, as without one).
+        s.resume = { log: new ReplayLog(0), tokens: [token], durable: true, written: 0 };
+        const { maxBufferBytes, windowMs } = this.config.resume!;
+        void this.store.open({ peerId: id, namespace: init.namespace, subject: init.identity?.subject ?? '', tokenHash: hashToken(token), maxBytes: maxBufferBytes, windowMs });
+      } else {
+        s.resume = { log: new ReplayLog(this.config.resume!.maxBufferBytes), tokens: [token] };
+        this.resumeTokens.add(token, s);
+      }
     }
     this.sessions.set(id, s);
     return s;
@@ -243,6 +271,20 @@ export class Hub extends EventEmitter implements BackplaneSink {
   record(s: Session, text: string): number | undefined {
     const r = s.resume;
     if (!r || s.closed) return undefined;
+    if (r.durable && !this.healthy) this.demote(s);
+    if (r.durable) {
+      // Numbered by the store; it reaches the socket from there (onFrame), in seq order.
+      this.store!.append(s.id, text, this.nodeId).then(
+        (out) => {
+          if (out === 'overflow') {
+            s.log.info({}, 'stored resume buffer overflowed while the session had no socket; ending it');
+            void this.endStored(s.id, 'buffer-overflow', false);
+          } else if (out === 'gone') s.log.warn({}, 'frame not stored: the session is no longer in the shared store');
+        },
+        (err: unknown) => s.log.warn({ err: err instanceof Error ? err.message : err }, 'frame not stored; the shared store is unreachable'),
+      );
+      return undefined;
+    }
     const seq = r.log.append(text, text.length, r.detachedAt === undefined);
     if (seq === undefined) {
       s.log.info({ bufferedBytes: r.log.byteSize, max: r.log.maxBytes }, 'resume buffer overflowed while the session had no socket; ending it');
@@ -253,7 +295,77 @@ export class Hub extends EventEmitter implements BackplaneSink {
 
   /** The client has processed every frame up to `seq` (native `received`): they need not be kept. */
   acknowledge(s: Session, seq: number): void {
-    s.resume?.log.ackUpTo(seq);
+    if (s.resume?.durable) this.store!.trim(s.id, seq);
+    else s.resume?.log.ackUpTo(seq);
+  }
+
+  /**
+   * The store went away under a stored session: it goes on numbering on this node, from the last
+   * frame written, as a session of this node only (resumable here; the store's copy is dropped on resync).
+   */
+  private demote(s: Session): void {
+    const r = s.resume!;
+    r.durable = false;
+    r.demoted = true;
+    r.pending = undefined;
+    r.log = new ReplayLog(this.config.resume!.maxBufferBytes, r.written);
+    for (const t of r.tokens) this.resumeTokens.add(t, s);
+    s.log.warn({ seq: r.written }, 'shared store unreachable: the session is numbered on this node from now on');
+  }
+
+  /** Lets a dialect's relays to stored sessions be rendered by the sender's node (see signal). */
+  setRenderer(namespace: string, render: (ev: HubEvent) => string): void {
+    this.renderers.set(namespace, render);
+  }
+
+  /** Whether room events reach stored members through the store (fanout) rather than room publications. */
+  private get fans(): boolean {
+    return this.stored !== undefined && this.healthy;
+  }
+
+  /** Whether a resume goes through the shared store (then use resumeAnywhere). */
+  get storesSessions(): boolean {
+    return this.store !== undefined;
+  }
+
+  /** A stored session's frame, from the store: written in seq order, once. */
+  onFrame(peerId: string, seq: number, text: string): void {
+    const s = this.sessions.get(peerId);
+    if (!s || s.closed || !s.resume?.durable) {
+      if (this.claiming > 0) {
+        let m = this.early.get(peerId);
+        if (!m) this.early.set(peerId, (m = new Map()));
+        m.set(seq, text);
+      }
+      return;
+    }
+    this.writeFrame(s, seq, text);
+  }
+
+  private writeFrame(s: Session, seq: number, text: string): void {
+    const r = s.resume!;
+    // Without a socket, the store keeps it for the resume; a duplicate (replay overlap) is dropped.
+    if (r.detachedAt !== undefined || seq <= r.written!) return;
+    if (seq > r.written! + 1 || !s.frames) {
+      (r.pending ??= new Map()).set(seq, text);
+      return;
+    }
+    r.written = seq;
+    s.frames(seq, text);
+    this.flushFrames(s);
+  }
+
+  /** Writes the frames that waited for their turn (or for the dialect's writer). */
+  flushFrames(s: Session): void {
+    const r = s.resume;
+    const p = r?.pending;
+    if (!r || !p || !s.frames) return;
+    for (const seq of [...p.keys()]) if (seq <= r.written!) p.delete(seq);
+    for (let next = p.get(r.written! + 1); next !== undefined; next = p.get(r.written! + 1)) {
+      p.delete(++r.written!);
+      s.frames(r.written!, next);
+    }
+    if (p.size === 0) r.pending = undefined;
   }
 
   /**
@@ -266,6 +378,15 @@ export class Hub extends EventEmitter implements BackplaneSink {
     if (!r || s.closed || r.detachedAt !== undefined) return;
     r.detachedAt = this.clock.now();
     s.link = DETACHED;
+    if (r.durable) {
+      // The store holds its deadline: whichever node sweeps first ends it there, once (sweepOnce).
+      r.pending = undefined;
+      this.store!.detach(s.id, this.nodeId, r.detachedAt + this.config.resume!.windowMs).catch((err: unknown) =>
+        s.log.warn({ err: err instanceof Error ? err.message : err }, 'detach not recorded in the shared store'),
+      );
+      s.log.info({}, 'stored session detached; waiting for a resume on any node');
+      return;
+    }
     r.expiry = this.clock.setTimeout(() => {
       s.log.info({ windowMs: this.config.resume!.windowMs }, 'no resume within the window; ending the session');
       void this.endResumable(s, 'session-expired');
@@ -313,8 +434,143 @@ export class Hub extends EventEmitter implements BackplaneSink {
   }
 
   private async endResumable(s: Session, how: EndedHow): Promise<void> {
+    if (s.resume?.durable) return this.endStored(s.id, how, false);
     this.endTokens(s, how);
     await this.closeSession(s, 'disconnect');
+  }
+
+  /**
+   * A resume through the shared store: any node's session, by token. A session held by another
+   * node is rebuilt here (its rooms and aliases re-entered under this node), and the old node told
+   * to forget it (`moved`: its socket, if still open, closes with 4004).
+   */
+  async resumeAnywhere(token: string, afterSeq: number, link: Link, sink: (ev: HubEvent) => void, subject: string | undefined, log: CoreLogger | undefined): Promise<ResumeOutcome> {
+    const store = this.store!;
+    // A session numbered on this node (the store was away when it needed it) resumes here only.
+    if (this.resumeTokens.get(token)) return this.resume(token, afterSeq, link, sink, subject);
+    const fresh = newResumeToken();
+    this.claiming++;
+    try {
+      let got;
+      try {
+        got = await store.resume(hashToken(token), hashToken(fresh), subject ?? '', afterSeq, this.clock.now());
+      } catch {
+        return { ok: false, error: 'unknown-session' };
+      }
+      if (!got.ok) {
+        if (got.peerId !== undefined && (got.error === 'seq-out-of-range' || got.error === 'session-expired')) await this.endStored(got.peerId, got.error, got.error === 'session-expired');
+        return { ok: false, error: got.error };
+      }
+      const st = got.session;
+      let s = this.sessions.get(st.peerId);
+      if (s && !s.closed && s.resume?.durable) {
+        const old = s.link;
+        s.link = link;
+        s.sink = sink;
+        if (old !== DETACHED) old.close('resumed');
+      } else {
+        s = new Session(st.peerId, 'native', st.namespace, link, sink, this.clock.now(), (log ?? this.log).child({ peerId: st.peerId }));
+        s.resume = { log: new ReplayLog(0), tokens: [], durable: true, written: 0 };
+        this.sessions.set(s.id, s);
+        if (st.node !== this.nodeId) this.announcePeer({ peerId: s.id, node: st.node }, { k: 'moved', peerId: s.id });
+        await this.reenter(s, st);
+      }
+      const r = s.resume!;
+      r.detachedAt = undefined;
+      r.tokens = [fresh, token];
+      s.lastSeen = this.clock.now();
+      s.frames = undefined; // until the dialect has written its welcome and the replay
+      r.written = got.missed.length ? got.missed[got.missed.length - 1]!.seq : afterSeq;
+      const early = this.early.get(s.id);
+      if (early) for (const [seq, text] of early) (r.pending ??= new Map()).set(seq, text);
+      this.early.delete(s.id);
+      s.log.info({ afterSeq, replayed: got.missed.length, from: st.node }, 'stored session resumed');
+      return { ok: true, session: s, token: fresh, missed: got.missed };
+    } finally {
+      if (--this.claiming === 0) this.early.clear();
+    }
+  }
+
+  /** A session taken over from another node: back in its rooms and aliases, as this node's. */
+  private async reenter(s: Session, st: StoredSession): Promise<void> {
+    const now = this.clock.now();
+    for (const name of st.rooms) {
+      const key = roomKey(s.namespace, name);
+      const lr = this.watch(key);
+      lr.locals.add(s);
+      try {
+        await lr.watching;
+        const got = await this.backplane.getRoom(key);
+        const mine = got?.members.find((m) => m.peerId === s.id);
+        const out = mine && (await this.backplane.joinRoom(key, { member: { ...mine, node: this.nodeId }, create: false, defaults: this.resolveOptions(), maxCapacity: Number.MAX_SAFE_INTEGER, now }));
+        if (!out || !out.ok) throw new HubError('not-in-room');
+        for (const m of out.members) if (m.peerId !== s.id) lr.members.set(m.peerId, m);
+        lr.options = out.room.options;
+        s.addRoom(name);
+        if (mine.name !== undefined) s.name = mine.name;
+        this.announceRoom(key, { k: 'joined', room: key, peer: { ...mine, node: this.nodeId } }, false);
+      } catch {
+        lr.locals.delete(s);
+        this.unwatchIfIdle(key, lr);
+      }
+    }
+    for (const alias of st.aliases) {
+      const out = await this.backplane.claimAlias(s.namespace, alias, { peerId: s.id, node: this.nodeId }, false).catch(() => undefined);
+      if (out?.ok || out?.holder.peerId === s.id) s.addAlias(alias);
+    }
+    if (s.rooms.size !== st.rooms.length || s.aliases.size !== st.aliases.length) this.storeUpdate(s);
+  }
+
+  /** A stored session's rooms and aliases, for the node that resumes or ends it. */
+  private storeUpdate(s: Session): void {
+    if (s.resume?.durable && !s.closed) this.store!.update(s.id, [...s.rooms], [...s.aliases]);
+  }
+
+  /**
+   * Ends a stored session cluster-wide, once: the caller whose script ended it removes it from its
+   * rooms (the others hear peer-left, disconnect) and releases its aliases; the node that held it
+   * forgets it. `onlyDue`: only if its deadline has passed (the sweep).
+   */
+  private async endStored(peerId: string, how: EndedHow, onlyDue: boolean): Promise<void> {
+    let st: StoredSession | undefined;
+    try {
+      st = await this.stored!.end(peerId, how, this.clock.now(), onlyDue);
+    } catch (err) {
+      this.log.warn({ err: err instanceof Error ? err.message : err, peerId }, 'stored session not ended (shared store unreachable); the next sweep retries');
+      return;
+    }
+    if (!st) return;
+    const local = this.sessions.get(peerId);
+    if (local && !local.closed) {
+      local.resume!.durable = false; // already gone from the store
+      await this.closeSession(local, 'disconnect');
+      return;
+    }
+    this.log.info({ peerId, how, node: st.node }, 'stored session ended');
+    const now = this.clock.now();
+    for (const name of st.rooms) {
+      const key = roomKey(st.namespace, name);
+      if (await this.backplane.leaveRoom(key, peerId, now).catch(() => false)) this.announceRoom(key, { k: 'left', room: key, peerId, reason: 'disconnect' });
+    }
+    for (const alias of st.aliases) await this.backplane.releaseAlias(st.namespace, alias, peerId).catch(() => {});
+    if (st.node !== this.nodeId) this.announcePeer({ peerId, node: st.node }, { k: 'moved', peerId });
+  }
+
+  /** Drops a session from this node only: it lives on in the store (or elsewhere); rooms and aliases stay. */
+  private forget(s: Session): void {
+    if (s.closed) return;
+    s.closed = true;
+    this.sessions.delete(s.id);
+    for (const room of s.rooms) {
+      const key = roomKey(s.namespace, room);
+      const lr = this.local.get(key);
+      if (!lr) continue;
+      lr.locals.delete(s);
+      this.unwatchIfIdle(key, lr);
+    }
+    s.clearAliases();
+    s.frames = undefined;
+    s.log.info({}, 'session moved on (resumed or ended elsewhere)');
   }
 
   private endTokens(s: Session, how: EndedHow): void {
@@ -334,6 +590,10 @@ export class Hub extends EventEmitter implements BackplaneSink {
   /** Leaves every room and releases every alias. Idempotent: the first reason wins. */
   async closeSession(s: Session, reason: LeaveReason): Promise<void> {
     if (s.closed) return;
+    if (s.resume?.durable) {
+      s.resume.durable = false;
+      await this.store!.end(s.id, 'session-ended', this.clock.now(), false).catch(() => {});
+    }
     this.endTokens(s, 'session-ended');
     s.closed = true;
     this.sessions.delete(s.id);
@@ -416,6 +676,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const now = this.clock.now();
     const creator = create && !opts.internal && opts.counted !== false ? this.creator(s.address) : undefined;
     const member: MemberRecord = { peerId: s.id, node: this.nodeId, joinedAt: now };
+    if (s.resume?.durable) member.resumable = true;
     if (access) member.identity = access.identity.subject;
     if (opts.name !== undefined) member.name = opts.name;
     if (opts.meta !== undefined) member.meta = opts.meta;
@@ -459,6 +720,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     for (const m of out.members) if (m.peerId !== s.id) lr.members.set(m.peerId, m);
     lr.options = out.room.options;
     s.addRoom(room);
+    this.storeUpdate(s);
     this.announceRoom(key, { k: 'joined', room: key, peer: member });
     s.log.info({ room, members: out.members.length }, 'joined room');
     return { room, peers: out.members.filter((m) => m.peerId !== s.id).map(peerInfo) };
@@ -484,6 +746,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
   private async leaveInternal(s: Session, room: string, reason: LeaveReason): Promise<void> {
     const key = roomKey(s.namespace, room);
     s.deleteRoom(room);
+    this.storeUpdate(s);
     const lr = this.local.get(key);
     // The member record goes when the 'left' publication is delivered: that is what tells the others.
     lr?.locals.delete(s);
@@ -550,6 +813,12 @@ export class Hub extends EventEmitter implements BackplaneSink {
       const lr = this.local.get(key);
       const target = lr?.members.get(to);
       if (!lr || !target || to === s.id) continue;
+      if (target.resumable && this.stored && this.healthy) {
+        const out = this.toStored(s, target, name, data, raw);
+        this.activity(key, lr);
+        this.observer?.relayed('signal', 1, t0 === undefined ? undefined : (performance.now() - t0) / 1000);
+        return out;
+      }
       const failures = this.renderFailures;
       const out = this.backplane.toPeer(target, raw === undefined ? { k: 'signal', room: key, from: s.id, to, data } : { k: 'signal', room: key, from: s.id, to, data, raw });
       if (this.renderFailures !== failures) throw undelivered();
@@ -574,12 +843,37 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const env: Envelope = { k: 'broadcast', room: key, from: s.id, data, self: includeSelf };
     if (raw !== undefined) env.raw = raw;
     const failures = this.renderFailures;
-    const out = this.backplane.toRoom(key, env);
+    let out = this.backplane.toRoom(key, env);
     if (this.renderFailures !== failures) throw undelivered();
+    const stored = this.fanout(key, env);
+    // Both ride the same pipeline and fail together; the fan-out's reply comes last, so it speaks for both.
+    if (stored) {
+      out?.catch(() => {});
+      out = stored;
+    }
     s.log.debug({ room }, 'relayed broadcast');
     if (lr) this.activity(key, lr);
     this.observer?.relayed('broadcast', lr ? lr.members.size - (includeSelf ? 0 : 1) : 0, t0 === undefined ? undefined : (performance.now() - t0) / 1000);
     return out;
+  }
+
+  /**
+   * A signal to a stored session: the sender's node renders it (the target's dialect is the sender's:
+   * namespaces never mix) and appends it to the target's log in the store, which hands it to the
+   * target's node. Handed on means kept: it reaches the client once, in order, wherever and whenever
+   * it resumes, or the session ends.
+   */
+  private toStored(s: Session, target: MemberRecord, room: string, data: unknown, raw: string | undefined): Promise<void> {
+    const render = this.renderers.get(s.namespace);
+    if (!render) throw new HubError('internal-error', 'No renderer for relays to stored sessions.');
+    const ev: HubEvent = { type: 'signal', from: s.id, room, data };
+    if (raw !== undefined) ev.raw = raw;
+    const text = render(ev);
+    return this.stored!.append(target.peerId, text, '').then((out) => {
+      if (typeof out === 'number') return;
+      if (out === 'overflow') void this.endStored(target.peerId, 'buffer-overflow', false);
+      throw new HubError('unavailable', out === 'overflow' ? 'Not delivered: the peer has been away too long and its buffer is full.' : UNDELIVERED.nodeGone);
+    });
   }
 
   /** The start time of every 16th relay, for the latency histogram; undefined for the rest. */
@@ -611,6 +905,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
       return;
     }
     s.addAlias(alias);
+    this.storeUpdate(s);
     if (out.previous && out.previous.peerId !== s.id) {
       s.log.info({ alias, previous: out.previous.peerId }, 'identity taken over');
       this.announcePeer(out.previous, { k: 'kick', peerId: out.previous.peerId, reason: 'replaced' });
@@ -619,6 +914,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
 
   async releaseAlias(s: Session, alias: string): Promise<void> {
     if (!s.deleteAlias(alias)) return;
+    this.storeUpdate(s);
     await this.backplane.releaseAlias(s.namespace, alias, s.id);
   }
 
@@ -685,6 +981,13 @@ export class Hub extends EventEmitter implements BackplaneSink {
     } catch (err) {
       if (this.healthy) this.log.warn({ err }, 'room sweep failed');
     }
+    if (!this.store || !this.healthy) return;
+    try {
+      // Stored sessions past their deadline: each is ended once, by whichever node gets there first.
+      for (const peerId of await this.store.due(this.clock.now())) await this.endStored(peerId, 'session-expired', true);
+    } catch (err) {
+      if (this.healthy) this.log.warn({ err }, 'session sweep failed');
+    }
   }
 
   // ---- deliveries from the backplane ----------------------------------------------------------
@@ -718,6 +1021,13 @@ export class Hub extends EventEmitter implements BackplaneSink {
         s.link.close(closeFor[env.reason] ?? 'kicked');
         void this.closeSession(s, env.reason);
         return;
+      case 'moved':
+        if (s.resume?.durable) {
+          const link = s.link;
+          this.forget(s);
+          link.close('resumed');
+        }
+        return;
       default:
         return;
     }
@@ -733,18 +1043,20 @@ export class Hub extends EventEmitter implements BackplaneSink {
         const known = lr.members.has(env.peer.peerId);
         lr.members.set(env.peer.peerId, env.peer);
         if (known) return;
-        for (const s of lr.locals) if (s.id !== env.peer.peerId) this.deliver(s, { type: 'peer-joined', room, peer: peerInfo(env.peer) });
+        const skip = this.fans;
+        for (const s of lr.locals) if (s.id !== env.peer.peerId && !(skip && s.resume?.durable)) this.deliver(s, { type: 'peer-joined', room, peer: peerInfo(env.peer) });
         return;
       }
       case 'left':
         if (!lr.members.delete(env.peerId)) return;
-        for (const s of lr.locals) if (s.id !== env.peerId) this.deliver(s, { type: 'peer-left', room, peerId: env.peerId, reason: env.reason });
+        for (const s of lr.locals) if (s.id !== env.peerId && !(this.fans && s.resume?.durable)) this.deliver(s, { type: 'peer-left', room, peerId: env.peerId, reason: env.reason });
         return;
       case 'broadcast': {
         // One event object for every recipient: a dialect can serialise it once (see Conn.sendRaw).
         const ev: HubEvent = { type: 'broadcast', room, from: env.from, data: env.data };
         if (env.raw !== undefined) ev.raw = env.raw;
-        for (const s of lr.locals) if (s.id !== env.from || env.self) this.deliver(s, ev);
+        const skip = this.fans;
+        for (const s of lr.locals) if ((s.id !== env.from || env.self) && !(skip && s.resume?.durable)) this.deliver(s, ev);
         return;
       }
       default:
@@ -768,7 +1080,11 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const now = this.clock.now();
     for (const [key, lr] of [...this.local]) {
       for (const s of [...lr.locals]) {
-        const mine = lr.members.get(s.id) ?? { peerId: s.id, node: this.nodeId, joinedAt: now };
+        let mine = lr.members.get(s.id) ?? { peerId: s.id, node: this.nodeId, joinedAt: now };
+        if (mine.resumable && !s.resume?.durable) {
+          const { resumable: _, ...rest } = mine;
+          mine = rest;
+        }
         await this.backplane.joinRoom(key, {
           member: mine,
           create: true,
@@ -776,7 +1092,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
           maxCapacity: Number.MAX_SAFE_INTEGER,
           now,
         });
-        this.announceRoom(key, { k: 'joined', room: key, peer: mine });
+        this.announceRoom(key, { k: 'joined', room: key, peer: mine }, false);
       }
       const fresh = await this.backplane.getRoom(key);
       if (!fresh || this.local.get(key) !== lr) continue;
@@ -794,6 +1110,17 @@ export class Hub extends EventEmitter implements BackplaneSink {
       }
     }
     for (const s of [...this.sessions.values()]) {
+      if (s.resume?.demoted && this.store) {
+        s.resume.demoted = false;
+        await this.store.end(s.id, 'session-ended', now, false).catch(() => {});
+      } else if (s.resume?.durable && this.store) {
+        // The store may have lost it (a restart without persistence): put it back, numbering on.
+        const { maxBufferBytes, windowMs } = this.config.resume!;
+        const lost = await this.store.open({ peerId: s.id, namespace: s.namespace, subject: s.access?.identity.subject ?? '', tokenHash: hashToken(s.resume.tokens[0]!), maxBytes: maxBufferBytes, windowMs, last: s.resume.written, ifAbsent: true });
+        // Without a socket, what it missed went with the store: a resume could not be complete.
+        if (lost && !s.attached) await this.endStored(s.id, 'session-ended', false);
+        else this.storeUpdate(s);
+      }
       for (const alias of [...s.aliases]) {
         const out = await this.backplane.claimAlias(s.namespace, alias, { peerId: s.id, node: this.nodeId }, false);
         if (!out.ok && out.holder.peerId !== s.id) {
@@ -815,12 +1142,52 @@ export class Hub extends EventEmitter implements BackplaneSink {
    * resync re-announces this node's memberships and reconciles every cached roster; the members
    * of a node that died are removed by the presence sweep (docs/operations.md).
    */
-  private announceRoom(key: string, env: Envelope): void {
+  private announceRoom(key: string, env: Envelope, fan = true): void {
     try {
       this.backplane.toRoom(key, env)?.catch((err: unknown) => this.notAnnounced(err, env));
     } catch (err) {
       this.notAnnounced(err, env);
     }
+    if (fan) this.fanout(key, env)?.catch((err: unknown) => this.notAnnounced(err, env));
+  }
+
+  announced(key: string, env: Envelope): void {
+    this.fanout(key, env)?.catch((err: unknown) => this.notAnnounced(err, env));
+  }
+
+  /**
+   * A room event for the room's stored members, wherever they are (or whether they have a socket):
+   * the publishing node renders it once and the store appends it to each of their logs, in the
+   * publisher's order (so a member sees a peer's join before its signals, a sender's relays in the
+   * order sent). Room publications then skip stored members (onRoom). Undefined: nothing to do.
+   */
+  private fanout(key: string, env: Envelope): Promise<void> | undefined {
+    if (!this.stored || !this.healthy) return undefined;
+    const { namespace, name } = splitKey(key);
+    const render = this.renderers.get(namespace);
+    if (!render) return undefined;
+    let ev: HubEvent;
+    let except: string;
+    switch (env.k) {
+      case 'broadcast':
+        ev = { type: 'broadcast', room: name, from: env.from, data: env.data };
+        if (env.raw !== undefined) ev.raw = env.raw;
+        except = env.self ? '' : env.from;
+        break;
+      case 'joined':
+        ev = { type: 'peer-joined', room: name, peer: peerInfo(env.peer) };
+        except = env.peer.peerId;
+        break;
+      case 'left':
+        ev = { type: 'peer-left', room: name, peerId: env.peerId, reason: env.reason };
+        except = env.peerId;
+        break;
+      default:
+        return undefined;
+    }
+    return this.stored.fanout(key, render(ev), except).then((over) => {
+      for (const id of over) void this.endStored(id, 'buffer-overflow', false);
+    });
   }
 
   private announcePeer(target: MemberRef, env: Envelope): void {
@@ -857,6 +1224,11 @@ export class Hub extends EventEmitter implements BackplaneSink {
     for (const s of this.sessions.values()) byDialect.set(s.dialect, (byDialect.get(s.dialect) ?? 0) + 1);
     return { sessionsByDialect: byDialect, localRooms: this.local.size };
   }
+}
+
+/** Tokens are kept in the shared store only as hashes. */
+function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
 }
 
 function quotaError(creator: RoomCreator, log: CoreLogger): HubError {

@@ -30,7 +30,13 @@ export class ReplayLog<T> {
   private base = 1;
   private bytes = 0;
 
-  constructor(readonly maxBytes: number) {}
+  /** `startAfter`: the seq already handed out before this log took over (a stored session kept on after its store went away). */
+  constructor(
+    readonly maxBytes: number,
+    startAfter = 0,
+  ) {
+    this.last = startAfter;
+  }
 
   /** The seq of the newest entry (0 before the first). */
   get lastSeq(): number {

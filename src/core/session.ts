@@ -16,6 +16,16 @@ export interface ResumeState {
   /** Set while the session has no socket: when that began, and the timer that ends the wait. */
   detachedAt?: number;
   expiry?: Timer;
+  /**
+   * Kept in the shared store (Backplane.sessions): numbered there, resumable on any node. Its frames
+   * reach the socket through `Session.frames`, in seq order: `written` is the last one written,
+   * `pending` holds those that came early (or before the dialect was ready for them).
+   */
+  durable?: boolean;
+  /** Was stored, until the store went away: numbered on this node since (Hub.demote). */
+  demoted?: boolean;
+  written?: number;
+  pending?: Map<number, string>;
 }
 
 /** Minimal structured-logger shape the core needs (pino satisfies it); keeps pino out of core. */
@@ -58,6 +68,8 @@ export class Session {
   resume: ResumeState | undefined;
   /** The client's address (as the server names it, trustProxy honoured): rooms it creates count against it. */
   address: string | undefined;
+  /** A stored session's writer: puts frame `seq` (rendered `text`, without seq) on its socket. */
+  frames: ((seq: number, text: string) => void) | undefined;
 
   constructor(
     readonly id: string,

@@ -104,7 +104,7 @@ export class SwitchboardServer {
     const backplane =
       deps.backplane ??
       (config.redis.url
-        ? new RedisBackplane({ url: config.redis.url, prefix: config.redis.prefix, presenceTtlMs: config.redis.presenceTtlMs, clock: this.clock, log: this.log, observer: this.metrics })
+        ? new RedisBackplane({ url: config.redis.url, prefix: config.redis.prefix, presenceTtlMs: config.redis.presenceTtlMs, resumeWindowMs: config.resume.windowMs, clock: this.clock, log: this.log, observer: this.metrics })
         : new MemoryBackplane());
     this.hub = new Hub({ backplane, clock: this.clock, config, log: this.log, observer: this.metrics });
     this.ctx = {

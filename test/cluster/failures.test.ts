@@ -17,7 +17,8 @@ test('kill -9 of a node: its peers leave every roster elsewhere within the prese
   const ttl = 10_000;
   const cl = await startCluster(2, { redis: { presenceTtlMs: ttl } });
   // The doomed node runs on the wall clock; it must not judge the others by it, so it gets a longer TTL.
-  const doomed = await spawnNode(cl.redis.url, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000' });
+  // Its sessions not resumable (resume off there): a resumable one waits resume.windowMs instead (resume-cluster.test.ts).
+  const doomed = await spawnNode(cl.redis.url, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000', SWITCHBOARD_RESUME_WINDOW_MS: '0' });
   try {
     const a = await peer(cl.nodes[0]!.ws());
     const b = await peer(cl.nodes[1]!.ws());

@@ -32,8 +32,8 @@ async function killRedis(cl: Cluster): Promise<void> {
  * A node in its own process, on the wall clock with a long presence TTL (the in-process nodes never
  * expire it: their clock is not advanced), and its node id.
  */
-async function doomedNode(cl: Cluster): Promise<{ node: Awaited<ReturnType<typeof spawnNode>>; id: string; kill(): Promise<void> }> {
-  const node = await spawnNode(cl.redis.url, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000' });
+async function doomedNode(cl: Cluster, env: Record<string, string> = {}): Promise<{ node: Awaited<ReturnType<typeof spawnNode>>; id: string; kill(): Promise<void> }> {
+  const node = await spawnNode(cl.redis.url, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000', ...env });
   const live = new Set(cl.nodes.map((n) => n.server.hub.nodeId));
   const id = (await withRedis(cl, (r) => r.zrange('sb:nodes', 0, -1))).find((n) => !live.has(n))!;
   assert.ok(id, 'the spawned node is present in Redis');
@@ -109,8 +109,10 @@ test('Redis down: a cross-node signal gets unavailable (with its re, or none), n
   }
 });
 
+// Resume off: with it on, a session's every frame (the pong of sync() too) is numbered by Redis first
+// (docs/operations.md, Session resume across nodes; test/cluster/resume-cluster.test.ts).
 test('a publication in flight when Redis dies: no ack before Redis has answered, then unavailable', { skip: redisSkip }, async () => {
-  const cl = await startCluster(2);
+  const cl = await startCluster(2, { resume: { windowMs: 0 } });
   const admin = new Redis(cl.redis.url);
   try {
     const [n1, n2] = cl.nodes as [TestServer, TestServer];
@@ -135,9 +137,11 @@ test('a publication in flight when Redis dies: no ack before Redis has answered,
   }
 });
 
+// The target not resumable (resume off on its node): with resume on, a signal to it is kept in its log
+// and acked (test/cluster/resume-cluster.test.ts).
 test('the target\'s node is dead, its presence not yet expired: unavailable, never ack; a broadcast Redis accepted is acked', { skip: redisSkip }, async () => {
   const cl = await startCluster(1);
-  const doomed = await doomedNode(cl);
+  const doomed = await doomedNode(cl, { SWITCHBOARD_RESUME_WINDOW_MS: '0' });
   try {
     const n1 = cl.nodes[0]!;
     const a = await peer(n1.ws());

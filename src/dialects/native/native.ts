@@ -44,6 +44,8 @@ function shared(ctx: DialectContext): Shared {
       lines: new WeakMap(),
     };
     perServer.set(ctx.config, v);
+    // Relays and room events to stored sessions are rendered by the publishing node, exactly as render() would.
+    ctx.hub.setRenderer('native', (ev) => ((ev.type === 'signal' || ev.type === 'broadcast') && ev.raw !== undefined ? relayText(ev, ev.raw) : JSON.stringify(ev)));
   }
   return v;
 }
@@ -90,7 +92,7 @@ export const nativeDialect: Dialect = {
  * one object, not a dozen function objects (see docs/benchmarks.md, idle capacity).
  */
 class NativeLine implements DialectHandler {
-  private session: Session;
+  private session!: Session;
   private readonly identity: Identity | undefined;
   private readonly v: Shared;
   private iceTimer: Timer | undefined;
@@ -108,6 +110,11 @@ class NativeLine implements DialectHandler {
     this.identity = identity;
     const token = conn.info.query.get('resume');
     let failed: ResumeError | undefined;
+    if (token !== null && ctx.hub.storesSessions) {
+      // Through the shared store (a cluster): frames wait for the outcome, as for an identity claim.
+      this.ready = this.resumeStored(token, conn.info.query.get('seq'));
+      return;
+    }
     if (token !== null) {
       const got = this.resumeFrom(token, conn.info.query.get('seq'));
       if (got.ok) {
@@ -118,8 +125,15 @@ class NativeLine implements DialectHandler {
       }
       failed = got.error;
     }
+    this.fresh(failed);
+  }
+
+  /** A new session (no resume asked, or it failed with `failed`). */
+  private fresh(failed: ResumeError | undefined): Promise<boolean> | undefined {
+    const { ctx, conn, identity } = this;
     this.session = ctx.hub.openSession({ dialect: 'native', namespace: 'native', link: conn.link, sink: (ev) => this.render(ev), log: conn.log, identity, address: conn.info.remoteAddress, resumable: true });
     this.v.lines.set(this.session, this);
+    this.session.frames = this.writer(this.session);
     conn.attach(this.session);
     this.resumeError = failed;
     /*
@@ -127,8 +141,38 @@ class NativeLine implements DialectHandler {
      * `replace` closes an older session (4001), `reject` refuses this one (error, then 4008).
      */
     const policy = identity ? identityPolicyFor(ctx.config.identity, 'native') : 'allow';
-    if (identity && policy !== 'allow') this.ready = this.claim(identity, policy);
-    else this.welcome();
+    if (identity && policy !== 'allow') return (this.ready = this.claim(identity, policy));
+    this.welcome();
+    return undefined;
+  }
+
+  /** A stored session's frames go to the line that carries it now. */
+  private writer(s: Session): (seq: number, text: string) => void {
+    return (seq, text) => (this.v.lines.get(s) ?? this).conn.sendRaw(frameType(text), withSeq(seq, text));
+  }
+
+  /** A resume through the shared store; on failure, a fresh session says why in its welcome. */
+  private async resumeStored(token: string, seqParam: string | null): Promise<boolean> {
+    const seq = seqParam === null ? NaN : Number(seqParam);
+    let error: ResumeError = 'invalid-resume';
+    if (/^[A-Za-z0-9_-]{1,64}$/.test(token) && Number.isSafeInteger(seq) && seq >= 0 && /^\d+$/.test(seqParam ?? '')) {
+      const got = await this.ctx.hub.resumeAnywhere(token, seq, this.conn.link, (ev) => this.render(ev), this.identity?.subject, this.conn.log);
+      if (got.ok) {
+        const s = (this.session = got.session);
+        this.v.lines.set(s, this);
+        if (this.identity) s.access = new AccessPolicy(this.identity);
+        this.conn.attach(s);
+        this.ready = undefined;
+        this.welcome({ token: got.token, missed: got.missed });
+        s.frames = this.writer(s);
+        this.ctx.hub.flushFrames(s);
+        return true;
+      }
+      error = got.error;
+    }
+    this.ready = undefined;
+    const claim = this.fresh(error);
+    return claim ? claim : true;
   }
 
   /** Takes over the session a resume token names (`/v1?resume=<token>&seq=<last seq received>`). */
@@ -289,6 +333,7 @@ class NativeLine implements DialectHandler {
    * leaves it waiting for a resume (resume.windowMs); a line whose session moved on changes nothing.
    */
   closed(how: CloseKind = 'clean'): void | Promise<void> {
+    if (this.ready && !this.session) return this.ready.then(() => this.closed(how));
     this.iceTimer?.cancel();
     this.iceTimer = undefined;
     const s = this.session;
@@ -306,6 +351,7 @@ class NativeLine implements DialectHandler {
 
   /** closeInMs is this connection's own moment in the drain window (the server spreads them). */
   drain(closeInMs: number): void {
+    if (!this.session) return; // a resume still being looked up: its welcome comes first
     this.send({ type: 'goaway', reason: 'shutdown', reconnectMs: closeInMs });
   }
 
@@ -380,6 +426,11 @@ function rawData(text: string): string | undefined {
 /** A frame with its seq first: `{"seq":N,` and the rest of the rendered frame. */
 function withSeq(seq: number, text: string): string {
   return `{"seq":${seq},${text.slice(1)}`;
+}
+
+/** The `type` of a rendered frame: every one starts with `{"type":"`. */
+function frameType(text: string): string {
+  return text.slice(9, text.indexOf('"', 9));
 }
 
 function relayText(ev: { type: 'signal' | 'broadcast'; from: string; room: string }, raw: string): string {
