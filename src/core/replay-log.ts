@@ -35,7 +35,7 @@ export class ReplayLog<T> {
     readonly maxBytes: number,
     startAfter = 0,
   ) {
-    this.last = startAfter;
+    this.base = startAfter + 1;
   }
 
   /** The seq of the newest entry (0 before the first). */

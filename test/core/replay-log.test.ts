@@ -82,3 +82,13 @@ test('resume tokens: 144 random bits, url-safe; ended ones say why for a while, 
   assert.equal(tokens.why(t, 0), 'unknown-session', 'pruned');
   assert.equal(tokens.why('never', 0), 'unknown-session');
 });
+
+test('a log that takes over numbering starts after the seq already handed out', () => {
+  const log = new ReplayLog<string>(100, 41);
+  assert.equal(log.lastSeq, 41);
+  assert.equal(log.firstSeq, 42);
+  assert.deepEqual(log.after(41), { ok: true, entries: [] });
+  assert.equal(log.append('x', 1, true), 42);
+  assert.deepEqual(seqs(log.after(41)), [42]);
+  assert.deepEqual(log.after(40), { ok: false, code: 'seq-out-of-range' });
+});
