@@ -45,6 +45,7 @@ const SAFE_PATH = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*(?:\/[A-Za-z0-9_-]+(?:\.[
  * `/demo/<asset>` (the demo page). Files are read from disk per request (they are small, and a
  * rebuild shows at once); the ETag is made from size and mtime, so a revalidation costs one stat.
  * The demo's page itself is `no-cache` (always revalidated), everything else cacheable for 5 min.
+ * The SDK is public code, readable from any origin (`Access-Control-Allow-Origin: *`).
  */
 export class StaticFiles {
   constructor(private readonly dirs: StaticDirs = defaultStaticDirs()) {}
@@ -52,7 +53,7 @@ export class StaticFiles {
   /** Serves the request if its path is one of ours; resolves false (nothing written) otherwise. */
   async handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
     if (pathname.startsWith('/sdk/')) {
-      return this.serve(req, res, this.dirs.sdk, pathname.slice(5), SDK_TYPES, (rel) => rel.endsWith('.js') || rel.endsWith('.js.map'));
+      return this.serve(req, res, this.dirs.sdk, pathname.slice(5), SDK_TYPES, (rel) => rel.endsWith('.js') || rel.endsWith('.js.map'), 'public, max-age=300', true);
     }
     if (pathname === '/demo' || pathname === '/demo/') return this.serve(req, res, this.dirs.demo, 'index.html', DEMO_TYPES, () => true, 'no-cache');
     if (pathname.startsWith('/demo/')) return this.serve(req, res, this.dirs.demo, pathname.slice(6), DEMO_TYPES, () => true);
@@ -67,6 +68,7 @@ export class StaticFiles {
     types: Record<string, string>,
     allowed: (rel: string) => boolean,
     cacheControl = 'public, max-age=300',
+    anyOrigin = false,
   ): Promise<boolean> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const type = types[extension(rel)];
@@ -81,19 +83,22 @@ export class StaticFiles {
     }
     if (!info.isFile()) return notFound(res);
     const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
-    const headers = {
+    const headers: Record<string, string> = {
       'content-type': type,
       'cache-control': cacheControl,
       etag,
       'last-modified': info.mtime.toUTCString(),
       'x-content-type-options': 'nosniff',
     };
+    // A page on another origin imports the SDK as a module script, which browsers fetch with CORS.
+    if (anyOrigin) headers['access-control-allow-origin'] = '*';
     if (req.headers['if-none-match'] === etag) {
       res.writeHead(304, headers);
       res.end();
       return true;
     }
-    res.writeHead(200, { ...headers, 'content-length': info.size });
+    headers['content-length'] = String(info.size);
+    res.writeHead(200, headers);
     if (req.method === 'HEAD') {
       res.end();
       return true;
