@@ -24,7 +24,8 @@ export interface WebSocketLike {
   onclose: ((ev: { code: number; reason: string }) => void) | null;
   onerror: ((ev: unknown) => void) | null;
 }
-export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+/** A WebSocket class: the browser's `WebSocket`, or `ws`'s default export in Node (instances must fit WebSocketLike). */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => object;
 
 /** The SDK's own timers (backoff, acks, request timeouts): injectable so tests drive time. */
 export interface Timers {
@@ -274,7 +275,7 @@ export class Switchboard extends Emitter<SwitchboardEvents> {
     if (token) url.searchParams.set('token', token);
     let ws: WebSocketLike;
     try {
-      ws = new this.opts.WebSocket(url.toString());
+      ws = new this.opts.WebSocket(url.toString()) as WebSocketLike;
     } catch (err) {
       return this.socketFailed(1006, (err as Error)?.message ?? String(err));
     }
