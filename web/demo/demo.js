@@ -6,8 +6,8 @@ import { connect, SwitchboardError } from '/sdk/switchboard.js';
 
 const CHANNELS = ['chat', 'file'];
 const CHUNK = 16 * 1024; // what every browser's SCTP stack takes in one message
-const HIGH_WATER = 1024 * 1024; // stop queuing on a data channel above this…
-const LOW_WATER = 256 * 1024; // …and go on below this
+const HIGH_WATER = 256 * 1024; // stop queuing on a data channel above this…
+const LOW_WATER = 64 * 1024; // …and go on below this
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -20,6 +20,10 @@ const demo = { sb: undefined, room: undefined, call: undefined, stream: undefine
 window.demo = demo;
 
 const log = (type, detail = {}) => demo.events.push({ type, at: Date.now(), ...detail });
+const STATUS = { idle: '', connecting: 'Connecting…', open: 'Connected', reconnecting: 'Reconnecting…', closed: 'Disconnected' };
+/** Set once the user leaves (or the call ends): a close is expected then, not news. */
+let leaving = false;
+let audioCtx;
 
 // ---------------------------------------------------------------------------------------------
 // Lobby: without ?room= and ?name=, ask for them (the URL then says it all: share it).
@@ -137,7 +141,9 @@ async function getMedia() {
   return undefined;
 }
 
-const hasTrack = (kind) => Boolean(demo.stream?.getTracks().some((t) => t.kind === kind && t.enabled));
+function hasTrack(kind) {
+  return Boolean(demo.stream?.getTracks().some((t) => t.kind === kind && t.enabled));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Peers: one tile, one pair of data channels each
@@ -237,7 +243,9 @@ function setPeerName(entry) {
   entry.tile.querySelector('.avatar').dataset.initial = initial(n);
 }
 
-const initial = (name) => (name.trim()[0] || '?').toUpperCase();
+function initial(name) {
+  return (name.trim()[0] || '?').toUpperCase();
+}
 
 function layout() {
   const n = $('grid').children.length;
@@ -362,22 +370,33 @@ function sendFile(file) {
   }
 }
 
+/** Sends one file; progress counts what has left the channel's buffer (sent, not just queued). */
 async function pushFile(channel, file, id, onProgress) {
   channel.send(JSON.stringify({ kind: 'file-start', id, name: file.name, size: file.size, mime: file.type }));
   let offset = 0;
   const BLOCK = 1024 * 1024;
+  const gone = () => Math.max(0, offset - channel.bufferedAmount);
   while (offset < file.size) {
     const block = new Uint8Array(await file.slice(offset, offset + BLOCK).arrayBuffer());
     for (let i = 0; i < block.byteLength; i += CHUNK) {
       if (channel.readyState !== 'open') throw new Error('the connection closed');
-      if (channel.bufferedAmount > HIGH_WATER) await drained(channel);
+      if (channel.bufferedAmount > HIGH_WATER) {
+        await drained(channel);
+        onProgress(gone());
+      }
       const chunk = block.subarray(i, i + CHUNK);
       channel.send(chunk);
       offset += chunk.byteLength;
-      onProgress(offset);
     }
   }
   channel.send(JSON.stringify({ kind: 'file-end', id }));
+  // the tail: follow the buffer down to empty
+  while (channel.bufferedAmount > 0 && channel.readyState === 'open') {
+    onProgress(gone());
+    await new Promise((r) => window.setTimeout(r, 50));
+  }
+  if (channel.readyState !== 'open') throw new Error('the connection closed');
+  onProgress(file.size);
 }
 
 function drained(channel) {
@@ -512,8 +531,6 @@ function formatBytes(n) {
 // ---------------------------------------------------------------------------------------------
 // Controls, status, toasts
 
-let leaving = false;
-
 function wireControls() {
   $('toggle-mic').onclick = () => toggleTrack('audio', $('toggle-mic'), 'microphone');
   $('toggle-cam').onclick = () => toggleTrack('video', $('toggle-cam'), 'camera');
@@ -573,7 +590,6 @@ function setSide(open) {
   if (open) $('unread').hidden = true;
 }
 
-const STATUS = { idle: '', connecting: 'Connecting…', open: 'Connected', reconnecting: 'Reconnecting…', closed: 'Disconnected' };
 function setStatus(state) {
   const el = $('status');
   el.dataset.state = state;
@@ -619,7 +635,6 @@ function ended(title, detail) {
 }
 
 /** A green ring around whoever is talking (an AnalyserNode on their audio; cheap, ~10 checks/s). */
-let audioCtx;
 function watchSpeaking(tile, stream) {
   if (!stream.getAudioTracks().length || typeof AudioContext === 'undefined') return undefined;
   try {
