@@ -60,6 +60,7 @@ async function start() {
   $('room-title').hidden = false;
   $('room-name').textContent = roomName;
   if (window.matchMedia('(min-width: 861px)').matches) setSide(true);
+  new ResizeObserver(() => layout()).observe($('grid'));
   setLocalName();
   wireControls();
   setStatus('connecting');
@@ -212,7 +213,7 @@ function offerUnmute(entry) {
   if (entry.tile.querySelector('.unmute')) return;
   const b = document.createElement('button');
   b.className = 'unmute';
-  b.textContent = '🔇 Click to hear';
+  b.textContent = 'Click to hear';
   b.onclick = () => {
     entry.video.muted = false;
     void entry.video.play();
@@ -247,9 +248,24 @@ function initial(name) {
   return (name.trim()[0] || '?').toUpperCase();
 }
 
+/**
+ * Sizes the tiles like a video-call app does: tries every column count and keeps the one that gives
+ * the largest tiles that all fit the stage (16:9, or 3:4 on a portrait stage such as a phone).
+ */
 function layout() {
-  const n = $('grid').children.length;
-  $('grid').dataset.count = n > 9 ? 'many' : String(n);
+  const grid = $('grid');
+  const n = grid.children.length;
+  const { width: W, height: H } = grid.getBoundingClientRect();
+  if (!W || !H) return;
+  const gap = 12;
+  const ratio = W < H ? 3 / 4 : 16 / 9;
+  let best = 0;
+  for (let cols = 1; cols <= n; cols++) {
+    const rows = Math.ceil(n / cols);
+    best = Math.max(best, Math.min((W - gap * (cols - 1)) / cols, ((H - gap * (rows - 1)) / rows) * ratio));
+  }
+  grid.style.setProperty('--tile-w', `${Math.floor(best)}px`);
+  grid.style.setProperty('--ratio', String(ratio));
 }
 
 function updateCount() {
