@@ -307,7 +307,7 @@ export class Switchboard extends Emitter<SwitchboardEvents> {
       // A replayed frame we already had (never doubled), then acks by count or interval.
       if (f.seq <= this.lastSeq) return;
       this.lastSeq = f.seq;
-      if (this.probe) this.probe.replayed++;
+      if (this.probe && f.re !== this.probe.id) this.probe.replayed++;
       this.scheduleAck();
     }
     this.dispatch(f);
@@ -422,7 +422,8 @@ export class Switchboard extends Emitter<SwitchboardEvents> {
       this.attempt++;
     }
     this.goawayPending = false;
-    this.reconnectTimer = this.opts.timers.setTimeout(() => void this.open(), delay);
+    if (delay === 0) void this.open();
+    else this.reconnectTimer = this.opts.timers.setTimeout(() => void this.open(), delay);
   }
 
   private finish(code: number, reason: string, startError?: SwitchboardError): void {

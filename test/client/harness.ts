@@ -53,6 +53,8 @@ export interface Proxy {
   refuse: boolean;
   /** While true, bytes from the client are swallowed (the server never gets them). */
   hold: boolean;
+  /** While true, bytes from the server are swallowed (the client never gets them). */
+  holdDown: boolean;
   close(): Promise<void>;
 }
 
@@ -78,7 +80,9 @@ export async function startProxy(targetPort: number): Promise<Proxy> {
     client.on('data', (d: Buffer) => {
       if (!proxy.hold) upstream.write(d);
     });
-    upstream.pipe(client);
+    upstream.on('data', (d: Buffer) => {
+      if (!proxy.holdDown) client.write(d);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
@@ -90,6 +94,7 @@ export async function startProxy(targetPort: number): Promise<Proxy> {
     },
     refuse: false,
     hold: false,
+    holdDown: false,
     cut() {
       const n = pairs.size;
       for (const [a, b] of [...pairs]) {
