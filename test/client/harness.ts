@@ -134,3 +134,12 @@ export function next<T = unknown>(em: { once(t: never, fn: never): unknown }, ty
     });
   });
 }
+
+/** The promise, or a failure after guardMs (turns a hang into a failure; no test asserts timings). */
+export function within<T>(p: Promise<T>, what: string, guardMs = 5000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), guardMs);
+  });
+  return Promise.race([p, guard]).finally(() => clearTimeout(timer));
+}

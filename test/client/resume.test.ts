@@ -3,7 +3,7 @@ import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import { SwitchboardError, type Switchboard } from 'switchboard/client';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect as raw, type Frame, type TestClient } from '../helpers/ws.js';
-import { manualTimers, next, open as openSdk, record, recordingWebSocket, startProxy, tick, until, type Proxy, type RecordedSocket } from './harness.js';
+import { manualTimers, next, open as openSdk, record, recordingWebSocket, startProxy, tick, until, within, type Proxy, type RecordedSocket } from './harness.js';
 
 /**
  * Reconnect and resume over real sockets: the SDK's connection runs through a TCP proxy the test
@@ -126,7 +126,7 @@ describe('reconnect and resume', () => {
     }
     const meanwhile = room.broadcast('made while away');
     clock.advance(250 * 1.5);
-    await meanwhile;
+    await within(meanwhile, 'the broadcast made while away');
     assert.deepEqual(await w.c.next('broadcast'), { type: 'broadcast', room: 'resume', from: sb.peerId, data: 'made while away' });
     await until(() => lifecycle.length > 0, 'resumed');
     assert.deepEqual(lifecycle, [{ type: 'resumed', payload: { replayed: 5 } }]);
@@ -152,8 +152,8 @@ describe('reconnect and resume', () => {
     proxy.hold = false;
     await cut(srv, proxy, sb);
     clock.advance(375);
-    await signal;
-    assert.equal((await join).name, 'second');
+    await within(signal, 'the re-sent signal');
+    assert.equal((await within(join, 'the re-sent join')).name, 'second');
     const relayed = await w.c.next('signal');
     assert.equal(relayed.data, 'sent into the void');
     await sync(w.c);
@@ -179,7 +179,7 @@ describe('reconnect and resume', () => {
     await cut(srv, proxy, sb);
     proxy.holdDown = false;
     clock.advance(375);
-    await signal;
+    await within(signal, 'the replayed ack');
     await until(() => sb.state === 'open', 'resumed');
     await sb.ping();
     await sync(w.c);
