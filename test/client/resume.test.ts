@@ -209,7 +209,7 @@ describe('reconnect and resume', () => {
     sb.close();
   });
 
-  test('session lost (the resume window passed): session-lost with the resumeError, then the rooms are rejoined with the same name and meta', async () => {
+  test('session lost (the resume window passed): session-lost with the resumeError, the rooms rejoined with the same name and meta, then what waited is sent', async () => {
     const { clock, timers } = manualTimers();
     const sb = await open(proxy.url(), { timers });
     const room = await sb.join('lost', { name: 'Ann', meta: { camera: true } });
@@ -222,8 +222,11 @@ describe('reconnect and resume', () => {
     srv.clock.advance(30_000); // resume.windowMs
     const left = await w.c.next('peer-left');
     assert.deepEqual(left, { type: 'peer-left', room: 'lost', peerId: previousPeerId, reason: 'disconnect' });
+    const during = room.broadcast('made while the session was lost');
     clock.advance(375);
     const joined = await w.c.next('peer-joined');
+    await within(during, 'the broadcast made meanwhile, sent after the rejoin');
+    assert.deepEqual(await w.c.next('broadcast'), { type: 'broadcast', room: 'lost', from: sb.peerId, data: 'made while the session was lost' });
     assert.notEqual(sb.peerId, previousPeerId);
     assert.deepEqual(joined.peer, { peerId: sb.peerId, name: 'Ann', meta: { camera: true } });
     await until(() => events.length === 2, 'session-lost and rejoined');
