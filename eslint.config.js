@@ -15,4 +15,19 @@ export default tseslint.config(
       eqeqeq: ['error', 'smart'],
     },
   },
+  {
+    // The demo page's plain ESM runs in browsers.
+    files: ['web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window', 'document', 'navigator', 'location', 'history', 'performance', 'crypto', 'localStorage', 'sessionStorage',
+          'fetch', 'URLSearchParams', 'Blob', 'File', 'FileReader', 'TextEncoder', 'TextDecoder', 'AbortController', 'Event', 'CustomEvent', 'EventTarget',
+          'HTMLElement', 'HTMLVideoElement', 'MediaStream', 'RTCPeerConnection', 'WebSocket', 'queueMicrotask', 'requestAnimationFrame', 'cancelAnimationFrame',
+          'structuredClone', 'alert', 'confirm', 'getComputedStyle', 'matchMedia', 'ResizeObserver', 'IntersectionObserver', 'MutationObserver', 'Intl', 'Image', 'atob', 'btoa',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

@@ -26,6 +26,7 @@ import { FrameLimiter } from '../security/frame-limiter.js';
 import { refuseUpgrade, sendJson, sendText } from './http.js';
 import { buildGates, type UpgradeGate } from './gates.js';
 import { PathRouter } from './routes.js';
+import { StaticFiles } from './static.js';
 import { AddressBuckets } from '../security/address-buckets.js';
 
 /** After the drain window, how long (real time) closed sockets get to finish their close handshake. */
@@ -83,6 +84,8 @@ export class SwitchboardServer {
   private deps: ConnectionDeps | undefined;
   /** The 'close' listener of every TCP socket: one function, `this` is the socket. */
   private readonly socketClosed: (this: Socket) => void;
+  /** GET /sdk/* (the browser SDK) and /demo (the demo page). */
+  private readonly statics = new StaticFiles();
 
   constructor(config: Config, deps: ServerDeps = {}) {
     this.config = config;
@@ -387,6 +390,7 @@ export class SwitchboardServer {
             return sendText(res, 200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
         }
       }
+      if (await this.statics.handle(req, res, url.pathname)) return;
       const hit = routes.get(req.method ?? 'GET')?.match(url.pathname);
       if (hit?.value.creates && !this.httpCreations.take(this.clientAddress(req))) {
         return sendJson(res, 429, { error: 'too many rooms created from your address; slow down' });

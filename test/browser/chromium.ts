@@ -10,8 +10,11 @@ if (!chromiumAvailable) {
   process.stderr.write('\n*** SKIPPING browser tests: /usr/bin/chromium is missing. Install it with `apt-get install chromium`. ***\n\n');
 }
 
-/** Headless Chromium with the flags this machine needs (see shared/TOOLING.md); a fresh profile each launch. */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Headless Chromium with the flags this machine needs (see shared/TOOLING.md); a fresh profile each
+ * launch. `fakeMedia`: a fake camera and microphone that getUserMedia grants without asking.
+ */
+export function launchChromium(opts: { fakeMedia?: boolean } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -25,6 +28,7 @@ export function launchChromium(): Promise<Browser> {
       '--disable-sync',
       '--disable-features=WebRtcHideLocalIpsWithMdns',
       '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+      ...(opts.fakeMedia ? ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'] : []),
     ],
   });
 }

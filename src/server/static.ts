@@ -1,0 +1,130 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { join, sep } from 'node:path';
+
+/** Where the files come from: the compiled SDK and the demo page (defaults: this package's own). */
+export interface StaticDirs {
+  /** The compiled browser SDK, served under /sdk/ (default: dist/client). */
+  sdk: string;
+  /** The demo page, served at /demo (default: web/demo). */
+  demo: string;
+}
+
+/** Resolved from this file's place in dist/src/server/, so it works from a checkout and from the package. */
+export function defaultStaticDirs(): StaticDirs {
+  return {
+    sdk: fileURLToPath(new URL('../../client/', import.meta.url)),
+    demo: fileURLToPath(new URL('../../../web/demo/', import.meta.url)),
+  };
+}
+
+const SDK_TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+};
+const DEMO_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+};
+
+/**
+ * One or more path segments of letters, digits, `_`, `-` and inner dots: no `..`, no hidden files, no
+ * backslashes or encoded separators (the path is matched before any decoding, so `%2e%2e` is just
+ * an unknown name). The resolved path is checked to stay inside its root as well.
+ */
+const SAFE_PATH = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*(?:\/[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)*$/;
+
+/**
+ * GET/HEAD `/sdk/<file>` (the browser SDK: `.js` and `.js.map` from dist/client) and `/demo`,
+ * `/demo/<asset>` (the demo page). Files are read from disk per request (they are small, and a
+ * rebuild shows at once); the ETag is made from size and mtime, so a revalidation costs one stat.
+ * The demo's page itself is `no-cache` (always revalidated), everything else cacheable for 5 min.
+ * The SDK is public code, readable from any origin (`Access-Control-Allow-Origin: *`).
+ */
+export class StaticFiles {
+  constructor(private readonly dirs: StaticDirs = defaultStaticDirs()) {}
+
+  /** Serves the request if its path is one of ours; resolves false (nothing written) otherwise. */
+  async handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
+    if (pathname.startsWith('/sdk/')) {
+      return this.serve(req, res, this.dirs.sdk, pathname.slice(5), SDK_TYPES, (rel) => rel.endsWith('.js') || rel.endsWith('.js.map'), 'public, max-age=300', true);
+    }
+    if (pathname === '/demo' || pathname === '/demo/') return this.serve(req, res, this.dirs.demo, 'index.html', DEMO_TYPES, () => true, 'no-cache');
+    if (pathname.startsWith('/demo/')) return this.serve(req, res, this.dirs.demo, pathname.slice(6), DEMO_TYPES, () => true);
+    return false;
+  }
+
+  private async serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    root: string,
+    rel: string,
+    types: Record<string, string>,
+    allowed: (rel: string) => boolean,
+    cacheControl = 'public, max-age=300',
+    anyOrigin = false,
+  ): Promise<boolean> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    const type = types[extension(rel)];
+    if (!SAFE_PATH.test(rel) || !type || !allowed(rel)) return notFound(res);
+    const file = join(root, rel);
+    if (!file.startsWith(root.endsWith(sep) ? root : root + sep)) return notFound(res);
+    let info;
+    try {
+      info = await stat(file);
+    } catch {
+      return notFound(res);
+    }
+    if (!info.isFile()) return notFound(res);
+    const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+    const headers: Record<string, string> = {
+      'content-type': type,
+      'cache-control': cacheControl,
+      etag,
+      'last-modified': info.mtime.toUTCString(),
+      'x-content-type-options': 'nosniff',
+    };
+    // A page on another origin imports the SDK as a module script, which browsers fetch with CORS.
+    if (anyOrigin) headers['access-control-allow-origin'] = '*';
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, headers);
+      res.end();
+      return true;
+    }
+    headers['content-length'] = String(info.size);
+    res.writeHead(200, headers);
+    if (req.method === 'HEAD') {
+      res.end();
+      return true;
+    }
+    await new Promise<void>((resolve) => {
+      const stream = createReadStream(file);
+      stream.on('error', () => {
+        res.destroy();
+        resolve();
+      });
+      stream.on('end', resolve);
+      stream.pipe(res);
+    });
+    return true;
+  }
+}
+
+/** `.js`, `.map`, `.html`…: the last dot's suffix (so `switchboard.js.map` is `.map`). */
+function extension(rel: string): string {
+  const dot = rel.lastIndexOf('.');
+  return dot < 0 ? '' : rel.slice(dot);
+}
+
+function notFound(res: ServerResponse): true {
+  const body = JSON.stringify({ error: 'not found' });
+  res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
+  return true;
+}
