@@ -252,3 +252,54 @@ test('stop cancels every timer it started', async () => {
   await hub.stop();
   assert.equal(clock.pending, 0);
 });
+
+test('resume, on the injected clock: a detached session keeps its rooms for the window, then ends with disconnect; a heartbeat-dead one detaches', async () => {
+  const clock = new ManualClock();
+  // A heartbeat slower than the window, so only the window ends sessions here (until its own part).
+  const hub = new Hub({ backplane: new MemoryBackplane('n1'), clock, config: { ...config, heartbeat: { intervalMs: 20_000, timeoutMs: 60_000 }, resume: { windowMs: 10_000, maxBufferBytes: 1000 } } });
+  await hub.start();
+  const open = (resumable: boolean) => {
+    const p = { events: [] as HubEvent[], pings: 0, closes: [] as CloseReason[] } as Peer;
+    p.s = hub.openSession({ dialect: 'test', namespace: 'ns', link: { ping: () => p.pings++, close: (r) => p.closes.push(r) }, sink: (e) => p.events.push(e), address: undefined, resumable });
+    return p;
+  };
+  const a = open(true);
+  const b = open(false);
+  await hub.join(a.s, 'r');
+  await hub.join(b.s, 'r');
+  // Seq continuity: every recorded frame takes the next number.
+  assert.deepEqual([hub.record(a.s, 'f1'), hub.record(a.s, 'f2'), hub.record(a.s, 'f3')], [1, 2, 3]);
+  assert.equal(hub.record(b.s, 'x'), undefined, 'a session that is not resumable numbers nothing');
+  hub.detach(a.s);
+  assert.equal(a.s.attached, false);
+  clock.advance(9_999);
+  await settle();
+  assert.equal(hub.sessions.has(a.s.id), true);
+  assert.deepEqual(b.events.filter((e) => e.type === 'peer-left'), [], 'no peer-left inside the window');
+  const token = a.s.resume!.tokens[0]!;
+  clock.advance(1);
+  await settle();
+  assert.equal(hub.sessions.has(a.s.id), false);
+  assert.deepEqual(b.events.filter((e) => e.type === 'peer-left'), [{ type: 'peer-left', room: 'r', peerId: a.s.id, reason: 'disconnect' }]);
+  const late = hub.resume(token, 3, { ping() {}, close() {} }, () => {}, undefined);
+  assert.deepEqual(late, { ok: false, error: 'session-expired' });
+
+  // The heartbeat declares a resumable session dead: its link is closed (timeout), it waits.
+  const c = open(true);
+  await hub.join(c.s, 'r');
+  clock.advance(70_000);
+  await settle();
+  assert.deepEqual(c.closes, ['timeout']);
+  assert.equal(c.s.attached, false);
+  assert.equal(hub.sessions.has(c.s.id), true);
+  const back = hub.resume(c.s.resume!.tokens[0]!, 0, { ping() {}, close() {} }, () => {}, undefined);
+  assert.equal(back.ok, true);
+  assert.equal(c.s.attached, true);
+  // Overflow while detached ends it: the buffer holds 1000 bytes.
+  hub.detach(c.s);
+  assert.equal(typeof hub.record(c.s, 'x'.repeat(600)), 'number');
+  assert.equal(hub.record(c.s, 'y'.repeat(600)), undefined);
+  await settle();
+  assert.equal(hub.sessions.has(c.s.id), false);
+  await hub.stop();
+});
