@@ -1,6 +1,6 @@
 /**
  * Switchboard under test: the library entry, default configuration, silent logs — except the
- * per-client abuse limits, which are lifted: every benchmark client comes from 127.0.0.1 and each
+ * per-client abuse limits (and the per-address room quota), which are lifted: every benchmark client comes from 127.0.0.1 and each
  * sends thousands of messages per second, which is exactly what those limits exist to refuse. The
  * limiter's per-frame bookkeeping still runs (only its thresholds change). Keys are set only where
  * the build has them, so older builds can be measured too.
@@ -23,6 +23,8 @@ launch('switchboard', async () => {
   const config: Record<string, unknown> = { host: '127.0.0.1', port: 0, logLevel: 'silent' };
   if (has('rateLimits')) config.rateLimits = { messagesPerSecond: 0, joinsPerSecond: 0 };
   if (has('connections')) config.connections = { maxPerIp: 0 };
+  // Every benchmark client is 127.0.0.1: the per-address room quota would refuse the join storm.
+  if (has('rooms')) config.rooms = { maxPerAddress: 0 };
   if (redis) config.redis = { url: redis };
   const resumeMs = process.env.BENCH_SWITCHBOARD_RESUME_MS;
   if (resumeMs !== undefined && has('resume')) config.resume = { windowMs: Number(resumeMs) };
