@@ -5,7 +5,7 @@ import type { Browser } from 'playwright-core';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { chromiumSkip, launchChromium } from './chromium.js';
 import { openDemo, untilLive, type DemoTab } from './demo-tabs.js';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { startProxy, type Proxy } from '../helpers/tcp-proxy.js';
 
 /** Polls a condition in real time (the browser's media and the SDK's reconnect run on real clocks); the guard only turns a hang into a failure. */
 async function eventually<T>(f: () => Promise<T | undefined | false>, what: string, guardMs = 15_000): Promise<T> {
@@ -21,12 +21,12 @@ async function eventually<T>(f: () => Promise<T | undefined | false>, what: stri
 describe('the demo at /demo in real Chromium (fake camera and microphone)', { skip: chromiumSkip }, () => {
   let browser: Browser;
   let srv: TestServer;
-  let proxy: TcpProxy;
+  let proxy: Proxy;
   const tabs: DemoTab[] = [];
   before(async () => {
     browser = await launchChromium({ fakeMedia: true });
     srv = await startServer();
-    proxy = await startTcpProxy(srv.port);
+    proxy = await startProxy(srv.port);
   });
   after(async () => {
     await browser?.close();

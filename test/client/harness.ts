@@ -1,4 +1,3 @@
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { ManualClock, type Timer } from '../../src/core/clock.js';
 import { connect, type ConnectOptions, type Switchboard, type Timers, type WebSocketConstructor } from 'switchboard/client';
@@ -42,75 +41,7 @@ export function recordingWebSocket(): { WS: WebSocketConstructor; sockets: Recor
 }
 export type RecordedSocket = WebSocket & { sent: Record<string, unknown>[]; url: string };
 
-export interface Proxy {
-  port: number;
-  url(path?: string): string;
-  /** Connections accepted and forwarded so far. */
-  readonly accepted: number;
-  /** Destroys every open connection on both sides; resolves once the server side is gone. */
-  cut(): number;
-  /** While true, new connections are destroyed at once (the client sees 1006). */
-  refuse: boolean;
-  /** While true, bytes from the client are swallowed (the server never gets them). */
-  hold: boolean;
-  /** While true, bytes from the server are swallowed (the client never gets them). */
-  holdDown: boolean;
-  close(): Promise<void>;
-}
-
-export async function startProxy(targetPort: number): Promise<Proxy> {
-  const pairs = new Set<[Socket, Socket]>();
-  let accepted = 0;
-  const server: Server = createServer((client) => {
-    if (proxy.refuse) {
-      client.destroy();
-      return;
-    }
-    accepted++;
-    const upstream = createConnection({ port: targetPort, host: '127.0.0.1' });
-    const pair: [Socket, Socket] = [client, upstream];
-    pairs.add(pair);
-    const drop = () => {
-      pairs.delete(pair);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-    client.on('data', (d: Buffer) => {
-      if (!proxy.hold) upstream.write(d);
-    });
-    upstream.on('data', (d: Buffer) => {
-      if (!proxy.holdDown) client.write(d);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  const proxy: Proxy = {
-    port,
-    url: (path = '/v1') => `ws://127.0.0.1:${port}${path}`,
-    get accepted() {
-      return accepted;
-    },
-    refuse: false,
-    hold: false,
-    holdDown: false,
-    cut() {
-      const n = pairs.size;
-      for (const [a, b] of [...pairs]) {
-        a.destroy();
-        b.destroy();
-      }
-      pairs.clear();
-      return n;
-    },
-    close() {
-      proxy.cut();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-  return proxy;
-}
+export { startProxy, type Proxy } from '../helpers/tcp-proxy.js';
 
 /** Records every event of the given kinds an emitter emits, in order. */
 export function record<E extends object>(em: { on<K extends keyof E>(t: K, fn: (p: E[K]) => void): () => void }, kinds: (keyof E)[]): { type: keyof E; payload: unknown }[] {
