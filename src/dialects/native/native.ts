@@ -213,13 +213,26 @@ class NativeLine implements DialectHandler {
   }
 
   private render(ev: HubEvent): void {
-    if (ev.type === 'signal' && ev.raw !== undefined) return this.out('signal', relayText(ev, ev.raw));
+    if (ev.type === 'signal' && ev.raw !== undefined) return this.relay(ev, ev.raw, relayText(ev, ev.raw));
     if (ev.type === 'broadcast' && ev.raw !== undefined) {
       let text = this.v.broadcastTexts.get(ev);
       if (text === undefined) this.v.broadcastTexts.set(ev, (text = relayText(ev, ev.raw)));
-      return this.out('broadcast', text);
+      return this.relay(ev, ev.raw, text);
     }
     this.send(ev);
+  }
+
+  /**
+   * A relay: like `out`, but the numbered text is built around `raw` with its seq in place, never
+   * as `withSeq` of the kept text: slicing that text (a rope around the client's bytes) would copy
+   * the whole frame once more before the socket copies it again.
+   */
+  private relay(ev: { type: 'signal' | 'broadcast'; from: string; room: string }, raw: string, text: string): void {
+    const s = this.session;
+    if (!s.resume || s.resume.durable) return this.out(ev.type, text);
+    const seq = this.ctx.hub.record(s, text);
+    if (seq === undefined || !s.attached) return;
+    (this.v.lines.get(s) ?? this).conn.sendRaw(ev.type, relayText(ev, raw, seq));
   }
 
   /** Every frame after the welcome: numbered and kept when the session is resumable. */
@@ -417,12 +430,6 @@ function rawData(text: string): string | undefined {
   return span && text.slice(span[0], span[1]);
 }
 
-/**
- * A relay frame around the sender's own `data` text. Every byte outside `raw` is written here from
- * the server's state; nothing else of the client's frame (its `to`, `id`, a forged `from`, `room`
- * or `type`, extra fields) is copied. `raw` is one complete JSON value (it was a member of a document
- * JSON.parse accepted), so it cannot close the object early or add keys.
- */
 /** A frame with its seq first: `{"seq":N,` and the rest of the rendered frame. */
 function withSeq(seq: number, text: string): string {
   return `{"seq":${seq},${text.slice(1)}`;
@@ -433,6 +440,14 @@ function frameType(text: string): string {
   return text.slice(9, text.indexOf('"', 9));
 }
 
-function relayText(ev: { type: 'signal' | 'broadcast'; from: string; room: string }, raw: string): string {
-  return `{"type":"${ev.type}","from":${JSON.stringify(ev.from)},"room":${JSON.stringify(ev.room)},"data":${raw}}`;
+/**
+ * A relay frame around the sender's own `data` text. Every byte outside `raw` is written here from
+ * the server's state; nothing else of the client's frame (its `to`, `id`, a forged `from`, `room`
+ * or `type`, extra fields) is copied. `raw` is one complete JSON value (it was a member of a document
+ * JSON.parse accepted), so it cannot close the object early or add keys. With `seq`, the frame is
+ * numbered (`{"seq":N,"type":…`), exactly as `withSeq` would number the unnumbered text.
+ */
+function relayText(ev: { type: 'signal' | 'broadcast'; from: string; room: string }, raw: string, seq?: number): string {
+  const head = seq === undefined ? '{' : `{"seq":${seq},`;
+  return `${head}"type":"${ev.type}","from":${JSON.stringify(ev.from)},"room":${JSON.stringify(ev.room)},"data":${raw}}`;
 }
