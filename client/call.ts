@@ -233,6 +233,11 @@ export class CallPeer extends Emitter<CallPeerEvents> {
 
   private async negotiate(iceRestart = false): Promise<void> {
     const pc = this.pc;
+    // The first offer is the impolite side's: both sides create their connection at once, so the
+    // polite one waits for that offer instead of crossing it. Perfect Negotiation would settle the
+    // glare, but Chromium sometimes never gathers a candidate again after the polite side rolls its
+    // first offer back (its connection stays `new`). Once described, either side offers as needed.
+    if (this.polite && !iceRestart && !pc.remoteDescription) return;
     try {
       this.makingOffer = true;
       const offer = await pc.createOffer(iceRestart ? { iceRestart } : undefined);

@@ -8,9 +8,9 @@ import { manualTimers, open, record, startProxy, until, type Proxy } from './har
 /**
  * The mesh-call helper with real WebRTC peers (libwebrtc through @roamhq/wrtc), signaling through
  * Switchboard: every member connects to every other with Perfect Negotiation. Both sides of each
- * pair create their connection (and its negotiated data channels) at once, so each pair starts with
- * crossing offers: glare, resolved by the polite/impolite roles. Then one member's signaling socket
- * is cut: its calls go on, and a newcomer still reaches it.
+ * pair create their connection (and its negotiated data channels) at once; the impolite side makes
+ * the first offer and the polite one answers it (docs/client.md: why the polite side waits). Then one
+ * member's signaling socket is cut: its calls go on, and a newcomer still reaches it.
  */
 
 const FAR = { heartbeat: { intervalMs: 1_000_000_000, timeoutMs: 2_000_000_000 } };
@@ -69,7 +69,7 @@ describe('room.call(): Perfect Negotiation over Switchboard with real peers', ()
     await srv.close();
   });
 
-  test('three members connect pairwise through glare; a dropped signaling socket resumes and the calls go on; a fourth member still connects to it', async () => {
+  test('three members connect pairwise (both sides create their connection at once); a dropped signaling socket resumes and the calls go on; a fourth member still connects to it', async () => {
     const { clock, timers } = manualTimers();
     const ann = await member(proxy.url(), 'Ann', { timers });
     members.push(ann);
