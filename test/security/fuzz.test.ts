@@ -142,6 +142,18 @@ describe('fuzzing every dialect', () => {
     raw.length = 0;
   }
 
+  /** Sends one frame from the fuzzer and returns what each side received for it (after a round trip on both). */
+  async function exchange(fuzzer: Member, partner: Member, text: string): Promise<{ toFuzzer: Frame[]; toPartner: Frame[] }> {
+    fuzzer.c.ws.send(text);
+    await wsSync(fuzzer.c);
+    await wsSync(partner.c);
+    const toFuzzer = fuzzer.c.take();
+    const toPartner = partner.c.take();
+    fuzzer.c.raw.length = 0;
+    partner.c.raw.length = 0;
+    return { toFuzzer, toPartner };
+  }
+
   const targets = [...Object.keys(VOCAB), 'catch-all'];
   let totalFrames = 0;
 
@@ -203,14 +215,8 @@ describe('fuzzing every dialect', () => {
         fc.asyncProperty(nested, async (payload) => {
           const { text, base } = d.relay(partner, payload.text);
           const depth = base + payload.depth;
-          fuzzer.c.ws.send(text);
           totalFrames++;
-          await wsSync(fuzzer.c);
-          await wsSync(partner.c);
-          const toFuzzer = fuzzer.c.take();
-          const toPartner = partner.c.take();
-          fuzzer.c.raw.length = 0;
-          partner.c.raw.length = 0;
+          const { toFuzzer, toPartner } = await exchange(fuzzer, partner, text);
           if (depth > MAX_DEPTH) {
             const refusal = d.refusal(TOO_DEEP);
             assert.deepEqual(toFuzzer, refusal ? [refusal] : [], `${name}: depth ${depth} is refused`);
@@ -255,14 +261,8 @@ describe('fuzzing every dialect', () => {
         fc.asyncProperty(spoof, async ({ outer, payload, extra }) => {
           const relay = d.relay(partner, payload, outer).text;
           const text = extra ? `${relay.slice(0, -1)}${extra}}` : relay;
-          fuzzer.c.ws.send(text);
           totalFrames++;
-          await wsSync(fuzzer.c);
-          await wsSync(partner.c);
-          const toFuzzer = fuzzer.c.take();
-          const toPartner = partner.c.take();
-          fuzzer.c.raw.length = 0;
-          partner.c.raw.length = 0;
+          const { toFuzzer, toPartner } = await exchange(fuzzer, partner, text);
           for (const f of toPartner) assert.ok(d.isRelay(f), `${name}: the partner got a frame that is not a relay: ${JSON.stringify(f).slice(0, 200)} (sent ${text.slice(0, 200)})`);
           if (outer !== undefined) {
             assert.deepEqual(toPartner, [], `${name}: a relay typed ${outer} reaches nobody`);
