@@ -145,6 +145,22 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    admin: Type.Object(
+      {
+        token: Type.String({ default: '', description: 'Bearer token of the dashboard (`/dashboard`) and the admin API (`/admin/v1/`): requests then need `Authorization: Bearer <token>` (or, with `auth` on, a JWT with the `admin` permission). Empty, and with `auth` off: they answer only to loopback clients, never through a proxy (docs/operations.md).' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    webhooks: Type.Object(
+      {
+        url: Type.String({ default: '', description: 'Lifecycle webhooks (`room.started`, `room.finished`, `peer.joined`, `peer.left`) are POSTed here, signed per Standard Webhooks, each once per cluster and in order per room (docs/operations.md). Empty: off.' }),
+        secret: Type.String({ default: '', description: 'Signing secret of `webhooks.url`: `whsec_` then base64 of 24 to 64 random bytes (Standard Webhooks). Required with `webhooks.url`.' }),
+        timeoutMs: Count(5_000, 'How long one webhook delivery may take before it counts as failed and is retried.'),
+        maxAttempts: Count(6, 'Attempts per event (the first and its retries, with exponential backoff from 1 s, the same `webhook-id` each time); then it is dropped, counted and logged.'),
+        maxQueue: Count(10_000, 'Events waiting for delivery, cluster-wide; past it new events are dropped, counted and logged.'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     heartbeat: Type.Object(
       {
         intervalMs: Count(20_000, 'How often every connection is probed (WebSocket ping; vc also gets its JSON ping).'),
@@ -414,6 +430,17 @@ function validateSecurity(cfg: Config): void {
     if (d && !d.supports.includes(policy)) {
       throw new ConfigError(`identity.dialects.${dialect}`, `${dialect} addresses peers by identity, so it cannot "${policy}" duplicates (use ${d.supports.join(' or ')})`);
     }
+  }
+  if (cfg.webhooks.url !== '' && !/^https?:\/\/[^\s]+$/i.test(cfg.webhooks.url)) {
+    throw new ConfigError('webhooks.url', `expected an http(s) URL, got ${JSON.stringify(cfg.webhooks.url)}`);
+  }
+  if (cfg.webhooks.url !== '' || cfg.webhooks.secret !== '') {
+    const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(cfg.webhooks.secret);
+    const bytes = m ? Buffer.from(m[1]!, 'base64').length : 0;
+    if (!m || bytes < 24 || bytes > 64) {
+      throw new ConfigError('webhooks.secret', cfg.webhooks.secret === '' ? 'required with webhooks.url: `whsec_` then base64 of 24 to 64 random bytes' : 'must be `whsec_` then base64 of 24 to 64 random bytes (Standard Webhooks)');
+    }
+    if (cfg.webhooks.url === '') throw new ConfigError('webhooks.url', 'webhooks.secret is set but webhooks.url is empty');
   }
   if ((cfg.turn.secret === '') !== (cfg.turn.urls.length === 0)) {
     throw new ConfigError(cfg.turn.secret ? 'turn.urls' : 'turn.secret', 'turn.secret and turn.urls must be set together');
