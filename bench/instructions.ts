@@ -15,6 +15,7 @@
  *   --messages=1000,3000         N1,N2
  *   --rate=50                    messages/s (valgrind runs the server ~50× slower)
  *   --switchboard=PATH           another build's dist/src/index.js (A/B)
+ *   --resume-ms=N                Switchboard's resume.windowMs (default: the server's, 30000; 0: resume off)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -71,6 +72,7 @@ export async function main(argv: string[]): Promise<number> {
     else if (k === '--messages') [n1, n2] = v.split(',').map(Number) as [number, number];
     else if (k === '--rate') rate = Number(v);
     else if (k === '--switchboard') env.BENCH_SWITCHBOARD_MODULE = resolve(v);
+    else if (k === '--resume-ms' && /^\d+$/.test(v)) env.BENCH_SWITCHBOARD_RESUME_MS = v;
     else {
       console.error(`bench:instructions: unknown argument "${a}"`);
       return 2;

@@ -36,6 +36,23 @@ interface Pair {
   /** Position in SCRIPT of the next message. */
   pos: number;
   seq: number;
+  /** Frames each side received since it last acknowledged (native `received`), a then b. */
+  unacked: [number, number];
+}
+
+/**
+ * Native clients acknowledge what they processed every this many frames, as the client SDK does by
+ * default (its `ackEvery`): the server then keeps little for a resume, as it would in production.
+ */
+export const ACK_EVERY = 32;
+
+/** The seq a Switchboard native frame starts with (`{"seq":N,…`); undefined for any other frame. */
+function leadingSeq(buf: Buffer): number | undefined {
+  if (buf.length < 9 || buf[0] !== 0x7b || buf[2] !== 0x73 || buf[3] !== 0x65 || buf[4] !== 0x71) return undefined;
+  let n = 0;
+  let i = 7;
+  for (; i < buf.length && buf[i]! >= 0x30 && buf[i]! <= 0x39; i++) n = n * 10 + buf[i]! - 0x30;
+  return i > 7 ? n : undefined;
 }
 
 export interface RawReceipt {
@@ -92,7 +109,7 @@ export class RelayDriver implements LoadDriver {
       throw err;
     });
     for (let p = 0; p < pairs; p++) {
-      const pair: Pair = { tag: this.opts.tagBase + p, a: clients[2 * p]!, b: clients[2 * p + 1]!, pos: 0, seq: 0 };
+      const pair: Pair = { tag: this.opts.tagBase + p, a: clients[2 * p]!, b: clients[2 * p + 1]!, pos: 0, seq: 0, unacked: [0, 0] };
       this.pairs.push(pair);
       for (const c of [pair.a, pair.b]) c.onLost = (why) => this.fail.fail(`${why} (pair ${pair.tag})`);
     }
@@ -167,6 +184,11 @@ export class RelayDriver implements LoadDriver {
     const now = this.clock();
     if (m.tag !== p.tag) return this.fail.fail(`misrouted: pair ${p.tag} received a message of pair ${m.tag}`);
     this.received++;
+    if (this.wire.protocol === 'native' && ++p.unacked[toA ? 0 : 1] >= ACK_EVERY) {
+      const seq = leadingSeq(buf);
+      p.unacked[toA ? 0 : 1] = 0;
+      if (seq !== undefined) (toA ? p.a : p.b).send(`{"type":"received","seq":${seq}}`);
+    }
     const every = this.opts.verifyEvery ?? 64;
     if (this.received % every === 0) this.verify(p, toA, buf);
     this.win.received(buf.length, now - m.sentAt);
