@@ -120,19 +120,29 @@ export class RelayDriver implements LoadDriver {
     }
   }
 
-  /** Both members of a pair join their own room (relays need a shared room). */
+  /**
+   * Both members of a pair join their own room (relays need a shared room), and the first has heard
+   * the second arrive: across nodes its node learns of the join a moment after the joiner does, and a
+   * signal sent before that would be refused (peer-not-found), as it would for any client that does
+   * not wait for `peer-joined`.
+   */
   private async joinPair(p: Pair): Promise<void> {
     const room = `${this.opts.name}-${p.tag}`;
-    for (const c of [p.a, p.b]) {
-      await new Promise<void>((resolve) => {
+    const frames = (c: Client, want: string) =>
+      new Promise<void>((resolve) => {
         c.onFrame = (buf) => {
           const f = JSON.parse(buf.toString()) as { type?: string };
-          if (f.type === 'joined') resolve();
+          if (f.type === want) resolve();
           else if (f.type === 'error') this.fail.fail(`join refused: ${buf.toString()}`);
         };
-        c.send(roomFrames.join(room));
       });
-    }
+    const aJoined = frames(p.a, 'joined');
+    p.a.send(roomFrames.join(room));
+    await aJoined;
+    const aHears = frames(p.a, 'peer-joined');
+    const bJoined = frames(p.b, 'joined');
+    p.b.send(roomFrames.join(room));
+    await Promise.all([aHears, bJoined]);
   }
 
   start(mode: StartMode): void {

@@ -24,6 +24,7 @@ export async function startTestRelay(onSignal: SignalHook = (_i, forward) => for
   const peers = new Map<string, WebSocket>();
   let n = 0;
   const waiters: { n: number; resolve: () => void }[] = [];
+  const rooms = new Map<string, string[]>();
   const http: Server = createServer();
   const wss = new WebSocketServer({ server: http });
   const relay: TestRelay = {
@@ -47,7 +48,13 @@ export async function startTestRelay(onSignal: SignalHook = (_i, forward) => for
     ws.on('close', () => peers.delete(id));
     ws.on('message', (data: Buffer) => {
       const msg = JSON.parse(data.toString()) as { type: string; to?: string; room?: string; from?: string };
-      if (msg.type === 'join') return ws.send(JSON.stringify({ type: 'joined', room: msg.room, peers: [] }));
+      if (msg.type === 'join') {
+        // The members already there hear the newcomer, as the native protocol says (the driver waits for it).
+        const there = rooms.get(msg.room!) ?? [];
+        for (const other of there) peers.get(other)?.send(JSON.stringify({ type: 'peer-joined', room: msg.room, peer: { peerId: id } }));
+        rooms.set(msg.room!, [...there, id]);
+        return ws.send(JSON.stringify({ type: 'joined', room: msg.room, peers: there.map((peerId) => ({ peerId })) }));
+      }
       if (msg.type !== 'signal') return;
       const index = relay.received++;
       for (const w of waiters.filter((x) => relay.received >= x.n)) {
