@@ -90,6 +90,11 @@ export class RedisLogs implements ClusterLogs {
     }
   }
 
+  /** Whether this node publishes its lines now. */
+  get publishing(): boolean {
+    return this.unpublish !== undefined;
+  }
+
   publishNow(): void {
     if (!this.source || this.unpublish) return;
     this.unpublish = this.source.subscribe((line) => this.publish(line));

@@ -946,8 +946,11 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const s = this.sessions.get(peerId);
     if (!s || s.closed) return false;
     s.log.info({}, 'disconnected by an operator');
-    s.link.close('kicked');
+    // Ended first, the socket closed after: a close seen while a stored session is being ended
+    // would end it again with its own reason (disconnect), and the rooms must hear `kicked`.
+    const link = s.link;
     await this.closeSession(s, 'kicked');
+    link.close('kicked');
     return true;
   }
 
