@@ -55,6 +55,8 @@ describe('admin API, one node', () => {
     assert.equal(n.sessions, srv.server.hub.sessions.size);
     assert.equal(typeof n.startedAt, 'number');
     assert.equal(n.uptimeMs, srv.clock.now() - (n.startedAt as number));
+    const metrics = await (await fetch(srv.http('/metrics'))).text();
+    assert.match(metrics, /^switchboard_joins_total\{dialect="native"\} [1-9]/m);
     await a.c.close();
   });
 
