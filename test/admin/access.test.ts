@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
 import { describe, test } from 'node:test';
 import { adminAccess, isLoopback, type AdminRequest } from '../../src/admin/access.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startServer } from '../helpers/server.js';
 import { SECRET, sign } from '../security/auth-tokens.js';
-import { call } from './helpers.js';
+import { call, withServer } from './helpers.js';
 
 /** The admin access rule (src/admin/access.ts): the decision itself, and what a client sees over HTTP. */
 
@@ -21,15 +21,6 @@ function externalAddress(): string | undefined {
 }
 const external = externalAddress();
 if (!external) process.stderr.write('\n*** SKIPPING the non-loopback admin access test: this machine has no non-loopback IPv4 address. ***\n\n');
-
-async function withServer(overrides: Parameters<typeof startServer>[0], fn: (srv: TestServer) => Promise<void>): Promise<void> {
-  const srv = await startServer(overrides);
-  try {
-    await fn(srv);
-  } finally {
-    await srv.close();
-  }
-}
 
 describe('the decision (fake requests)', () => {
   const none = { token: '' };

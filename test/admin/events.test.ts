@@ -5,18 +5,12 @@ import { PING_INTERVAL_MS, SNAPSHOT_INTERVAL_MS, SNAPSHOT_ROOMS } from '../../sr
 import { startServer, type TestServer } from '../helpers/server.js';
 import { tick } from '../helpers/wait.js';
 import { connect, type Frame } from '../helpers/ws.js';
-import { SseClient, tappedLogger, type SseEvent } from './helpers.js';
+import { SseClient, tappedLogger, withServer, type SseEvent } from './helpers.js';
 
 /** GET /admin/v1/events on one node: snapshots driven by the ManualClock, log lines, pings, drain. */
 
-async function withServer(fn: (srv: TestServer) => Promise<void>, tapped = true): Promise<void> {
-  const srv = await startServer({}, tapped ? { logger: tappedLogger() } : {});
-  try {
-    await fn(srv);
-  } finally {
-    await srv.close();
-  }
-}
+/** A server whose logger has a tap (unless `tapped` is false). */
+const withTapped = (fn: (srv: TestServer) => Promise<void>, tapped = true) => withServer({}, fn, tapped ? { logger: tappedLogger() } : {});
 
 const open = (srv: TestServer, query = '') => SseClient.open(srv.http(`/admin/v1/events${query}`));
 
@@ -30,7 +24,7 @@ type RoomView = { dialect: string; room: string; members: Frame[] };
 
 describe('the admin event stream', () => {
   test('a snapshot at connect (with history), then one a second that follows joins and leaves', async () => {
-    await withServer(async (srv) => {
+    await withTapped(async (srv) => {
       const sse = await open(srv, '?logs=0');
       assert.equal(sse.status, 200);
       assert.equal(sse.headers.get('content-type'), 'text/event-stream; charset=utf-8');
@@ -67,7 +61,7 @@ describe('the admin event stream', () => {
   });
 
   test('history: one point per 5 s, kept by the node, sent with the first snapshot', async () => {
-    await withServer(async (srv) => {
+    await withTapped(async (srv) => {
       for (let i = 0; i < 3; i++) {
         srv.clock.advance(HISTORY_STEP_MS);
         await tick();
@@ -85,7 +79,7 @@ describe('the admin event stream', () => {
   });
 
   test(`at most ${SNAPSHOT_ROOMS} rooms in a snapshot, then "truncated"`, async () => {
-    await withServer(async (srv) => {
+    await withTapped(async (srv) => {
       for (let i = 0; i <= SNAPSHOT_ROOMS; i++) await srv.server.hub.createRoom('native', { name: `r${String(i).padStart(3, '0')}` });
       const sse = await open(srv, '?logs=0');
       const s = (await sse.next('snapshot')).data;
@@ -97,7 +91,7 @@ describe('the admin event stream', () => {
   });
 
   test('log lines: the last ones first (with the node), then each new one as it is logged', async () => {
-    await withServer(async (srv) => {
+    await withTapped(async (srv) => {
       const sse = await open(srv);
       await sse.next('snapshot');
       const startup = await sse.next((e) => e.event === 'log' && /listening on/.test(String(e.data.msg)));
@@ -118,7 +112,7 @@ describe('the admin event stream', () => {
   });
 
   test('?logs=0: snapshots only', async () => {
-    await withServer(async (srv) => {
+    await withTapped(async (srv) => {
       const sse = await open(srv, '?logs=0');
       await sse.next('snapshot');
       srv.server.log.warn('not for this stream');
@@ -132,7 +126,7 @@ describe('the admin event stream', () => {
   });
 
   test('a logger without a tap: the stream says so in one log event', async () => {
-    await withServer(async (srv) => {
+    await withTapped(async (srv) => {
       const sse = await open(srv);
       await sse.next('snapshot');
       const e = await sse.next('log');

@@ -1,10 +1,23 @@
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
+import type { Config, DeepPartial } from '../../src/config.js';
+import type { ServerDeps } from '../../src/server/server.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { startServer, type TestServer } from '../helpers/server.js';
 
 /** A logger with a tap (createLogger) whose lines go nowhere: what the admin log stream reads. */
 export function tappedLogger(): Logger {
   return createLogger({ level: 'info', pretty: false, destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+}
+
+/** A test server for one test: started, handed to `fn`, stopped whatever happens. */
+export async function withServer(overrides: DeepPartial<Config>, fn: (srv: TestServer) => Promise<void>, deps: ServerDeps = {}): Promise<void> {
+  const srv = await startServer(overrides, deps);
+  try {
+    await fn(srv);
+  } finally {
+    await srv.close();
+  }
 }
 
 export interface SseEvent {
