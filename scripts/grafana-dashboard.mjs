@@ -67,6 +67,7 @@ line(
   8,
   ['timeseries', 'Relay latency', 's', 'Time from the hub accepting a relay to handing it to every local recipient (sampled, 1 relay in 16).', [`histogram_quantile(0.5, sum by (le) (rate(switchboard_relay_latency_seconds_bucket{${SEL}}[$__rate_interval])))`, 'p50'], [`histogram_quantile(0.99, sum by (le) (rate(switchboard_relay_latency_seconds_bucket{${SEL}}[$__rate_interval])))`, 'p99']],
   ['timeseries', 'Relay latency p99 per node', 's', 'The 99th percentile per node.', [`histogram_quantile(0.99, sum by (le, instance) (rate(switchboard_relay_latency_seconds_bucket{${SEL}}[$__rate_interval])))`, '{{instance}}']],
+  ['timeseries', 'Joins by dialect', 'ops', 'Room joins per second, by dialect (a join storm shows here).', [`sum by (dialect) (rate(switchboard_joins_total{${SEL}}[$__rate_interval]))`, '{{dialect}}']],
   ['timeseries', 'Rooms removed', 'ops', 'Rooms removed by the sweeper per second, by reason (empty past its grace, expired when idle).', [`sum by (reason) (rate(switchboard_rooms_removed_total{${SEL}}[$__rate_interval]))`, '{{reason}}']],
 );
 
