@@ -172,6 +172,8 @@ export class Hub extends EventEmitter implements BackplaneSink {
   private relays = 0;
   /** Each session's join/create bucket, made on its first join. */
   private readonly joinBuckets = new WeakMap<Session, TokenBucket>();
+  /** Sessions being ended (closeSession in progress), so that a second call waits for the first. */
+  private readonly ending = new WeakMap<Session, Promise<void>>();
   /** Events a dialect failed to render, ever: a relay compares it before and after its local delivery. */
   private renderFailures = 0;
   private readonly failureLog: FailureLog;
@@ -590,8 +592,19 @@ export class Hub extends EventEmitter implements BackplaneSink {
   }
 
   /** Leaves every room and releases every alias. Idempotent: the first reason wins. */
-  async closeSession(s: Session, reason: LeaveReason): Promise<void> {
-    if (s.closed) return;
+  closeSession(s: Session, reason: LeaveReason): Promise<void> {
+    if (s.closed) return Promise.resolve();
+    // The first reason wins: a socket closed by a kick (replaced, kicked) reports its own close
+    // (disconnect) while a stored session is still being ended in the shared store.
+    let ending = this.ending.get(s);
+    if (!ending) {
+      ending = this.endSession(s, reason).finally(() => this.ending.delete(s));
+      this.ending.set(s, ending);
+    }
+    return ending;
+  }
+
+  private async endSession(s: Session, reason: LeaveReason): Promise<void> {
     if (s.resume?.durable) {
       s.resume.durable = false;
       await this.store!.end(s.id, 'session-ended', this.clock.now(), false).catch(() => {});
