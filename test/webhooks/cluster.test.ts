@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { RedisQueue } from '../../src/webhooks/redis-queue.js';
 import { RedisProcess, redisSkip } from '../helpers/redis.js';
 import { until } from '../helpers/wait.js';
 import { connect } from '../helpers/ws.js';
-import { advance, join, peer, startCluster, type Cluster } from '../cluster/cluster-helpers.js';
+import { advance, join, peer, spawnNode, startCluster, type Cluster } from '../cluster/cluster-helpers.js';
 import { Receiver, SECRET, verify, type Received } from './receiver.js';
 
 /** Advances the cluster's clock until the receiver has what `done` waits for (the leader polls the shared queue each second). */
@@ -137,6 +138,32 @@ test('Redis down: events are counted as dropped (store-down), never silently los
     await until(async () => ((await n.server.metrics.webhooksDropped.get()).values.find((v) => v.labels.reason === 'store-down')?.value ?? 0) >= 1, 'store-down counted');
     await p.c.close();
   } finally {
+    await cl.close();
+    await rx.close();
+  }
+});
+
+test('kill -9 of a node: its members\' peer.left and their room\'s room.finished come once, from the presence cleanup', { skip: redisSkip }, async () => {
+  const rx = await Receiver.start();
+  const ttl = 10_000;
+  const cl = await startCluster(2, { webhooks: { url: rx.url, secret: SECRET }, redis: { presenceTtlMs: ttl } });
+  // Not resumable, and a long TTL of its own: it must not judge the others by its wall clock (see failures.test.ts).
+  const doomed = await spawnNode(cl.redis.url, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000', SWITCHBOARD_RESUME_WINDOW_MS: '0', SWITCHBOARD_ROOMS_EMPTY_TTL_MS: '0', SWITCHBOARD_WEBHOOKS_URL: rx.url, SWITCHBOARD_WEBHOOKS_SECRET: SECRET });
+  try {
+    const x = await peer(doomed.ws());
+    assert.equal((await join(x.c, 'orphan')).type, 'joined');
+    const got = () => rx.got.filter((r) => r.event.data.room === 'orphan');
+    await deliveredUntil(cl, () => got().length >= 2);
+    if (Date.now() > cl.clock.now()) await advance(cl.clock, Date.now() - cl.clock.now(), cl.nodes);
+    doomed.proc.kill('SIGKILL');
+    await once(doomed.proc, 'exit');
+    await advance(cl.clock, 2 * ttl, cl.nodes);
+    await deliveredUntil(cl, () => got().length >= 4);
+    await advance(cl.clock, 5_000, cl.nodes);
+    assert.deepEqual(got().map(summary), ['room.started', `peer.joined ${x.id}`, `peer.left ${x.id}`, 'room.finished']);
+    assert.equal(got()[2]!.event.data.reason, 'disconnect');
+  } finally {
+    if (doomed.proc.exitCode === null && doomed.proc.signalCode === null) doomed.proc.kill('SIGKILL');
     await cl.close();
     await rx.close();
   }
