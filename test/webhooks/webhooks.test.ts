@@ -15,6 +15,19 @@ async function node(rx: Receiver, webhooks: object = {}, logger = capturingLogge
   return startServer({ webhooks: { url: rx.url, secret: SECRET, ...webhooks } }, { clock: new ManualClock(Date.now()), logger });
 }
 
+/** A receiver and a node posting to it, for the length of `fn`; resolves with the (stopped) node. */
+async function withNode(fn: (s: TestServer, rx: Receiver) => Promise<void>, webhooks: object = {}, logger = capturingLogger().logger): Promise<TestServer> {
+  const rx = await Receiver.start();
+  const s = await node(rx, webhooks, logger);
+  try {
+    await fn(s, rx);
+  } finally {
+    await s.close();
+    await rx.close();
+  }
+  return s;
+}
+
 /** Waits (by event-loop turns) until this many attempts have failed: the retry's timer is then set. */
 async function failed(s: TestServer, n: number): Promise<void> {
   await until(async () => (await s.server.metrics.webhooksAttemptsFailed.get()).values[0]?.value === n, `${n} failed attempts`);
@@ -31,9 +44,7 @@ async function advance(s: TestServer, ms: number, step = 250): Promise<void> {
 }
 
 test('signing matches the Standard Webhooks reference; a tampered body or id fails', async () => {
-  const rx = await Receiver.start();
-  const s = await node(rx);
-  try {
+  await withNode(async (s, rx) => {
     const { c } = await peer(s.ws());
     await join(c, 'signed');
     await rx.waitFor(2);
@@ -50,16 +61,11 @@ test('signing matches the Standard Webhooks reference; a tampered body or id fai
     const ts = 1_700_000_000;
     assert.equal(sign(secretKey(SECRET), 'msg_x', ts, '{"a":1}'), new Webhook(SECRET).sign('msg_x', new Date(ts * 1000), '{"a":1}'));
     await c.close();
-  } finally {
-    await s.close();
-    await rx.close();
-  }
+  });
 });
 
 test('a native client joins and leaves: room.started, peer.joined, peer.left, then room.finished after the grace', async () => {
-  const rx = await Receiver.start();
-  const s = await node(rx);
-  try {
+  await withNode(async (s, rx) => {
     const { c, id } = await peer(s.ws());
     await join(c, 'lobby', { name: 'Ada' });
     c.send({ type: 'leave', room: 'lobby' });
@@ -90,16 +96,11 @@ test('a native client joins and leaves: room.started, peer.joined, peer.left, th
     assert.deepEqual(rx.types.slice(4), ['room.started', 'peer.joined', 'peer.left']);
     assert.equal(rx.got[6]!.event.data.reason, 'disconnect');
     assert.equal(await metric(s.http, 'switchboard_webhooks_delivered_total'), 7);
-  } finally {
-    await s.close();
-    await rx.close();
-  }
+  });
 });
 
 test('a room with no grace (emptyTtlMs 0) finishes with its last leave', async () => {
-  const rx = await Receiver.start();
-  const s = await node(rx);
-  try {
+  await withNode(async (s, rx) => {
     const { c } = await peer(s.ws());
     c.send({ type: 'create-room', options: { emptyTtlMs: 0 } });
     const room = (await c.next('room-created')).room as string;
@@ -110,16 +111,11 @@ test('a room with no grace (emptyTtlMs 0) finishes with its last leave', async (
     assert.deepEqual(rx.types, ['room.started', 'peer.joined', 'peer.left', 'room.finished']);
     assert.equal(rx.got[3]!.event.data.reason, 'empty');
     await c.close();
-  } finally {
-    await s.close();
-    await rx.close();
-  }
+  });
 });
 
 test('500 twice then 200: three attempts, one webhook-id, a fresh timestamp and valid signature each', async () => {
-  const rx = await Receiver.start();
-  const s = await node(rx);
-  try {
+  await withNode(async (s, rx) => {
     rx.answer = (_r, n) => (n <= 2 ? 500 : 200);
     await s.server.hub.createRoom('native', { name: 'flaky' });
     await failed(s, 1);
@@ -138,17 +134,12 @@ test('500 twice then 200: three attempts, one webhook-id, a fresh timestamp and 
     for (const r of rx.got) verify(r);
     assert.equal(await metric(s.http, 'switchboard_webhooks_attempts_failed_total'), 2);
     assert.equal(await metric(s.http, 'switchboard_webhooks_delivered_total'), 1);
-  } finally {
-    await s.close();
-    await rx.close();
-  }
+  });
 });
 
 test('after maxAttempts failures the event is dropped, counted in /metrics and logged', async () => {
-  const rx = await Receiver.start();
   const { logger, lines } = capturingLogger();
-  const s = await node(rx, { maxAttempts: 3 }, logger);
-  try {
+  await withNode(async (s, rx) => {
     rx.answer = () => 503;
     await s.server.hub.createRoom('native', { name: 'doomed', options: { emptyTtlMs: 3_600_000 } });
     for (let n = 1; n <= 3; n++) {
@@ -164,32 +155,22 @@ test('after maxAttempts failures the event is dropped, counted in /metrics and l
     assert.ok(line, 'logged');
     assert.equal(line.level, 40);
     assert.deepEqual([line.id, line.type, line.room, line.last, line.attempts], [rx.got[0]!.headers['webhook-id'], 'room.started', 'native/doomed', 503, 3]);
-  } finally {
-    await s.close();
-    await rx.close();
-  }
+  }, { maxAttempts: 3 }, logger);
 });
 
 test('410 Gone stops the retries at once', async () => {
-  const rx = await Receiver.start();
-  const s = await node(rx);
-  try {
+  await withNode(async (s, rx) => {
     rx.answer = () => 410;
     await s.server.hub.createRoom('native', { name: 'gone', options: { emptyTtlMs: 3_600_000 } });
     await failed(s, 1);
     await advance(s, 60_000);
     assert.equal(rx.got.length, 1);
     assert.equal(await metric(s.http, 'switchboard_webhooks_dropped_total{reason="gone"}'), 1);
-  } finally {
-    await s.close();
-    await rx.close();
-  }
+  });
 });
 
 test('a receiver slower than timeoutMs: the attempt is abandoned and retried', async () => {
-  const rx = await Receiver.start();
-  const s = await node(rx, { timeoutMs: 2_000 });
-  try {
+  await withNode(async (s, rx) => {
     rx.answer = (_r, n) => (n === 1 ? 'hang' : 200);
     await s.server.hub.createRoom('native', { name: 'slow' });
     await rx.waitFor(1);
@@ -202,17 +183,12 @@ test('a receiver slower than timeoutMs: the attempt is abandoned and retried', a
     assert.equal(rx.got[1]!.headers['webhook-id'], rx.got[0]!.headers['webhook-id']);
     await until(async () => (await metric(s.http, 'switchboard_webhooks_delivered_total')) === 1, 'delivered');
     assert.equal(await metric(s.http, 'switchboard_webhooks_attempts_failed_total'), 1);
-  } finally {
-    await s.close();
-    await rx.close();
-  }
+  }, { timeoutMs: 2_000 });
 });
 
 test('past maxQueue, new events are dropped and counted; what is left at stop is counted too', async () => {
-  const rx = await Receiver.start();
-  const s = await node(rx, { maxQueue: 3 });
-  rx.answer = () => 'hang';
-  try {
+  const s = await withNode(async (s, rx) => {
+    rx.answer = () => 'hang';
     const clients = [];
     for (let i = 0; i < 5; i++) {
       const p = await peer(s.ws());
@@ -224,10 +200,7 @@ test('past maxQueue, new events are dropped and counted; what is left at stop is
     assert.equal(await metric(s.http, 'switchboard_webhooks_dropped_total{reason="queue-full"}'), 3);
     assert.equal(await metric(s.http, 'switchboard_webhooks_queue'), 3);
     for (const c of clients) c.ws.terminate();
-  } finally {
-    await s.close();
-    await rx.close();
-  }
+  }, { maxQueue: 3 });
   // 3 waiting, and the 5 peer.left and the room.finished of the stop (at most 3 waiting at a time)
   const dropped = await s.server.metrics.registry.getSingleMetric('switchboard_webhooks_dropped_total')!.get();
   const by = Object.fromEntries(dropped.values.map((v) => [v.labels.reason, v.value]));
