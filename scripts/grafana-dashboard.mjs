@@ -91,6 +91,14 @@ line(
   ['timeseries', 'Reconnects and dead nodes', 'ops', 'Reconnections to the store, and dead nodes whose peers were removed (presence expired).', [`sum(rate(switchboard_backplane_reconnects_total{${SEL}}[$__rate_interval]))`, 'reconnects'], [`sum(rate(switchboard_backplane_presence_expiries_total{${SEL}}[$__rate_interval]))`, 'dead nodes']],
 );
 
+row('Webhooks');
+line(
+  8,
+  ['timeseries', 'Webhook deliveries', 'ops', 'Lifecycle events delivered (2xx) and attempts that failed (non-2xx, network error, timeout) per second; the delivering node is the leader.', [`sum(rate(switchboard_webhooks_delivered_total{${SEL}}[$__rate_interval]))`, 'delivered'], [`sum(rate(switchboard_webhooks_attempts_failed_total{${SEL}}[$__rate_interval]))`, 'failed attempts']],
+  ['timeseries', 'Webhook events dropped', 'ops', 'Events given up, by reason (queue-full, attempts, gone, store-down, shutdown): each is also logged.', [`sum by (reason) (rate(switchboard_webhooks_dropped_total{${SEL}}[$__rate_interval]))`, '{{reason}}']],
+  ['timeseries', 'Webhook queue and latency', 'none', 'Events waiting (each node\'s view), and the p99 of one delivery attempt in seconds.', [`max(switchboard_webhooks_queue{${SEL}})`, 'queued'], [`histogram_quantile(0.99, sum by (le) (rate(switchboard_webhook_delivery_seconds_bucket{${SEL}}[$__rate_interval])))`, 'attempt p99 (s)']],
+);
+
 row('Process');
 line(
   8,

@@ -13,6 +13,7 @@ import {
   type Handoff,
   type JoinOutcome,
   type JoinRequest,
+  type LeaveOutcome,
   type MemberRecord,
   type MemberRef,
   type RoomCreator,
@@ -67,6 +68,7 @@ export class MemoryBackplane implements Backplane {
 
   async joinRoom(key: string, req: JoinRequest): Promise<JoinOutcome> {
     let room = this.rooms.get(key);
+    const created = !room;
     if (!room) {
       if (!req.create) return { ok: false, code: 'room-not-found' };
       if (this.quotaFull(req.creator)) return { ok: false, code: 'room-quota' };
@@ -74,20 +76,24 @@ export class MemoryBackplane implements Backplane {
       this.add(key, room, req.creator);
     }
     const cap = Math.min(room.rec.options.capacity || req.maxCapacity, req.maxCapacity);
-    if (!room.members.has(req.member.peerId) && room.members.size >= cap) return { ok: false, code: 'room-full' };
+    const added = !room.members.has(req.member.peerId);
+    if (added && room.members.size >= cap) return { ok: false, code: 'room-full' };
     room.members.set(req.member.peerId, req.member);
     room.emptySince = null;
     room.rec.lastActivity = req.now;
-    return { ok: true, room: { ...room.rec }, members: [...room.members.values()] };
+    return { ok: true, room: { ...room.rec }, members: [...room.members.values()], created, added };
   }
 
-  async leaveRoom(key: string, peerId: string, now: number): Promise<boolean> {
+  async leaveRoom(key: string, peerId: string, now: number): Promise<LeaveOutcome> {
     const room = this.rooms.get(key);
     if (!room || !room.members.delete(peerId)) return false;
     room.rec.lastActivity = now;
     if (room.members.size === 0) {
-      if (room.rec.options.emptyTtlMs <= 0) this.remove(key, room);
-      else room.emptySince = now;
+      if (room.rec.options.emptyTtlMs <= 0) {
+        this.remove(key, room);
+        return 'room-removed';
+      }
+      room.emptySince = now;
     }
     return true;
   }

@@ -56,7 +56,7 @@ local function count_room(room, created, max)
 end
 `;
 
-/** Shared tail: what a room does when a member leaves at `now` (ARGV[3]). */
+/** Shared tail: what a room does when a member leaves at `now`; true when the room went with it (empty, no grace). */
 const AFTER_LEAVE = `${DROP_ROOM}
 local function after_leave(room, members, rooms, due_empty, due_idle, key, now)
   if redis.call('EXISTS', room) == 0 then return end
@@ -66,6 +66,7 @@ local function after_leave(room, members, rooms, due_empty, due_idle, key, now)
     local ttl = tonumber(opts.emptyTtlMs) or 0
     if ttl <= 0 then
       drop_room(room, members, rooms, due_empty, due_idle, key)
+      return true
     else
       redis.call('ZADD', due_empty, tonumber(now) + ttl, key)
     end
@@ -73,6 +74,7 @@ local function after_leave(room, members, rooms, due_empty, due_idle, key, now)
     local idle = tonumber(opts.idleTtlMs) or 0
     if idle > 0 then redis.call('ZADD', due_idle, tonumber(now) + idle, key) end
   end
+  return false
 end
 `;
 
@@ -110,11 +112,13 @@ end
 export const SCRIPTS = {
   /**
    * KEYS room members rooms due:empty due:idle node-rooms created-by;
-   * ARGV key peerId memberJson create defaultsJson maxCap now maxPerAddress (0: a room it creates is not counted)
+   * ARGV key peerId memberJson create defaultsJson maxCap now maxPerAddress (0: a room it creates is not counted).
+   * Returns {0, code} or {1, createdAt, lastActivity, options, members, created(0|1), added(0|1)}.
    */
   sbJoin: {
     numberOfKeys: 7,
     lua: `${QUOTA}
+local created = 0
 if redis.call('EXISTS', KEYS[1]) == 0 then
   if ARGV[4] ~= '1' then return {0, 'room-not-found'} end
   local quota = tonumber(ARGV[8])
@@ -122,12 +126,14 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'createdAt', ARGV[7], 'lastActivity', ARGV[7], 'options', ARGV[5])
   redis.call('SADD', KEYS[3], ARGV[1])
   count_room(KEYS[1], KEYS[7], quota)
+  created = 1
 end
 local opts = cjson.decode(redis.call('HGET', KEYS[1], 'options'))
 local max = tonumber(ARGV[6])
 local cap = tonumber(opts.capacity) or max
 if cap <= 0 or cap > max then cap = max end
-if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 0 and redis.call('HLEN', KEYS[2]) >= cap then return {0, 'room-full'} end
+local added = 1 - redis.call('HEXISTS', KEYS[2], ARGV[2])
+if added == 1 and redis.call('HLEN', KEYS[2]) >= cap then return {0, 'room-full'} end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[1], 'lastActivity', ARGV[7])
 redis.call('ZREM', KEYS[4], ARGV[1])
@@ -135,15 +141,15 @@ local idle = tonumber(opts.idleTtlMs) or 0
 if idle > 0 then redis.call('ZADD', KEYS[5], tonumber(ARGV[7]) + idle, ARGV[1]) end
 redis.call('SADD', KEYS[6], ARGV[1])
 local room = redis.call('HMGET', KEYS[1], 'createdAt', 'lastActivity', 'options')
-return {1, room[1], room[2], room[3], redis.call('HVALS', KEYS[2])}
+return {1, room[1], room[2], room[3], redis.call('HVALS', KEYS[2]), created, added}
 `,
   },
-  /** KEYS room members rooms due:empty due:idle; ARGV key peerId now */
+  /** KEYS room members rooms due:empty due:idle; ARGV key peerId now. Returns 0 not there, 1 left, 2 left and the room went too. */
   sbLeave: {
     numberOfKeys: 5,
     lua: `${AFTER_LEAVE}
 if redis.call('HDEL', KEYS[2], ARGV[2]) == 0 then return 0 end
-after_leave(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[3])
+if after_leave(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[3]) then return 2 end
 return 1
 `,
   },
@@ -233,6 +239,7 @@ return 1
   /**
    * KEYS room members rooms due:empty due:idle; ARGV key node now prefix — removes a dead node's
    * members, except those whose session is in the store (sbNodeSessions gave them a deadline).
+   * Returns {roomRemoved(0|1), peerIds...}.
    */
   sbRemoveNodeMembers: {
     numberOfKeys: 5,
@@ -246,7 +253,9 @@ for i = 1, #all, 2 do
     table.insert(removed, all[i])
   end
 end
-if #removed > 0 then after_leave(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[3]) end
+local gone = 0
+if #removed > 0 and after_leave(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[3]) then gone = 1 end
+table.insert(removed, 1, gone)
 return removed
 `,
   },

@@ -16,6 +16,7 @@ import {
   type Handoff,
   type JoinOutcome,
   type JoinRequest,
+  type LeaveOutcome,
   type MemberRecord,
   type AppendOutcome,
   type SessionStore,
@@ -409,13 +410,14 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       req.maxCapacity,
       req.now,
       req.creator?.max ?? 0,
-    )) as [number, string, string, string, string[]];
+    )) as [number, string, string, string, string[], number, number];
     if (r[0] !== 1) return { ok: false, code: r[1] as 'room-full' | 'room-not-found' | 'room-quota' };
-    return { ok: true, room: record(key, r[1], r[2], r[3]), members: r[4].map(parseMember) };
+    return { ok: true, room: record(key, r[1], r[2], r[3]), members: r[4].map(parseMember), created: r[5] === 1, added: r[6] === 1 };
   }
 
-  async leaveRoom(key: string, peerId: string, now: number): Promise<boolean> {
-    return (await this.script('sbLeave', ...this.roomKeys(key), key, peerId, now)) === 1;
+  async leaveRoom(key: string, peerId: string, now: number): Promise<LeaveOutcome> {
+    const r = await this.script('sbLeave', ...this.roomKeys(key), key, peerId, now);
+    return r === 2 ? 'room-removed' : r === 1;
   }
 
   async touchRoom(key: string, now: number): Promise<void> {
@@ -476,8 +478,9 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       const rooms = await this.call((r) => r.smembers(`${this.p}node-rooms:${node}`));
       let peers = 0;
       for (const key of rooms) {
-        const removed = (await this.script('sbRemoveNodeMembers', ...this.roomKeys(key), key, node, now, this.p)) as string[];
+        const [gone, ...removed] = (await this.script('sbRemoveNodeMembers', ...this.roomKeys(key), key, node, now, this.p)) as [number, ...string[]];
         for (const peerId of removed) this.announce(key, { k: 'left', room: key, peerId, reason: 'disconnect' });
+        if (gone === 1) this.sink?.roomGone?.(key);
         peers += removed.length;
       }
       const aliases = await this.call((r) => r.smembers(`${this.p}node-aliases:${node}`));

@@ -29,8 +29,12 @@ export interface RoomRecord {
 }
 
 export type JoinOutcome =
-  | { ok: true; room: RoomRecord; members: MemberRecord[] }
+  /** `created`: this join made the room; `added`: the member was not in it before (not a repeated join). */
+  | { ok: true; room: RoomRecord; members: MemberRecord[]; created: boolean; added: boolean }
   | { ok: false; code: 'room-full' | 'room-not-found' | 'room-quota' };
+
+/** A leave's outcome: false, not a member; true, removed; 'room-removed': removed, and the room went with it (empty, no grace). */
+export type LeaveOutcome = boolean | 'room-removed';
 
 /**
  * The client address a new room is counted against (rooms.maxPerAddress). The store keeps, per
@@ -95,6 +99,8 @@ export interface BackplaneSink {
   onResync(): void;
   /** The backplane published a room event of its own (a dead node's members leaving): stored members need it too. */
   announced?(roomKey: string, env: Envelope): void;
+  /** The backplane removed a room of its own accord (a dead node's last members went): once cluster-wide. */
+  roomGone?(roomKey: string): void;
   /** A numbered frame of a stored session (SessionStore.append), for its socket on this node. */
   onFrame?(peerId: string, seq: number, text: string): void;
 }
@@ -201,7 +207,7 @@ export interface Backplane {
    * Removes a member; returns false when it was not there. Empty rooms with no grace go at once.
    * Every removal of a room (here, by the sweep, or by a dead node's cleanup) uncounts it from its creator.
    */
-  leaveRoom(key: string, peerId: string, now: number): Promise<boolean>;
+  leaveRoom(key: string, peerId: string, now: number): Promise<LeaveOutcome>;
   touchRoom(key: string, now: number): Promise<void>;
   getRoom(key: string): Promise<{ room: RoomRecord; members: MemberRecord[] } | undefined>;
   listRooms(namespace?: string): Promise<RoomRecord[]>;

@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { AccessPolicy, type Identity } from './access.js';
-import { UNDELIVERED, type Backplane, type BackplaneSink, type Envelope, type Handoff, type JoinOutcome, type MemberRecord, type MemberRef, type RoomCreator, type RoomRecord, type SessionStore, type StoredSession } from './backplane.js';
+import { UNDELIVERED, type Backplane, type BackplaneSink, type Envelope, type Handoff, type JoinOutcome, type LeaveOutcome, type MemberRecord, type MemberRef, type RoomCreator, type RoomRecord, type SessionStore, type StoredSession } from './backplane.js';
 import type { Clock, Timer } from './clock.js';
 import { HubError } from './errors.js';
 import { FailureLog } from './failure-log.js';
+import { joinedData, type LifecycleSink, type LifecycleType } from './lifecycle.js';
 import { randomId, type IdGenerator } from './ids.js';
 import { TokenBucket } from './rate.js';
 import { ReplayLog, type LogEntry } from './replay-log.js';
@@ -54,6 +55,8 @@ export interface HubDeps {
   log?: CoreLogger;
   observer?: HubObserver;
   ids?: IdGenerator;
+  /** Room lifecycle events (webhooks), each reported by the node whose store operation made the change. */
+  lifecycle?: LifecycleSink;
 }
 
 export interface SessionInit {
@@ -166,6 +169,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
   private readonly config: HubConfig;
   private readonly log: CoreLogger;
   private readonly observer: HubObserver | undefined;
+  private readonly lifecycle: LifecycleSink | undefined;
   private readonly ids: IdGenerator;
   private timers: Timer[] = [];
   private sweepRun: Promise<void> | undefined;
@@ -197,6 +201,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     this.config = deps.config;
     this.log = deps.log ?? silentLogger;
     this.observer = deps.observer;
+    this.lifecycle = deps.lifecycle;
     this.ids = deps.ids ?? (() => randomId());
     this.failureLog = new FailureLog(deps.clock);
     this.resumeTokens = new ResumeTokens(Math.max(60_000, 2 * (deps.config.resume?.windowMs ?? 0)));
@@ -554,7 +559,9 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const now = this.clock.now();
     for (const name of st.rooms) {
       const key = roomKey(st.namespace, name);
-      if (await this.backplane.leaveRoom(key, peerId, now).catch(() => false)) this.announceRoom(key, { k: 'left', room: key, peerId, reason: 'disconnect' });
+      const out = await this.backplane.leaveRoom(key, peerId, now).catch(() => false as const);
+      if (out) this.announceRoom(key, { k: 'left', room: key, peerId, reason: 'disconnect' });
+      this.peerLeft(key, peerId, 'disconnect', out);
     }
     for (const alias of st.aliases) await this.backplane.releaseAlias(st.namespace, alias, peerId).catch(() => {});
     if (st.node !== this.nodeId) this.announcePeer({ peerId, node: st.node }, { k: 'moved', peerId });
@@ -649,6 +656,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
       const r = await this.backplane.createRoom(roomKey(ns, opts.name), options, now, creator);
       if (r === 'quota') throw quotaError(creator!, log);
       if (r === 'exists') throw new HubError('room-exists');
+      this.emitLifecycle('room.started', roomKey(ns, opts.name), {});
       log.info({ room: opts.name }, 'room created');
       return opts.name;
     }
@@ -661,6 +669,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
       // Checked before the name: an address at its quota never drives a search for free ids.
       if (r === 'quota') throw quotaError(creator!, log);
       if (r === 'created') {
+        this.emitLifecycle('room.started', roomKey(ns, name), {});
         log.info({ room: name }, 'room created');
         return name;
       }
@@ -724,10 +733,12 @@ export class Hub extends EventEmitter implements BackplaneSink {
       if (out.code === 'room-quota') throw quotaError(creator!, s.log);
       throw new HubError(out.code);
     }
+    if (out.created) this.emitLifecycle('room.started', key, {});
+    if (out.added) this.emitLifecycle('peer.joined', key, joinedData(member));
     if (s.closed) {
       // The socket went away while we waited: undo quietly.
       lr.locals.delete(s);
-      await this.backplane.leaveRoom(key, s.id, this.clock.now());
+      this.peerLeft(key, s.id, 'disconnect', await this.backplane.leaveRoom(key, s.id, this.clock.now()));
       this.unwatchIfIdle(key, lr);
       throw new HubError('not-in-room', 'The connection closed during the join.');
     }
@@ -766,7 +777,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const lr = this.local.get(key);
     // The member record goes when the 'left' publication is delivered: that is what tells the others.
     lr?.locals.delete(s);
-    let was = false;
+    let was: LeaveOutcome = false;
     try {
       was = await this.backplane.leaveRoom(key, s.id, this.clock.now());
     } catch (err) {
@@ -775,6 +786,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
       was = true;
     }
     if (was) this.announceRoom(key, { k: 'left', room: key, peerId: s.id, reason });
+    this.peerLeft(key, s.id, reason, was);
     if (lr) this.unwatchIfIdle(key, lr);
     s.log.info({ room, reason }, 'left room');
   }
@@ -944,7 +956,9 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const got = await this.backplane.getRoom(key);
     const m = got?.members.find((x) => x.peerId === peerId);
     if (!m) return false;
-    if (!(await this.backplane.leaveRoom(key, peerId, this.clock.now()))) return false;
+    const out = await this.backplane.leaveRoom(key, peerId, this.clock.now());
+    if (!out) return false;
+    this.peerLeft(key, peerId, 'kicked', out);
     this.announceRoom(key, { k: 'left', room: key, peerId, reason: 'kicked' });
     this.announcePeer(m, { k: 'removed', room: key, peerId, reason: 'kicked' });
     return true;
@@ -1010,6 +1024,8 @@ export class Hub extends EventEmitter implements BackplaneSink {
         this.observer?.roomRemoved(r.reason);
         this.log.info({ room: r.key, reason: r.reason, members: r.members.length }, 'room removed');
         for (const m of r.members) this.announcePeer(m, { k: 'removed', room: r.key, peerId: m.peerId, reason: 'expired' });
+        for (const m of r.members) this.emitLifecycle('peer.left', r.key, { peerId: m.peerId, reason: 'expired' });
+        this.emitLifecycle('room.finished', r.key, { reason: r.reason });
       }
     } catch (err) {
       if (this.healthy) this.log.warn({ err }, 'room sweep failed');
@@ -1185,7 +1201,27 @@ export class Hub extends EventEmitter implements BackplaneSink {
   }
 
   announced(key: string, env: Envelope): void {
+    if (env.k === 'left') this.emitLifecycle('peer.left', key, { peerId: env.peerId, reason: env.reason });
     this.fanout(key, env)?.catch((err: unknown) => this.notAnnounced(err, env));
+  }
+
+  roomGone(key: string): void {
+    this.emitLifecycle('room.finished', key, { reason: 'empty' });
+  }
+
+  /** A leave's lifecycle events: peer.left when it removed the member, room.finished when the room went with it. */
+  private peerLeft(key: string, peerId: string, reason: LeaveReason, out: LeaveOutcome): void {
+    if (!out) return;
+    this.emitLifecycle('peer.left', key, { peerId, reason });
+    if (out === 'room-removed') this.emitLifecycle('room.finished', key, { reason: 'empty' });
+  }
+
+  private emitLifecycle(type: LifecycleType, key: string, data: Record<string, unknown>): void {
+    try {
+      this.lifecycle?.event(type, key, data);
+    } catch (err) {
+      this.log.warn({ err, type, room: key }, 'lifecycle event not reported');
+    }
   }
 
   /**

@@ -2,12 +2,13 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { VERSION } from '../version.js';
 import type { BackplaneObserver } from '../backplane/redis.js';
 import type { HubObserver } from '../core/hub.js';
+import type { DropReason, WebhookObserver } from '../webhooks/webhooks.js';
 
 /**
  * Prometheus metrics for one server instance. A registry per instance (never the global one), so
  * several servers can live in one process.
  */
-export class Metrics implements HubObserver, BackplaneObserver {
+export class Metrics implements HubObserver, BackplaneObserver, WebhookObserver {
   readonly registry = new Registry();
   readonly connections: Gauge;
   readonly sessions: Gauge;
@@ -31,8 +32,13 @@ export class Metrics implements HubObserver, BackplaneObserver {
   readonly backplaneReconnects: Counter;
   readonly backplaneDeadNodes: Counter;
   readonly backplaneDropped: Counter;
+  readonly webhooksDelivered: Counter;
+  readonly webhooksAttemptsFailed: Counter;
+  readonly webhooksDropped: Counter;
+  readonly webhooksQueue: Gauge;
+  readonly webhookDeliverySeconds: Histogram;
 
-  constructor(collect: { connections: () => Map<string, number>; sessions: () => Map<string, number>; rooms: () => number }) {
+  constructor(collect: { connections: () => Map<string, number>; sessions: () => Map<string, number>; rooms: () => number; webhooksQueued?: () => number }) {
     const registers = [this.registry];
     this.connections = new Gauge({
       name: 'switchboard_connections',
@@ -131,6 +137,28 @@ export class Metrics implements HubObserver, BackplaneObserver {
     this.backplaneReconnects = new Counter({ name: 'switchboard_backplane_reconnects_total', help: 'Reconnections to the shared store after it was lost.', registers });
     this.backplaneDeadNodes = new Counter({ name: 'switchboard_backplane_presence_expiries_total', help: 'Dead nodes whose peers this node removed (presence expired).', registers });
     this.backplaneDropped = new Counter({ name: 'switchboard_backplane_dropped_total', help: 'Publications not handed on: the store was unreachable, or (peer) no node received it. The sender of a relay is told unavailable.', labelNames: ['kind'], registers });
+    this.webhooksDelivered = new Counter({ name: 'switchboard_webhooks_delivered_total', help: 'Lifecycle webhook events delivered (a 2xx answer), by this node.', registers });
+    this.webhooksAttemptsFailed = new Counter({ name: 'switchboard_webhooks_attempts_failed_total', help: 'Webhook delivery attempts that failed (non-2xx, network error, timeout), by this node.', registers });
+    this.webhooksDropped = new Counter({
+      name: 'switchboard_webhooks_dropped_total',
+      help: 'Webhook events not delivered, by reason: queue-full, attempts (all failed), gone (410), store-down (not queued: Redis unreachable), shutdown (left in a memory queue at stop).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.webhooksQueue = new Gauge({
+      name: 'switchboard_webhooks_queue',
+      help: 'Webhook events waiting for delivery, as this node last saw the queue (cluster-wide with Redis).',
+      registers,
+      collect() {
+        this.set(collect.webhooksQueued?.() ?? 0);
+      },
+    });
+    this.webhookDeliverySeconds = new Histogram({
+      name: 'switchboard_webhook_delivery_seconds',
+      help: 'Duration of each webhook delivery attempt, answered or not.',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
     // The stock names (process_*, nodejs_*): the Node.js dashboards people already have look for them.
     collectDefaultMetrics({ register: this.registry });
     new Gauge({ name: 'switchboard_build_info', help: 'Always 1; the labels say which build is running.', labelNames: ['version', 'node_version'], registers }).set({ version: VERSION, node_version: process.version }, 1);
@@ -182,6 +210,22 @@ export class Metrics implements HubObserver, BackplaneObserver {
 
   nodeExpired(): void {
     this.backplaneDeadNodes.inc();
+  }
+
+  webhookDelivered(): void {
+    this.webhooksDelivered.inc();
+  }
+
+  webhookAttemptFailed(): void {
+    this.webhooksAttemptsFailed.inc();
+  }
+
+  webhookDropped(reason: DropReason, n: number): void {
+    this.webhooksDropped.inc({ reason }, n);
+  }
+
+  webhookAttempt(seconds: number): void {
+    this.webhookDeliverySeconds.observe(seconds);
   }
 }
 

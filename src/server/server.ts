@@ -30,6 +30,8 @@ import { buildGates, type UpgradeGate } from './gates.js';
 import { PathRouter } from './routes.js';
 import { StaticFiles } from './static.js';
 import { AddressBuckets } from '../security/address-buckets.js';
+import { buildWebhooks } from '../webhooks/build.js';
+import type { Webhooks } from '../webhooks/webhooks.js';
 
 /** After the drain window, how long (real time) closed sockets get to finish their close handshake. */
 export const SHUTDOWN_CLOSE_GUARD_MS = 2_000;
@@ -62,6 +64,8 @@ export class SwitchboardServer {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly hub: Hub;
+  /** Lifecycle webhooks, when webhooks.url is set. */
+  readonly webhooks: Webhooks | undefined;
   readonly connections = new Set<Connection>();
   /** WebSocket connection counts and caps (node and per IP), enforced at the handshake. */
   readonly caps: ConnectionCaps;
@@ -109,6 +113,7 @@ export class SwitchboardServer {
       connections: () => this.countBy((c) => c.dialect.name),
       sessions: () => this.hub.stats().sessionsByDialect,
       rooms: () => this.hub.stats().localRooms,
+      webhooksQueued: () => this.webhooks?.queued ?? 0,
     });
     const backplane: Backplane =
       deps.backplane ??
@@ -130,7 +135,8 @@ export class SwitchboardServer {
         logsDropped: backplane.logs?.dropped ?? 0,
       }),
     );
-    this.hub = new Hub({ backplane, clock: this.clock, config, log: this.log, observer: this.metrics });
+    this.webhooks = buildWebhooks(config, { clock: this.clock, log: this.log, observer: this.metrics, version: VERSION });
+    this.hub = new Hub({ backplane, clock: this.clock, config, log: this.log, observer: this.metrics, lifecycle: this.webhooks });
     this.ctx = {
       hub: this.hub,
       config,
@@ -252,6 +258,7 @@ export class SwitchboardServer {
     this.state = 'starting';
     this.startedAt = this.clock.now();
     await this.hub.start();
+    await this.webhooks?.start();
     try {
       for (const l of this.listeners) {
         await new Promise<void>((resolve, reject) => {
@@ -266,6 +273,7 @@ export class SwitchboardServer {
     } catch (err) {
       for (const l of this.listeners) l.http.close();
       await this.hub.stop();
+      await this.webhooks?.stop(0);
       this.state = 'stopped';
       throw err;
     }
@@ -303,6 +311,7 @@ export class SwitchboardServer {
   }
 
   private async doStop(drainTimeoutMs: number): Promise<void> {
+    const deadline = this.clock.now() + drainTimeoutMs;
     this.state = 'draining';
     this.hub.draining = true;
     this.admin.stop();
@@ -332,6 +341,8 @@ export class SwitchboardServer {
       ),
     );
     await this.hub.stop();
+    // After the hub: the peer.left and room.finished of its last sessions are queued too.
+    await this.webhooks?.stop(Math.max(0, deadline - this.clock.now()));
     this.state = 'stopped';
     this.log.info('stopped');
   }
