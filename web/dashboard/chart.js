@@ -4,6 +4,7 @@
 const NS = 'http://www.w3.org/2000/svg';
 const W = 300;
 const H = 64;
+const MIN_SPAN_MS = 60_000;
 
 function svg(tag, attrs = {}) {
   const el = document.createElementNS(NS, tag);
@@ -56,10 +57,12 @@ export class Sparkline {
   render() {
     const pts = this.points;
     const end = pts.length ? pts[pts.length - 1].ts : 0;
-    const start = end - this.windowMs;
-    while (pts.length > 2 && pts[1].ts < start) pts.shift();
+    while (pts.length > 2 && pts[1].ts < end - this.windowMs) pts.shift();
+    // The x axis spans what there is (a young server has less than the window), at least a minute.
+    const span = Math.max(MIN_SPAN_MS, Math.min(this.windowMs, end - (pts[0]?.ts ?? end)));
+    const start = end - span;
     const max = niceMax(Math.max(0, ...pts.map((p) => p.v)));
-    const x = (ts) => ((Math.max(start, ts) - start) / this.windowMs) * W;
+    const x = (ts) => ((Math.max(start, ts) - start) / span) * W;
     const y = (v) => H - 2 - (v / max) * (H - 4);
     if (pts.length === 0) {
       this.line.setAttribute('d', '');
@@ -70,7 +73,7 @@ export class Sparkline {
       this.area.setAttribute('d', `${d}L${x(end).toFixed(1)} ${H}L${x(pts[0].ts).toFixed(1)} ${H}Z`);
     }
     this.top.textContent = this.format(max);
-    const minutes = pts.length > 1 ? Math.max(1, Math.round((end - pts[0].ts) / 60_000)) : 0;
+    const minutes = pts.length > 1 ? Math.max(1, Math.round(span / 60_000)) : 0;
     this.span.textContent = minutes ? `last ${minutes} min` : '';
     const lastV = pts.length ? this.format(pts[pts.length - 1].v) : 'no data yet';
     this.title.textContent = `${this.label}: ${lastV} now${minutes ? `; over the last ${minutes} min, at most ${this.format(Math.max(...pts.map((p) => p.v)))}` : ''}`;

@@ -171,7 +171,7 @@ function renderNodes(nodes, now) {
       h(
         'tr',
         { dataset: { node: n.id } },
-        h('th', { scope: 'row' }, h('span', { class: 'mono id' }), n.self ? h('span', { class: 'tag', text: 'this node', title: 'The node serving this page' }) : null),
+        h('th', { scope: 'row' }, h('span', { class: 'node-id' }, h('span', { class: 'mono id' }), n.self ? h('span', { class: 'tag', text: 'this node', title: 'The node serving this page' }) : null)),
         h('td', {}, h('span', { class: 'state' })),
         h('td', { class: 'num conn' }),
         h('td', { class: 'per-dialect' }),
@@ -265,9 +265,11 @@ function updateRoom(card, r, now) {
     (m) => m.peerId,
     (m) => createMember(card, m),
     (tr, m) => {
-      setText(tr.querySelector('.name'), m.name ?? '');
-      setText(tr.querySelector('.identity'), m.identity ?? '');
-      setText(tr.querySelector('.node'), m.node);
+      for (const [cls, v] of [['.name', m.name], ['.identity', m.identity], ['.node', m.node]]) {
+        const td = tr.querySelector(cls);
+        setText(td, v ?? '');
+        td.title = v ?? ''; // the cell may be cut short
+      }
       const since = tr.querySelector('.since');
       setText(since, fmtAgo(m.joinedAt, now));
       since.title = fmtDateTime(m.joinedAt);
