@@ -1,5 +1,11 @@
 import {
   UNDELIVERED,
+  answerLocally,
+  type AskHandler,
+  type AskReply,
+  type AskRequest,
+  type LiveNode,
+  type NodeStatus,
   type Backplane,
   type BackplaneSink,
   type ClaimOutcome,
@@ -37,6 +43,8 @@ export class MemoryBackplane implements Backplane {
   private readonly aliases = new Map<string, MemberRef>();
   /** Per client address, the keys of the live rooms it created; an address goes with its last room. */
   private readonly created = new Map<string, Set<string>>();
+  private status: (() => NodeStatus) | undefined;
+  private handler: AskHandler | undefined;
 
   constructor(nodeId = randomId(6)) {
     this.nodeId = nodeId;
@@ -166,5 +174,23 @@ export class MemoryBackplane implements Backplane {
   toRoom(key: string, env: Envelope): Handoff {
     this.sink?.onRoom(key, env);
     return undefined;
+  }
+
+  setStatus(fn: () => NodeStatus): void {
+    this.status = fn;
+  }
+
+  /** One node: this one. */
+  async nodes(): Promise<LiveNode[]> {
+    return [{ id: this.nodeId, status: this.status?.() }];
+  }
+
+  ask(node: string, req: AskRequest): Promise<AskReply> {
+    if (node !== this.nodeId) return Promise.resolve({ ok: false, error: 'no-answer' });
+    return answerLocally(this.handler, req);
+  }
+
+  answer(handler: AskHandler): void {
+    this.handler = handler;
   }
 }

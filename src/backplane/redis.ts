@@ -1,7 +1,14 @@
 import { EventEmitter } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
 import {
+  ASK_TIMEOUT_MS,
   UNDELIVERED,
+  answerLocally,
+  type AskHandler,
+  type AskReply,
+  type AskRequest,
+  type LiveNode,
+  type NodeStatus,
   type Backplane,
   type BackplaneSink,
   type ClaimOutcome,
@@ -25,6 +32,7 @@ import { randomId } from '../core/ids.js';
 import { silentLogger, type CoreLogger } from '../core/session.js';
 import type { RoomOptions } from '../core/types.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
+import { RedisLogs, type LineSource } from './redis-logs.js';
 
 /** Metrics hooks of the backplane. */
 export interface BackplaneObserver {
@@ -47,7 +55,12 @@ export interface RedisBackplaneOptions {
   log?: CoreLogger;
   observer?: BackplaneObserver;
   nodeId?: string;
+  /** This node's log lines, published to the cluster's log channel while some node watches it. */
+  logSource?: LineSource;
 }
+
+/** An admin request or reply on a node channel: `A` then this as JSON (see ask()). */
+type AskWire = { q: string; o: string; op: string; args?: unknown } | ({ r: string; o: string } & AskReply);
 
 /** One message on a channel: origin node, publish time (wall clock), target peer, envelope. */
 export interface Wire {
@@ -139,6 +152,11 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   private outbox: (Outgoing | QueuedScript)[] = [];
   readonly sessions: SessionStore;
   private flushQueued = false;
+  private status: (() => NodeStatus) | undefined;
+  private askHandler: AskHandler | undefined;
+  /** Asks of this node waiting for their reply, by id. */
+  private readonly asking = new Map<string, (reply: AskReply) => void>();
+  readonly logs: RedisLogs;
 
   constructor(private readonly opts: RedisBackplaneOptions) {
     super();
@@ -149,6 +167,13 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     this.clock = opts.clock;
     // Always present: a node that keeps no sessions itself still relays to (and fans out to) those of others.
     this.sessions = new RedisSessions(this, opts.resumeWindowMs ?? 0);
+    this.logs = new RedisLogs(
+      { nodeId: this.nodeId, prefix: this.p, commands: () => (this.cmdReady ? this.cmd : undefined), subscriber: () => (this.subReady ? this.sub : undefined) },
+      opts.logSource,
+      this.clock,
+      opts.presenceTtlMs,
+      this.log,
+    );
   }
 
   get healthy(): boolean {
@@ -184,8 +209,10 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   async stop(): Promise<void> {
     this.stopping = true;
     this.presenceTimer?.cancel();
+    this.logs.stop();
+    for (const settle of this.asking.values()) settle({ ok: false, error: 'no-answer', message: 'this node is stopping' });
     this.flushOutbox();
-    if (this.cmdReady) await this.cmd!.zrem(`${this.p}nodes`, this.nodeId).catch(() => {});
+    if (this.cmdReady) await this.cmd!.multi().zrem(`${this.p}nodes`, this.nodeId).del(`${this.p}status:${this.nodeId}`).exec().catch(() => {});
     this.cmd?.disconnect();
     this.sub?.disconnect();
     this.cmdReady = this.subReady = false;
@@ -235,7 +262,99 @@ export class RedisBackplane extends EventEmitter implements Backplane {
 
   private async refreshPresence(): Promise<void> {
     if (!this.cmdReady) return;
-    await this.cmd!.zadd(`${this.p}nodes`, this.clock.now(), this.nodeId).catch(() => {});
+    const write = this.cmd!.multi().zadd(`${this.p}nodes`, this.clock.now(), this.nodeId);
+    const status = this.statusJson();
+    if (status !== undefined) write.set(`${this.p}status:${this.nodeId}`, status, 'PX', 2 * this.opts.presenceTtlMs);
+    await write.exec().catch(() => {});
+    await this.logs.check();
+  }
+
+  private statusJson(): string | undefined {
+    if (!this.status) return undefined;
+    try {
+      return JSON.stringify(this.status());
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'node status not written');
+      return undefined;
+    }
+  }
+
+  // ---- cluster views and admin requests -------------------------------------------------------
+
+  setStatus(fn: () => NodeStatus): void {
+    this.status = fn;
+  }
+
+  /** The `nodes` set within presenceTtlMs and their statuses (one MGET); this node's is computed now. */
+  async nodes(): Promise<LiveNode[]> {
+    const ids = await this.call((r) => r.zrangebyscore(`${this.p}nodes`, this.clock.now() - this.opts.presenceTtlMs, '+inf'));
+    if (!ids.includes(this.nodeId)) ids.push(this.nodeId);
+    ids.sort();
+    const others = ids.filter((id) => id !== this.nodeId);
+    const stored = others.length ? await this.call((r) => r.mget(others.map((id) => `${this.p}status:${id}`))) : [];
+    const byId = new Map(others.map((id, i) => [id, stored[i]]));
+    return ids.map((id) => ({ id, status: id === this.nodeId ? this.status?.() : parseStatus(byId.get(id)) }));
+  }
+
+  answer(handler: AskHandler): void {
+    this.askHandler = handler;
+  }
+
+  /**
+   * An admin request to a node: `A{"q":id,"o":asker,"op","args"}` on its node channel; it replies
+   * `A{"r":id,"o":itself,"ok",…}` on the asker's. No receiver (PUBLISH answered 0), the store down,
+   * or no reply within ASK_TIMEOUT_MS (the injected clock): `no-answer`.
+   */
+  async ask(node: string, req: AskRequest): Promise<AskReply> {
+    if (node === this.nodeId) return answerLocally(this.askHandler, req);
+    const id = randomId(9);
+    const reply = new Promise<AskReply>((resolve) => {
+      const timer = this.clock.setTimeout(() => settle({ ok: false, error: 'no-answer', message: `no reply within ${ASK_TIMEOUT_MS} ms` }), ASK_TIMEOUT_MS);
+      const settle = (r: AskReply) => {
+        if (!this.asking.delete(id)) return;
+        timer.cancel();
+        resolve(r);
+      };
+      this.asking.set(id, settle);
+    });
+    const wire: AskWire = { q: id, o: this.nodeId, op: req.op, args: req.args };
+    let receivers = 0;
+    try {
+      receivers = await this.call((r) => r.publish(`${this.p}n:${node}`, `A${JSON.stringify(wire)}`));
+    } catch {
+      this.asking.get(id)?.({ ok: false, error: 'no-answer', message: 'the shared store is unreachable' });
+    }
+    if (receivers === 0) this.asking.get(id)?.({ ok: false, error: 'no-answer', message: 'no node received it' });
+    return reply;
+  }
+
+  private onAsk(message: string): void {
+    let w: AskWire;
+    try {
+      w = JSON.parse(message.slice(1)) as AskWire;
+    } catch {
+      return;
+    }
+    if (typeof w !== 'object' || w === null || typeof w.o !== 'string') return;
+    if ('r' in w) {
+      const { r, o: _o, ...reply } = w;
+      this.asking.get(r)?.(reply as AskReply);
+      return;
+    }
+    if (typeof w.q !== 'string' || typeof w.op !== 'string') return;
+    const asker = w.o;
+    const id = w.q;
+    void answerLocally(this.askHandler, { op: w.op, args: w.args }).then((reply) => {
+      const out: AskWire = { r: id, o: this.nodeId, ...reply };
+      if (!this.cmdReady) return;
+      let text: string;
+      try {
+        text = `A${JSON.stringify(out)}`;
+      } catch (err) {
+        text = `A${JSON.stringify({ r: id, o: this.nodeId, ok: false, error: 'failed', message: (err as Error).message })}`;
+      }
+      this.cmd!.publish(`${this.p}n:${asker}`, text).catch(() => {});
+    });
   }
 
   // ---- commands -------------------------------------------------------------------------------
@@ -537,6 +656,8 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   }
 
   private onMessage(channel: string, message: string): void {
+    if (channel === this.logs.channel) return this.logs.deliver(message);
+    if (message.charCodeAt(0) === 65 /* A */) return this.onAsk(message);
     // A stored session's frame (sbAppend): "F<peerId> <seq>\n<text>", on this node's channel only.
     if (message.charCodeAt(0) === 70 /* F */) {
       const sp = message.indexOf(' ');
@@ -563,6 +684,16 @@ export class RedisBackplane extends EventEmitter implements Backplane {
 
 function record(key: string, createdAt: string, lastActivity: string, options: string): RoomRecord {
   return { key, createdAt: Number(createdAt), lastActivity: Number(lastActivity), options: JSON.parse(options) as Required<RoomOptions> };
+}
+
+function parseStatus(json: string | null | undefined): NodeStatus | undefined {
+  if (!json) return undefined;
+  try {
+    const v = JSON.parse(json) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as NodeStatus) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function parseMember(json: string): MemberRecord {

@@ -148,6 +148,43 @@ export interface MemberRef {
   node: string;
 }
 
+/** What a node says about itself (the admin API's node view): plain JSON, written by the server. */
+export type NodeStatus = Record<string, unknown>;
+
+/** A live node of the cluster and its last written status (undefined: none written yet). */
+export interface LiveNode {
+  id: string;
+  status: NodeStatus | undefined;
+}
+
+/** A request one node asks another (admin actions): an operation name and JSON arguments. */
+export interface AskRequest {
+  op: string;
+  args: unknown;
+}
+
+/** The answer to an AskRequest; `no-answer`: no node took it, or none replied in time (ASK_TIMEOUT_MS). */
+export type AskReply = { ok: true; value: unknown } | { ok: false; error: 'no-answer' | 'failed' | 'unknown-op'; message?: string };
+
+/** Answers the AskRequests addressed to this node; throwing replies `failed`. */
+export type AskHandler = (req: AskRequest) => unknown;
+
+/** How long an ask waits for its reply (on the injected clock). */
+export const ASK_TIMEOUT_MS = 2_000;
+
+/**
+ * The cluster's log channel (Redis only): while any node watches, every node publishes its
+ * info-and-above lines (rate-bounded) and the watchers receive them with the node that logged them.
+ */
+export interface ClusterLogs {
+  /** Receives other nodes' lines until the returned function is called. */
+  watch(onLine: (node: string, line: string) => void): () => void;
+  /** Starts publishing this node's lines at once (a watcher asked), not only at the next presence check. */
+  publishNow(): void;
+  /** Lines not published because of the rate bound, ever. */
+  readonly dropped: number;
+}
+
 export interface Backplane {
   readonly nodeId: string;
   /** True while the shared store is reachable (always, in memory). */
@@ -195,7 +232,32 @@ export interface Backplane {
    * (or a synchronous throw, when the store is known down) says `unavailable` when it did not.
    */
   toRoom(key: string, env: Envelope): Handoff;
+
+  /** The function whose result this node publishes as its status (Redis: on its presence timer). */
+  setStatus(fn: () => NodeStatus): void;
+  /** Every live node with its status; this node's own is always fresh. */
+  nodes(): Promise<LiveNode[]>;
+  /** Sends a request to a node (this one included) and resolves with its reply, or `no-answer`. */
+  ask(node: string, req: AskRequest): Promise<AskReply>;
+  /** Who answers this node's asks (one handler; a later call replaces it). */
+  answer(handler: AskHandler): void;
+  /** Present when other nodes' log lines can be streamed here. */
+  readonly logs?: ClusterLogs;
 }
+
+/** Runs an ask handler on this node: what both backplanes do with a request addressed to themselves. */
+export async function answerLocally(handler: AskHandler | undefined, req: AskRequest): Promise<AskReply> {
+  if (!handler) return { ok: false, error: 'no-answer' };
+  try {
+    const value = await handler(req);
+    return value === UNKNOWN_OP ? { ok: false, error: 'unknown-op', message: `unknown operation "${req.op}"` } : { ok: true, value };
+  } catch (err) {
+    return { ok: false, error: 'failed', message: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** What an AskHandler returns for an operation it does not know (a newer node asking an older one). */
+export const UNKNOWN_OP: unique symbol = Symbol('unknown-op');
 
 /**
  * What a delivery reports: `undefined` when it was handed on synchronously (every recipient is on

@@ -43,6 +43,8 @@ export interface HubObserver {
   /** `seconds` is present for a sample of relays (1 in 16): timing every one costs more than it tells. */
   relayed(kind: 'signal' | 'broadcast', recipients: number, seconds: number | undefined): void;
   roomRemoved(reason: 'empty' | 'expired'): void;
+  /** A session of `dialect` joined a room (the admin API's join rate, `switchboard_joins_total`). */
+  joined?(dialect: string): void;
 }
 
 export interface HubDeps {
@@ -722,6 +724,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     s.addRoom(room);
     this.storeUpdate(s);
     this.announceRoom(key, { k: 'joined', room: key, peer: member });
+    this.observer?.joined?.(s.dialect);
     s.log.info({ room, members: out.members.length }, 'joined room');
     return { room, peers: out.members.filter((m) => m.peerId !== s.id).map(peerInfo) };
   }
@@ -931,6 +934,23 @@ export class Hub extends EventEmitter implements BackplaneSink {
     if (!(await this.backplane.leaveRoom(key, peerId, this.clock.now()))) return false;
     this.announceRoom(key, { k: 'left', room: key, peerId, reason: 'kicked' });
     this.announcePeer(m, { k: 'removed', room: key, peerId, reason: 'kicked' });
+    return true;
+  }
+
+  /**
+   * An operator's disconnect (the admin API): the session this node holds is closed with `kicked`
+   * (its dialect's close code) and ended, never resumable, a detached one waiting for a resume too.
+   * Its rooms hear it leave (kicked). False when this node holds no such session.
+   */
+  async disconnect(peerId: string): Promise<boolean> {
+    const s = this.sessions.get(peerId);
+    if (!s || s.closed) return false;
+    s.log.info({}, 'disconnected by an operator');
+    // Ended first, the socket closed after: a close seen while a stored session is being ended
+    // would end it again with its own reason (disconnect), and the rooms must hear `kicked`.
+    const link = s.link;
+    await this.closeSession(s, 'kicked');
+    link.close('kicked');
     return true;
   }
 

@@ -22,10 +22,69 @@ export function createLogger(opts: LoggerOptions): Logger {
   const base = { level: opts.level, base: { service: 'switchboard' }, timestamp: pino.stdTimeFunctions.isoTime };
   const out = opts.destination ?? process.stdout;
   const wantPretty = opts.pretty ?? Boolean((out as { isTTY?: boolean }).isTTY);
-  const sink = new LogSink(out, opts.bufferBytes ?? LOG_BUFFER_BYTES, wantPretty ? prettyFormatter() : undefined);
+  const tap = new LogTap();
+  const sink = new LogSink(out, opts.bufferBytes ?? LOG_BUFFER_BYTES, wantPretty ? prettyFormatter() : undefined, tap);
   const log = pino(base, sink);
+  // pino's children are objects whose prototype is their parent: they all find the root's tap.
+  (log as unknown as Record<symbol, LogTap>)[TAP] = tap;
   sink.onResumed = (dropped) => log.warn({ dropped }, 'log lines dropped: the log destination did not keep up');
   return log;
+}
+
+const TAP = Symbol('switchboard.logTap');
+
+/** The tap of a logger made by createLogger (or a child of one); undefined for any other logger. */
+export function logTap(log: Logger): LogTap | undefined {
+  const t = (log as unknown as Record<symbol, unknown>)[TAP];
+  return t instanceof LogTap ? t : undefined;
+}
+
+/** Lines the tap keeps for a late subscriber (the admin log stream sends the last ones first). */
+export const LOG_TAP_LINES = 500;
+
+/**
+ * Every raw JSON line a logger writes, before pretty formatting: the last LOG_TAP_LINES kept as
+ * strings (parsed only when someone reads them) and handed to live subscribers. It is what the
+ * admin API's log stream and the cluster's log channel read; it costs one array slot per line.
+ */
+export class LogTap {
+  private readonly ring: string[] = [];
+  private next = 0;
+  private readonly subs = new Set<(line: string) => void>();
+
+  constructor(private readonly max = LOG_TAP_LINES) {}
+
+  /** One line from pino (with or without its trailing newline). */
+  push(line: string): void {
+    const text = line.endsWith('\n') ? line.slice(0, -1) : line;
+    if (this.ring.length < this.max) this.ring.push(text);
+    else this.ring[this.next] = text;
+    this.next = (this.next + 1) % this.max;
+    for (const fn of this.subs) {
+      try {
+        fn(text);
+      } catch {
+        // A subscriber's failure (a closed response) must not cost the log its line.
+      }
+    }
+  }
+
+  /** The last `n` lines (at most LOG_TAP_LINES), oldest first. */
+  recent(n = this.max): string[] {
+    const ordered = this.ring.length < this.max ? this.ring : [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
+    return ordered.slice(Math.max(0, ordered.length - n));
+  }
+
+  /** Calls `fn` with every line from now on; returns the unsubscribe. `fn` must not log (it runs inside the write). */
+  subscribe(fn: (line: string) => void): () => void {
+    const own = (line: string) => fn(line);
+    this.subs.add(own);
+    return () => this.subs.delete(own);
+  }
+
+  get subscribers(): number {
+    return this.subs.size;
+  }
 }
 
 /**
@@ -62,12 +121,14 @@ export class LogSink {
     private readonly out: Writable,
     private readonly maxBytes: number,
     private readonly format?: (line: string) => string,
+    private readonly tap?: LogTap,
   ) {
     this.health = healthOf(out);
   }
 
   /** One line from pino. */
   write(line: string): void {
+    this.tap?.push(line);
     if (this.health.failed) return;
     if (this.full || this.out.writableLength >= this.maxBytes) {
       this.full = this.out.writableLength > this.maxBytes / 2;

@@ -19,6 +19,9 @@ export class Metrics implements HubObserver, BackplaneObserver {
   readonly relayRecipients: Counter;
   readonly roomsRemoved: Counter;
   readonly closes: Counter;
+  readonly joins: Counter;
+  /** Totals since start, for the admin API's rates (prom-client's counters are read only at scrape time). */
+  readonly totals = { framesIn: 0, joins: 0 };
   private readonly inCounts = new Map<string, FrameCount>();
   private readonly outCounts = new Map<string, FrameCount>();
   private readonly recipients = { signal: 0, broadcast: 0 };
@@ -108,6 +111,7 @@ export class Metrics implements HubObserver, BackplaneObserver {
       },
     });
     this.roomsRemoved = new Counter({ name: 'switchboard_rooms_removed_total', help: 'Rooms removed by the sweeper, by reason (empty, expired).', labelNames: ['reason'], registers });
+    this.joins = new Counter({ name: 'switchboard_joins_total', help: 'Room joins that succeeded, by dialect.', labelNames: ['dialect'], registers });
     this.closes = new Counter({ name: 'switchboard_server_closes_total', help: 'Connections closed by the server, by dialect and reason.', labelNames: ['dialect', 'reason'], registers });
     this.backplaneUp = new Gauge({ name: 'switchboard_backplane_up', help: '1 while the shared store (Redis) is reachable; always 1 in memory.', registers });
     this.backplaneUp.set(1);
@@ -133,6 +137,7 @@ export class Metrics implements HubObserver, BackplaneObserver {
   }
 
   frameIn(dialect: string, type: string): void {
+    this.totals.framesIn++;
     count(this.inCounts, dialect, type);
   }
 
@@ -143,6 +148,11 @@ export class Metrics implements HubObserver, BackplaneObserver {
   relayed(kind: 'signal' | 'broadcast', recipients: number, seconds: number | undefined): void {
     if (seconds !== undefined) this.relayLatency.observe({ kind }, seconds);
     this.recipients[kind] += recipients;
+  }
+
+  joined(dialect: string): void {
+    this.totals.joins++;
+    this.joins.inc({ dialect });
   }
 
   roomRemoved(reason: 'empty' | 'expired'): void {

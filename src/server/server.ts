@@ -14,7 +14,9 @@ import { Hub } from '../core/hub.js';
 import { FailureLog } from '../core/failure-log.js';
 import type { Dialect, DialectContext, HttpRoute, UpgradeInfo } from '../dialects/dialect.js';
 import { builtinDialects, defaultRoutes } from '../dialects/registry.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, logTap } from '../observability/logger.js';
+import { AdminApi } from '../admin/api.js';
+import { nodeStatus } from '../admin/status.js';
 import { Metrics } from '../observability/metrics.js';
 import { Authenticator, selectProtocol } from '../security/auth.js';
 import { VERSION } from '../version.js';
@@ -84,8 +86,12 @@ export class SwitchboardServer {
   private deps: ConnectionDeps | undefined;
   /** The 'close' listener of every TCP socket: one function, `this` is the socket. */
   private readonly socketClosed: (this: Socket) => void;
-  /** GET /sdk/* (the browser SDK) and /demo (the demo page). */
+  /** GET /sdk/* (the browser SDK), /demo (the demo page) and /dashboard (the admin dashboard). */
   private readonly statics = new StaticFiles();
+  /** /admin/v1/* and the access rule of /dashboard. */
+  readonly admin: AdminApi;
+  /** When start() finished (ms epoch, injected clock); 0 before. */
+  private startedAt = 0;
 
   constructor(config: Config, deps: ServerDeps = {}) {
     this.config = config;
@@ -104,11 +110,26 @@ export class SwitchboardServer {
       sessions: () => this.hub.stats().sessionsByDialect,
       rooms: () => this.hub.stats().localRooms,
     });
-    const backplane =
+    const backplane: Backplane =
       deps.backplane ??
       (config.redis.url
-        ? new RedisBackplane({ url: config.redis.url, prefix: config.redis.prefix, presenceTtlMs: config.redis.presenceTtlMs, resumeWindowMs: config.resume.windowMs, clock: this.clock, log: this.log, observer: this.metrics })
+        ? new RedisBackplane({ url: config.redis.url, prefix: config.redis.prefix, presenceTtlMs: config.redis.presenceTtlMs, resumeWindowMs: config.resume.windowMs, clock: this.clock, log: this.log, observer: this.metrics, logSource: logTap(this.log) })
         : new MemoryBackplane());
+    backplane.setStatus(() =>
+      nodeStatus({
+        nodeId: backplane.nodeId,
+        version: VERSION,
+        state: this.state,
+        startedAt: this.startedAt,
+        now: this.clock.now(),
+        connectionsByDialect: this.countBy((c) => c.dialect.name),
+        sessions: this.hub.sessions.size,
+        rooms: this.hub.stats().localRooms,
+        framesIn: this.metrics.totals.framesIn,
+        joins: this.metrics.totals.joins,
+        logsDropped: backplane.logs?.dropped ?? 0,
+      }),
+    );
     this.hub = new Hub({ backplane, clock: this.clock, config, log: this.log, observer: this.metrics });
     this.ctx = {
       hub: this.hub,
@@ -130,6 +151,7 @@ export class SwitchboardServer {
     this.httpCreations = new AddressBuckets(this.clock, config.rateLimits.httpCreatesPerSecond, config.rateLimits.httpCreateBurst);
     this.tls = config.tls.cert ? { cert: readTlsFile(config.tls.cert, 'tls.cert'), key: readTlsFile(config.tls.key, 'tls.key') } : undefined;
     this.gates = buildGates({ config, caps: this.caps });
+    this.admin = new AdminApi({ hub: this.hub, backplane, clock: this.clock, log: this.log, access: { token: config.admin.token, auth: this.ctx.auth }, tap: logTap(this.log), version: VERSION });
     // handleProtocols: never answer with a `switchboard.token.<jwt>` subprotocol when another was offered.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, clientTracking: false, handleProtocols: selectProtocol });
     const main = { host: config.host, port: config.port, dialect: undefined as string | undefined };
@@ -228,6 +250,7 @@ export class SwitchboardServer {
   async start(): Promise<{ host: string; port: number }> {
     if (this.state !== 'idle') throw new Error(`cannot start a server that is ${this.state}`);
     this.state = 'starting';
+    this.startedAt = this.clock.now();
     await this.hub.start();
     try {
       for (const l of this.listeners) {
@@ -247,10 +270,11 @@ export class SwitchboardServer {
       throw err;
     }
     this.state = 'ready';
+    this.admin.start();
     for (const a of this.addresses()) this.log.info({ host: a.host, port: a.port, version: VERSION }, `switchboard listening on ${a.host}:${a.port}`);
     this.log.info(
       { backplane: this.config.redis.url ? 'redis' : 'memory', node: this.hub.nodeId },
-      'endpoints: /v1 native · /ws vc · /ws/{room} flyx · /api/room/{id} flyx-cli · any other path: slam, slam-pair, call, mesh (by first frame) · GET /health /ready /metrics',
+      'endpoints: /v1 native · /ws vc · /ws/{room} flyx · /api/room/{id} flyx-cli · any other path: slam, slam-pair, call, mesh (by first frame) · GET /health /ready /metrics · /admin/v1/ (admin API) · /dashboard',
     );
     return this.address();
   }
@@ -281,6 +305,7 @@ export class SwitchboardServer {
   private async doStop(drainTimeoutMs: number): Promise<void> {
     this.state = 'draining';
     this.hub.draining = true;
+    this.admin.stop();
     this.log.info({ connections: this.connections.size, drainTimeoutMs }, 'draining');
     const spread = this.spreadCloses(drainTimeoutMs);
     if (this.connections.size > 0 && drainTimeoutMs > 0) {
@@ -390,6 +415,7 @@ export class SwitchboardServer {
             return sendText(res, 200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
         }
       }
+      if (await this.admin.handle(req, res, url)) return;
       if (await this.statics.handle(req, res, url.pathname)) return;
       const hit = routes.get(req.method ?? 'GET')?.match(url.pathname);
       if (hit?.value.creates && !this.httpCreations.take(this.clientAddress(req))) {

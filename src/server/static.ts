@@ -10,6 +10,8 @@ export interface StaticDirs {
   sdk: string;
   /** The demo page, served at /demo (default: web/demo). */
   demo: string;
+  /** The admin dashboard, served at /dashboard (default: web/dashboard) behind the admin access rule. */
+  dashboard: string;
 }
 
 /** Resolved from this file's place in dist/src/server/, so it works from a checkout and from the package. */
@@ -17,6 +19,7 @@ export function defaultStaticDirs(): StaticDirs {
   return {
     sdk: fileURLToPath(new URL('../../client/', import.meta.url)),
     demo: fileURLToPath(new URL('../../../web/demo/', import.meta.url)),
+    dashboard: fileURLToPath(new URL('../../../web/dashboard/', import.meta.url)),
   };
 }
 
@@ -57,6 +60,10 @@ export class StaticFiles {
     }
     if (pathname === '/demo' || pathname === '/demo/') return this.serve(req, res, this.dirs.demo, 'index.html', DEMO_TYPES, () => true, 'no-cache');
     if (pathname.startsWith('/demo/')) return this.serve(req, res, this.dirs.demo, pathname.slice(6), DEMO_TYPES, () => true);
+    // The dashboard (its access rule runs before: src/admin/access.ts): never cached as a page,
+    // its assets briefly and only by the browser (the page may sit behind a token).
+    if (pathname === '/dashboard' || pathname === '/dashboard/') return this.serve(req, res, this.dirs.dashboard, 'index.html', DEMO_TYPES, () => true, 'no-store');
+    if (pathname.startsWith('/dashboard/')) return this.serve(req, res, this.dirs.dashboard, pathname.slice(11), DEMO_TYPES, () => true, 'private, max-age=60');
     return false;
   }
 

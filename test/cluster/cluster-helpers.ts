@@ -7,6 +7,7 @@ import { startServer, type TestServer } from '../helpers/server.js';
 import { tick } from '../helpers/wait.js';
 import { connect, type Frame, type TestClient } from '../helpers/ws.js';
 import type { RedisBackplane } from '../../src/backplane/redis.js';
+import type { Logger } from 'pino';
 
 export interface Cluster {
   redis: RedisProcess;
@@ -17,14 +18,15 @@ export interface Cluster {
 
 /**
  * N Switchboard nodes in this process sharing one real redis-server and one ManualClock (started
- * at the wall-clock time, so presence scores line up with nodes in other processes).
+ * at the wall-clock time, so presence scores line up with nodes in other processes). `logger`
+ * makes each node's logger (e.g. one with a tap, for the admin log stream); default: silent.
  */
-export async function startCluster(n: number, overrides: DeepPartial<Config> = {}, redis?: RedisProcess): Promise<Cluster> {
+export async function startCluster(n: number, overrides: DeepPartial<Config> = {}, redis?: RedisProcess, logger?: () => Logger): Promise<Cluster> {
   const r = redis ?? (await RedisProcess.start());
   const clock = new ManualClock(Date.now());
   const nodes: TestServer[] = [];
   for (let i = 0; i < n; i++) {
-    nodes.push(await startServer({ ...overrides, redis: { url: r.url, prefix: overrides.redis?.prefix ?? 'sb:', presenceTtlMs: overrides.redis?.presenceTtlMs ?? 10_000 } }, { clock }));
+    nodes.push(await startServer({ ...overrides, redis: { url: r.url, prefix: overrides.redis?.prefix ?? 'sb:', presenceTtlMs: overrides.redis?.presenceTtlMs ?? 10_000 } }, logger ? { clock, logger: logger() } : { clock }));
   }
   return {
     redis: r,
