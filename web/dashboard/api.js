@@ -138,8 +138,12 @@ export function runEventStream(client, { onEvent, onState }) {
       };
     });
 
+  /** Whether the current stream delivered its first snapshot (then its end is a reconnect, not a failure). */
+  let live = false;
+
   async function once() {
     abort = new AbortController();
+    live = false;
     const res = await fetch('/admin/v1/events', { headers: client.headers({ accept: 'text/event-stream' }), cache: 'no-store', signal: abort.signal });
     if (res.status === 401) {
       const body = await res.json().catch(() => ({}));
@@ -163,7 +167,8 @@ export function runEventStream(client, { onEvent, onState }) {
       } catch {
         return; // not ours to show: the stream's events are JSON
       }
-      if (name === 'snapshot') {
+      if (name === 'snapshot' && !live) {
+        live = true;
         attempt = 0;
         onState('live');
       }
@@ -194,7 +199,8 @@ export function runEventStream(client, { onEvent, onState }) {
         }
         delay = backoff(attempt++);
         // A 403 will not change by itself soon: retry slowly, in case the server's config does.
-        if (err instanceof Forbidden) onState('forbidden', { message: err.message, inMs: (delay = Math.max(delay, 5_000)) });
+        if (live) onState('reconnecting', { inMs: delay });
+        else if (err instanceof Forbidden) onState('forbidden', { message: err.message, inMs: (delay = Math.max(delay, 5_000)) });
         else onState('error', { message: err instanceof ApiError ? err.message : 'the server is unreachable', inMs: delay });
       }
       if (restarting) {
