@@ -182,6 +182,10 @@ describe('the dashboard at /dashboard in real Chromium: loopback, no token', { s
     srv.log.info('a line before the cut');
     const count = () => p2.$$eval('#log > li', (els) => els.filter((e) => e.textContent!.includes('a line before the cut')).length);
     await p2.waitForFunction(logHas('a line before the cut'));
+    // Two identical lines in one go (very likely one millisecond): both are news, and both stay so
+    for (let i = 0; i < 2; i++) srv.log.info({ n: 1 }, 'twice the same');
+    const twice = () => p2.$$eval('#log > li', (els) => els.filter((e) => e.textContent!.includes('twice the same')).length);
+    await p2.waitForFunction(`document.querySelectorAll('#log > li').length && [...document.querySelectorAll('#log > li')].filter((e) => e.textContent.includes('twice the same')).length === 2`);
     proxy.refuse = true;
     proxy.cut();
     await p2.waitForSelector('#stream-status:is([data-state="reconnecting"], [data-state="error"])');
@@ -192,6 +196,7 @@ describe('the dashboard at /dashboard in real Chromium: loopback, no token', { s
     srv.log.info('a line after the cut');
     await p2.waitForFunction(logHas('a line after the cut'));
     assert.equal(await count(), 1);
+    assert.equal(await twice(), 2);
     assert.deepEqual(e2, []);
     await p2.close();
   });

@@ -104,6 +104,7 @@ function onSnapshot(s) {
   dashboard.snapshot = s;
   dashboard.snapshots++;
   if (first) {
+    logs.newStream();
     charts.connections.seed(s.history.map((p) => ({ ts: p.ts, v: p.connections })));
     charts.messages.seed(s.history.map((p) => ({ ts: p.ts, v: p.messagesPerSecond })));
     charts.joins.seed(s.history.map((p) => ({ ts: p.ts, v: p.joinsPerSecond })));
@@ -228,7 +229,7 @@ function createRoom(r) {
     h(
       'table',
       { class: 'members grid-table' },
-      h('thead', {}, h('tr', {}, ...['Peer', 'Name', 'Identity', 'Node', 'Since', ''].map((t) => h('th', { scope: 'col', text: t, 'aria-label': t === '' ? 'Actions' : undefined })))),
+      h('thead', {}, h('tr', {}, ...['Peer', 'Name', 'Identity', 'Node', 'Since', ''].map((t) => h('th', { scope: 'col', class: t.toLowerCase() || 'act', text: t, 'aria-label': t === '' ? 'Actions' : undefined })))),
       h('tbody'),
     ),
     h('p', { class: 'room-empty muted', text: 'No members: the room is removed after its empty-room grace.' }),
@@ -257,6 +258,8 @@ function updateRoom(card, r, now) {
   const nodes = [...new Set(members.map((m) => m.node))];
   setText(card.querySelector('.room-meta'), `${members.length} member${members.length === 1 ? '' : 's'}${nodes.length > 1 ? ` on ${nodes.length} nodes` : ''} · created ${fmtAgo(r.createdAt, now)}`);
   card.dataset.members = String(members.length);
+  // Identities exist only with auth on: without any, the column would be empty.
+  card.classList.toggle('no-identity', !members.some((m) => m.identity));
   card.querySelector('.members').hidden = members.length === 0;
   card.querySelector('.room-empty').hidden = members.length > 0;
   syncChildren(

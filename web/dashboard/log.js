@@ -39,12 +39,12 @@ function clock(iso) {
 export class LogPanel {
   constructor({ list, level, search, pause, follow, info }) {
     Object.assign(this, { list, levelEl: level, searchEl: search, pauseEl: pause, followEl: follow, infoEl: info });
-    /** Lines in the DOM, oldest first: { el, level, text, raw }. */
+    /** Lines in the DOM, oldest first: { el, level, text }. */
     this.lines = [];
     /** Lines that came while paused (or since the last frame), not in the DOM yet. */
     this.queue = [];
-    /** The raw data of every line kept: a reconnect resends the last lines, and they are not news. */
-    this.seen = new Set();
+    /** Per node, what was seen last: see isRepeat. */
+    this.marks = new Map();
     this.paused = false;
     this.follow = true;
     this.minLevel = Number(level.value);
@@ -71,14 +71,42 @@ export class LogPanel {
     this.updateInfo();
   }
 
-  /** One `log` event's data: the pino object plus `node`. */
+  /** One `log` event's data: the pino object plus `node`; `raw`, its JSON text. */
   add(obj, raw) {
-    if (this.seen.has(raw)) return;
-    this.seen.add(raw);
+    if (this.isRepeat(obj, raw)) return;
     this.queue.push({ obj, raw });
-    if (this.queue.length > MAX_LINES) this.forget(this.queue.shift().raw, true);
+    if (this.queue.length > MAX_LINES) {
+      this.queue.shift();
+      this.dropped++;
+    }
     if (this.paused) return this.updateInfo();
     this.schedule();
+  }
+
+  /** A new stream begins: its first lines are the server's backlog, partly seen already. */
+  newStream() {
+    for (const m of this.marks.values()) m.now = new Map();
+  }
+
+  /**
+   * Whether a line was shown already. A new stream starts with each node's last lines, which the
+   * page has mostly seen; a node's lines come in time order, so per node it keeps the newest time
+   * seen and, for that very millisecond, how often each line was seen (in all streams, and in this
+   * one): older lines are repeats, and so is the n-th copy of a line at that time already seen n
+   * times. Identical lines logged in one millisecond then still all show once.
+   */
+  isRepeat(obj, raw) {
+    const node = typeof obj.node === 'string' ? obj.node : '';
+    const time = typeof obj.time === 'string' ? obj.time : '';
+    let m = this.marks.get(node);
+    if (!m) this.marks.set(node, (m = { time, seen: new Map(), now: new Map() }));
+    if (time < m.time) return true;
+    if (time > m.time) Object.assign(m, { time, seen: new Map(), now: new Map() });
+    const now = (m.now.get(raw) ?? 0) + 1;
+    m.now.set(raw, now);
+    if (now <= (m.seen.get(raw) ?? 0)) return true;
+    m.seen.set(raw, now);
+    return false;
   }
 
   setPaused(paused) {
@@ -108,28 +136,20 @@ export class LogPanel {
   flush() {
     if (this.paused || this.queue.length === 0) return;
     const frag = document.createDocumentFragment();
-    for (const { obj, raw } of this.queue.splice(0)) {
-      const line = this.render(obj, raw);
+    for (const { obj } of this.queue.splice(0)) {
+      const line = this.render(obj);
       line.el.hidden = !this.matches(line);
       this.lines.push(line);
       frag.append(line.el);
     }
     this.list.append(frag);
     const extra = this.lines.length - MAX_LINES;
-    if (extra > 0) for (const old of this.lines.splice(0, extra)) {
-      old.el.remove();
-      this.forget(old.raw, false);
-    }
+    if (extra > 0) for (const old of this.lines.splice(0, extra)) old.el.remove();
     if (this.follow) this.scrollToEnd();
     this.updateInfo();
   }
 
-  forget(raw, dropped) {
-    this.seen.delete(raw);
-    if (dropped) this.dropped++;
-  }
-
-  render(obj, raw) {
+  render(obj) {
     const level = typeof obj.level === 'number' ? obj.level : 30;
     const name = levelName(level);
     const el = document.createElement('li');
@@ -163,7 +183,7 @@ export class LogPanel {
     }
     el.append(time, lvl, node, msg);
     const text = `${time.textContent} ${name} ${node.textContent} ${obj.msg ?? ''}${kvText}`.toLowerCase();
-    return { el, level, text, raw };
+    return { el, level, text };
   }
 
   matches(line) {
