@@ -2,6 +2,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { Logger } from 'pino';
 import type { Config, DeepPartial } from '../../src/config.js';
 import { tappedLogger } from '../admin/helpers.js';
+import { join, peer } from '../cluster/cluster-helpers.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, type TestClient } from '../helpers/ws.js';
 
@@ -30,10 +31,9 @@ export interface Member {
 
 /** A native client (docs/protocol.md) that joined `room` as `name`. */
 export async function nativeMember(srv: TestServer, room: string, name: string, url = srv.ws('/v1')): Promise<Member> {
-  const c = await connect(url);
-  const id = (await c.next('welcome')).peerId as string;
-  c.send({ type: 'join', id: 'j', room, name });
-  await c.next('joined');
+  const { c, id } = await peer(url);
+  const answer = await join(c, room, { name });
+  if (answer.type !== 'joined') throw new Error(`${name} could not join ${room}: ${JSON.stringify(answer)}`);
   return { c, id, name };
 }
 
