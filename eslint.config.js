@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   {
-    // The demo page's plain ESM runs in browsers.
+    // The pages' plain ESM (web/demo, web/dashboard) runs in browsers.
     files: ['web/**/*.js'],
     languageOptions: {
       sourceType: 'module',
@@ -25,7 +25,7 @@ export default tseslint.config(
           'window', 'document', 'navigator', 'location', 'history', 'performance', 'crypto', 'localStorage', 'sessionStorage',
           'fetch', 'URLSearchParams', 'Blob', 'File', 'FileReader', 'TextEncoder', 'TextDecoder', 'AbortController', 'Event', 'CustomEvent', 'EventTarget',
           'HTMLElement', 'HTMLVideoElement', 'MediaStream', 'RTCPeerConnection', 'WebSocket', 'queueMicrotask', 'requestAnimationFrame', 'cancelAnimationFrame',
-          'structuredClone', 'alert', 'confirm', 'getComputedStyle', 'matchMedia', 'ResizeObserver', 'IntersectionObserver', 'MutationObserver', 'Intl', 'Image', 'atob', 'btoa',
+          'TextDecoderStream', 'ReadableStream', 'structuredClone', 'alert', 'confirm', 'getComputedStyle', 'matchMedia', 'ResizeObserver', 'IntersectionObserver', 'MutationObserver', 'Intl', 'Image', 'atob', 'btoa',
         ].map((name) => [name, 'readonly']),
       ),
     },
