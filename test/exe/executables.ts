@@ -7,19 +7,17 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
-import { launchServer, type Launched } from '../helpers/launch.js';
+import { launchServer, type LaunchedServer } from '../helpers/launch.js';
+import { needProgram } from '../helpers/programs.js';
 import { relayNative } from '../helpers/relay.js';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
 const EXE = resolve('dist/exe');
 
-/** Whether a program runs (`cmd args` exits 0). */
-const runs = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
-
-const wine = ['wine', 'wine64'].find((w) => runs(w, ['--version']));
-const wineSkip = wine ? false : 'wine not found on PATH: install the apt package `wine64` (.ci/run does)';
-if (!wine) process.stderr.write('\n*** SKIPPING the Windows executable: wine is not on PATH. Install it with `apt-get install wine64`. ***\n\n');
-const unzipSkip = runs('unzip', ['-v']) ? false : 'unzip not found on PATH: install the apt package `unzip`';
+// Debian's wine64 package installs `wine` (older ones only `wine64`).
+const wine = ['wine', 'wine64'].find((w) => spawnSync(w, ['--version'], { stdio: 'ignore' }).status === 0);
+const wineSkip = wine ? false : needProgram('wine', ['--version'], 'wine64', 'the Windows executable under wine');
+const unzipSkip = needProgram('unzip', ['-v'], 'unzip', 'the zip check');
 
 /** A copy of one built file alone in a new empty folder: no node_modules, no dist/ beside it. */
 function alone(name: string): { dir: string; exe: string } {
@@ -45,7 +43,7 @@ async function health(port: number, t0: number): Promise<{ body: { ok: boolean; 
 }
 
 /** What every run checks: /health, the demo page and the SDK served from the embedded assets, a relayed message. */
-async function serves(s: Launched, t0: number, guardMs: number): Promise<number> {
+async function serves(s: LaunchedServer, t0: number, guardMs: number): Promise<number> {
   const h = await health(s.port, t0);
   assert.equal(h.body.ok, true);
   assert.equal(h.body.version, pkg.version, '/health reports the version embedded from package.json');

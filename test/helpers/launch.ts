@@ -7,8 +7,6 @@ import type { Readable } from 'node:stream';
 
 export interface Launched {
   child: ChildProcess;
-  /** The port from the server's "listening on host:port" log line. */
-  port: number;
   /** Every stdout and stderr line so far. */
   stdout: string[];
   stderr: string[];
@@ -16,8 +14,16 @@ export interface Launched {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Signals the process's whole group (it runs detached), as Ctrl-C in a terminal would. */
   kill(signal?: NodeJS.Signals): void;
-  /** The first stdout line (already read or still to come) containing `text`; the guard catches hangs. */
-  line(text: string, guardMs?: number): Promise<string>;
+  /**
+   * The first line of `stream` (already read or still to come) containing `text`. Rejects when the
+   * process ends without one, or past the guard (which only catches hangs).
+   */
+  line(text: string, guardMs?: number, stream?: 'stdout' | 'stderr'): Promise<string>;
+}
+
+export interface LaunchedServer extends Launched {
+  /** The port from the server's "listening on host:port" log line. */
+  port: number;
 }
 
 export interface LaunchOptions extends SpawnOptions {
@@ -63,12 +69,8 @@ function fileLines(file: string): EventEmitter & { end(): void } {
   return out;
 }
 
-/**
- * Starts a Switchboard process (node bin/switchboard.js, an executable, wine running one) in its
- * own process group and resolves once its log says where it listens; rejects if it exits first,
- * or if no such line comes within the guard (a hang, not a timing: then it is killed).
- */
-export async function launchServer(cmd: string, args: string[], opts: LaunchOptions = {}, guardMs = 30_000): Promise<Launched> {
+/** Starts a program in its own process group, reading its output line by line (see LaunchOptions). */
+export function launch(cmd: string, args: string[], opts: LaunchOptions = {}): Launched {
   const { outputDir, ...spawnOpts } = opts;
   let files: { out: string; err: string; fds: number[] } | undefined;
   if (outputDir) {
@@ -78,17 +80,19 @@ export async function launchServer(cmd: string, args: string[], opts: LaunchOpti
   }
   const child = spawn(cmd, args, { ...spawnOpts, stdio: ['ignore', files?.fds[0] ?? 'pipe', files?.fds[1] ?? 'pipe'], detached: true });
   for (const fd of files?.fds ?? []) closeSync(fd);
-  const [outLines, errLines] = files ? [fileLines(files.out), fileLines(files.err)] : [pipeLines(child.stdout!), pipeLines(child.stderr!)];
+  const streams = files ? { stdout: fileLines(files.out), stderr: fileLines(files.err) } : { stdout: pipeLines(child.stdout!), stderr: pipeLines(child.stderr!) };
+  const seen = { stdout: [] as string[], stderr: [] as string[] };
+  let ended = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('close', (code, signal) => {
-      for (const l of [outLines, errLines]) (l as { end?: () => void }).end?.();
+      for (const l of Object.values(streams)) (l as { end?: () => void }).end?.();
+      ended = true;
+      for (const l of Object.values(streams)) l.emit('gone');
       resolve({ code, signal });
     }),
   );
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  outLines.on('line', (l: string) => stdout.push(l));
-  errLines.on('line', (l: string) => stderr.push(l));
+  streams.stdout.on('line', (l: string) => seen.stdout.push(l));
+  streams.stderr.on('line', (l: string) => seen.stderr.push(l));
   const kill = (signal: NodeJS.Signals = 'SIGTERM') => {
     try {
       process.kill(-child.pid!, signal);
@@ -96,28 +100,49 @@ export async function launchServer(cmd: string, args: string[], opts: LaunchOpti
       // already gone
     }
   };
-  const line = (text: string, guardMs = 10_000) =>
+  const line = (text: string, guardMs = 10_000, stream: 'stdout' | 'stderr' = 'stdout') =>
     new Promise<string>((resolve, reject) => {
-      const seen = stdout.find((l) => l.includes(text));
-      if (seen !== undefined) return resolve(seen);
-      const timer = setTimeout(() => reject(new Error(`no stdout line with ${JSON.stringify(text)} within ${guardMs} ms:\n${stdout.join('\n')}`)), guardMs);
+      const found = seen[stream].find((l) => l.includes(text));
+      if (found !== undefined) return resolve(found);
+      const all = () => [...seen.stdout, ...seen.stderr].join('\n');
+      if (ended) return reject(new Error(`${cmd} ended without a ${stream} line with ${JSON.stringify(text)}:\n${all()}`));
+      const src = streams[stream];
+      const stop = () => {
+        clearTimeout(timer);
+        src.off('line', onLine);
+        src.off('gone', onGone);
+      };
+      const timer = setTimeout(() => {
+        stop();
+        reject(new Error(`no ${stream} line with ${JSON.stringify(text)} from ${cmd} within ${guardMs} ms:\n${all()}`));
+      }, guardMs);
       const onLine = (l: string) => {
         if (!l.includes(text)) return;
-        clearTimeout(timer);
-        outLines.off('line', onLine);
+        stop();
         resolve(l);
       };
-      outLines.on('line', onLine);
+      const onGone = () => {
+        stop();
+        reject(new Error(`${cmd} ended without a ${stream} line with ${JSON.stringify(text)}:\n${all()}`));
+      };
+      src.on('line', onLine);
+      src.on('gone', onGone);
     });
-  let port: number;
+  return { child, stdout: seen.stdout, stderr: seen.stderr, exited, kill, line };
+}
+
+/**
+ * Starts a Switchboard process (node bin/switchboard.js, an executable, wine running one) and
+ * resolves once its log says where it listens; if it does not (it exited, or hung past the
+ * guard), it is killed and the promise rejects with its output.
+ */
+export async function launchServer(cmd: string, args: string[], opts: LaunchOptions = {}, guardMs = 30_000): Promise<LaunchedServer> {
+  const p = launch(cmd, args, opts);
   try {
-    const listening = line('listening on ', guardMs);
-    const early = exited.then((r) => Promise.reject(new Error(`${cmd} exited (${JSON.stringify(r)}) before listening:\n${[...stdout, ...stderr].join('\n')}`)));
-    early.catch(() => {}); // only the race's outcome matters
-    port = Number(/listening on \S+:(\d+)/.exec(await Promise.race([listening, early]))![1]);
+    const listening = await p.line('listening on ', guardMs);
+    return { ...p, port: Number(/listening on \S+:(\d+)/.exec(listening)![1]) };
   } catch (err) {
-    kill('SIGKILL');
+    p.kill('SIGKILL');
     throw err;
   }
-  return { child, port, stdout, stderr, exited, kill, line };
 }
