@@ -111,6 +111,26 @@ test('the Linux executable started with no arguments (a double-click) serves, pr
   }
 });
 
+const scriptSkip = needProgram('script', ['-V'], 'bsdutils', 'the executable on a terminal');
+test('the Linux executable on a terminal logs JSON lines (pino-pretty is not inside it; the logger falls back)', { skip: scriptSkip }, async () => {
+  const { dir, exe } = alone('switchboard-linux-x64');
+  try {
+    // script(1) gives it a terminal, as a double-click's console window does.
+    const s = await launchServer('script', ['-qfec', `'${exe}' --host 127.0.0.1 --port 0`, '/dev/null'], { cwd: dir, env: userEnv() });
+    try {
+      const line = await s.line('listening on ');
+      const entry = JSON.parse(line.trim()) as { msg: string; version: string };
+      assert.equal(entry.version, pkg.version);
+      assert.equal((await health(s.port, 0)).body.ok, true);
+    } finally {
+      s.kill('SIGTERM');
+      await s.exited;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('switchboard-windows.zip holds the exe (intact) and README.txt', { skip: unzipSkip }, () => {
   const zip = join(EXE, 'switchboard-windows.zip');
   const t = spawnSync('unzip', ['-t', zip], { encoding: 'utf8' });
