@@ -1,5 +1,7 @@
 import { parseArgs as parseArgv } from 'node:util';
 import { configLeaves, configTable, ConfigError, loadConfig } from './config.js';
+import { localBaseUrl, openInBrowser } from './open-browser.js';
+import { inSea } from './sea.js';
 import { SwitchboardServer } from './server/server.js';
 import { VERSION } from './version.js';
 
@@ -11,6 +13,8 @@ Usage: switchboard [options]
   -H, --host <addr>     address to listen on (default 0.0.0.0; env HOST)
   -c, --config <file>   JSON config file (env SWITCHBOARD_CONFIG)
   -l, --log-level <l>   trace|debug|info|warn|error|fatal|silent
+      --open            once listening, print the URLs and open the dashboard in the default browser
+      --no-open         never open a browser
   -h, --help            this text
   -v, --version         print the version
 
@@ -22,13 +26,19 @@ ${configLeaves()
   .join('\n')}
 
 Precedence: defaults < config file < environment < flags. See README.md and docs/.
-Endpoints: ws://HOST:PORT/v1 (native protocol), GET /health, /ready, /metrics.
+Endpoints: ws://HOST:PORT/v1 (native protocol), GET /health, /ready, /metrics, /demo, /dashboard.
+
+Opening the browser: only with --open, except that the single executable (switchboard-linux-x64,
+switchboard-win-x64.exe) started with no arguments at all (a double-click) serves with the defaults,
+prints the URLs and opens the dashboard. --no-open never opens; a failed open is logged, not fatal.
 `;
 
 export interface ParsedArgs {
   help: boolean;
   version: boolean;
   configTable: boolean;
+  /** --open (true), --no-open (false), neither (undefined); the last one given wins. */
+  open: boolean | undefined;
   file: string | undefined;
   flags: Record<string, string>;
 }
@@ -40,6 +50,8 @@ const COMMAND_OPTIONS: Record<string, OptionSpec> = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
   'print-config-table': { type: 'boolean' },
+  open: { type: 'boolean' },
+  'no-open': { type: 'boolean' },
   config: { type: 'string', short: 'c' },
 };
 
@@ -98,13 +110,14 @@ export function parseArgs(argv: string[]): ParsedArgs {
     if (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) throw usageError(e as { code: string; message: string }, keyOf);
     throw err;
   }
-  const out: ParsedArgs = { help: false, version: false, configTable: false, file: undefined, flags: {} };
+  const out: ParsedArgs = { help: false, version: false, configTable: false, open: undefined, file: undefined, flags: {} };
   // Tokens keep the command line's order: a later flag overrides an earlier one (--no-x too).
   for (const t of tokens) {
     if (t.kind !== 'option') continue;
     if (t.name === 'help') out.help = true;
     else if (t.name === 'version') out.version = true;
     else if (t.name === 'print-config-table') out.configTable = true;
+    else if (t.name === 'open' || t.name === 'no-open') out.open = t.name === 'open';
     else if (t.name === 'config') out.file = t.value;
     else {
       const hit = keyOf.get(t.name)!;
@@ -132,13 +145,40 @@ export async function main(argv: string[]): Promise<void> {
     }
     throw err;
   }
+  // A double-click starts the single executable with no arguments: that user wants the dashboard.
+  const desktop = args.open ?? (argv.length === 0 && inSea());
   try {
     await server.start();
   } catch (err) {
     server.log.fatal({ err }, `cannot listen on ${server.config.host}:${server.config.port}: ${(err as Error).message}`);
+    if (desktop) await keepWindowOpen(`Switchboard could not start: ${(err as Error).message}`);
     process.exit(1);
   }
   onShutdownSignals(server);
+  if (desktop) announce(server);
+}
+
+/**
+ * A console window opened by a double-click closes as soon as the process exits, taking the reason
+ * with it (a second double-click: the port is taken). On a terminal, wait for Enter first.
+ */
+async function keepWindowOpen(why: string): Promise<void> {
+  if (!process.stdin.isTTY) return;
+  process.stderr.write(`\n${why}\nPress Enter to close this window.\n`);
+  await new Promise((resolve) => process.stdin.once('data', resolve));
+}
+
+/** Prints where to go (on stderr: stdout stays JSON log lines) and opens the dashboard in the browser. */
+function announce(server: SwitchboardServer): void {
+  const { host, port } = server.address();
+  const base = localBaseUrl(host, port);
+  process.stderr.write(
+    `\nSwitchboard ${VERSION} is running.\n` +
+      `  Dashboard  ${base}/dashboard\n  Demo       ${base}/demo\n  Health     ${base}/health\n` +
+      `  Signaling  ${base.replace(/^http/, 'ws')}/v1\n` +
+      `Stop it with Ctrl-C (or close this window).\n\n`,
+  );
+  openInBrowser(`${base}/dashboard`, server.log);
 }
 
 /**

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { createInterface } from 'node:readline';
+import { launchServer } from './helpers/launch.js';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
 const bin = 'bin/switchboard.js';
@@ -29,34 +29,13 @@ test('invalid configuration exits 2 with a message naming the key', () => {
   assert.match(u.stderr, /--frobnicate: unknown option/);
 });
 
-/** Starts a server process on a free port and resolves once its log says where it listens. */
-async function launch(cmd: string, args: string[]) {
-  // PORT=0 lets the OS pick a free port; the JSON log line says which. Its own process group, so a
-  // signal reaches npm and the server alike, as Ctrl-C in a terminal does.
-  const child = spawn(cmd, args, {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const log: string[] = [];
-  const lines = createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    lines.on('line', (line) => {
-      log.push(line);
-      const m = /listening on [^:]+:(\d+)/.exec(line);
-      if (m) resolve(Number(m[1]));
-    });
-    void exited.then((r) => reject(new Error(`server exited (${JSON.stringify(r)}) before listening`)));
-  }).catch((err: Error) => {
-    process.kill(-child.pid!, 'SIGKILL');
-    throw err;
-  });
-  return { child, port, exited, log };
+/** Starts a server process on a free port (PORT=0: the log says which) in its own process group. */
+function launch(cmd: string, args: string[]) {
+  return launchServer(cmd, args, { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_LOG_LEVEL: 'info' } });
 }
 
 test('`npm start`, as the README says, serves GET /health', async () => {
-  const { child, port, exited } = await launch('npm', ['start', '--silent']);
+  const { kill, port, exited } = await launch('npm', ['start', '--silent']);
   try {
     const res = await fetch(`http://127.0.0.1:${port}/health`);
     assert.equal(res.status, 200);
@@ -64,7 +43,7 @@ test('`npm start`, as the README says, serves GET /health', async () => {
     assert.equal(body.ok, true);
     assert.equal(Number.isInteger(body.ts), true);
   } finally {
-    process.kill(-child.pid!, 'SIGTERM');
+    kill('SIGTERM');
     await exited;
   }
 });
@@ -72,7 +51,7 @@ test('`npm start`, as the README says, serves GET /health', async () => {
 test('the server process drains on SIGTERM and exits 0', async () => {
   const pkgScripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
   assert.equal(pkgScripts.start, `node ${bin}`, 'this test runs what `npm start` runs');
-  const { child, port, exited, log } = await launch(process.execPath, [bin]);
+  const { child, port, exited, stdout: log } = await launch(process.execPath, [bin]);
   assert.equal((await fetch(`http://127.0.0.1:${port}/ready`)).status, 200);
   child.kill('SIGTERM');
   assert.deepEqual(await exited, { code: 0, signal: null });

@@ -90,11 +90,17 @@ export class LogTap {
 /**
  * pino-pretty is loaded on first use only: production logs are not a terminal and never need it.
  * A synchronous require (pino-pretty is CommonJS) keeps createLogger synchronous for the server's
- * constructor; only its formatter is used, so pretty lines go through the same LogSink.
+ * constructor; only its formatter is used, so pretty lines go through the same LogSink. Where it
+ * cannot be loaded (a single executable holds no node_modules) the terminal gets JSON lines.
  */
-function prettyFormatter(): (line: string) => string {
-  const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
-  return prettyFactory({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
+function prettyFormatter(): ((line: string) => string) | undefined {
+  let pretty: typeof import('pino-pretty');
+  try {
+    pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+  } catch {
+    return undefined;
+  }
+  return pretty.prettyFactory({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
 }
 
 /**

@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { join, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { inSea, seaAsset } from '../sea.js';
 
 /** Where the files come from: the compiled SDK and the demo page (defaults: this package's own). */
 export interface StaticDirs {
@@ -20,6 +23,48 @@ export function defaultStaticDirs(): StaticDirs {
     sdk: fileURLToPath(new URL('../../client/', import.meta.url)),
     demo: fileURLToPath(new URL('../../../web/demo/', import.meta.url)),
     dashboard: fileURLToPath(new URL('../../../web/dashboard/', import.meta.url)),
+  };
+}
+
+/**
+ * Inside a single executable (`npm run build:exe`) the same files are assets of the binary, named
+ * by their path from the package root; these are the asset-name prefixes of StaticDirs.
+ */
+export const EMBEDDED_DIRS: StaticDirs = { sdk: 'dist/client/', demo: 'web/demo/' };
+
+/** A file found: its size, a validator, its modification time where there is one, its bytes. */
+interface Found {
+  size: number;
+  etag: string;
+  mtime?: Date;
+  body(): Readable | Buffer;
+}
+
+/** Looks `rel` (already checked against SAFE_PATH) up under `root`. */
+type FileSource = (root: string, rel: string) => Promise<Found | undefined>;
+
+/** From disk, per request (a rebuild shows at once); the ETag is size and mtime, so a revalidation costs one stat. */
+const diskFile: FileSource = async (root, rel) => {
+  const file = join(root, rel);
+  if (!file.startsWith(root.endsWith(sep) ? root : root + sep)) return undefined;
+  const info = await stat(file).catch(() => undefined);
+  if (!info?.isFile()) return undefined;
+  return { size: info.size, etag: `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`, mtime: info.mtime, body: () => createReadStream(file) };
+};
+
+/**
+ * From the single executable's assets (no mtime: they are as old as the build). Assets never change
+ * while the process runs, so each one's ETag (a content hash) is made once.
+ */
+function embeddedFiles(): FileSource {
+  const etags = new Map<string, string>();
+  return async (root, rel) => {
+    const key = root + rel;
+    const bytes = seaAsset(key);
+    if (!bytes) return undefined;
+    let etag = etags.get(key);
+    if (!etag) etags.set(key, (etag = `"${createHash('sha1').update(bytes).digest('hex').slice(0, 16)}"`));
+    return { size: bytes.length, etag, body: () => bytes };
   };
 }
 
@@ -45,13 +90,20 @@ const SAFE_PATH = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*(?:\/[A-Za-z0-9_-]+(?:\.[
 
 /**
  * GET/HEAD `/sdk/<file>` (the browser SDK: `.js` and `.js.map` from dist/client) and `/demo`,
- * `/demo/<asset>` (the demo page). Files are read from disk per request (they are small, and a
- * rebuild shows at once); the ETag is made from size and mtime, so a revalidation costs one stat.
+ * `/demo/<asset>` (the demo page), from disk or, inside a single executable, from its assets.
  * The demo's page itself is `no-cache` (always revalidated), everything else cacheable for 5 min.
  * The SDK is public code, readable from any origin (`Access-Control-Allow-Origin: *`).
  */
 export class StaticFiles {
-  constructor(private readonly dirs: StaticDirs = defaultStaticDirs()) {}
+  private readonly dirs: StaticDirs;
+  private readonly find: FileSource;
+
+  /** Given dirs are read from disk; by default, this package's own files (embedded ones in a single executable). */
+  constructor(dirs?: StaticDirs) {
+    const embedded = !dirs && inSea();
+    this.dirs = dirs ?? (embedded ? EMBEDDED_DIRS : defaultStaticDirs());
+    this.find = embedded ? embeddedFiles() : diskFile;
+  }
 
   /** Serves the request if its path is one of ours; resolves false (nothing written) otherwise. */
   async handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
@@ -80,23 +132,16 @@ export class StaticFiles {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const type = types[extension(rel)];
     if (!SAFE_PATH.test(rel) || !type || !allowed(rel)) return notFound(res);
-    const file = join(root, rel);
-    if (!file.startsWith(root.endsWith(sep) ? root : root + sep)) return notFound(res);
-    let info;
-    try {
-      info = await stat(file);
-    } catch {
-      return notFound(res);
-    }
-    if (!info.isFile()) return notFound(res);
-    const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+    const found = await this.find(root, rel);
+    if (!found) return notFound(res);
+    const { etag } = found;
     const headers: Record<string, string> = {
       'content-type': type,
       'cache-control': cacheControl,
       etag,
-      'last-modified': info.mtime.toUTCString(),
       'x-content-type-options': 'nosniff',
     };
+    if (found.mtime) headers['last-modified'] = found.mtime.toUTCString();
     // A page on another origin imports the SDK as a module script, which browsers fetch with CORS.
     if (anyOrigin) headers['access-control-allow-origin'] = '*';
     if (req.headers['if-none-match'] === etag) {
@@ -104,14 +149,19 @@ export class StaticFiles {
       res.end();
       return true;
     }
-    headers['content-length'] = String(info.size);
+    headers['content-length'] = String(found.size);
     res.writeHead(200, headers);
     if (req.method === 'HEAD') {
       res.end();
       return true;
     }
+    const body = found.body();
+    if (Buffer.isBuffer(body)) {
+      res.end(body);
+      return true;
+    }
     await new Promise<void>((resolve) => {
-      const stream = createReadStream(file);
+      const stream = body;
       stream.on('error', () => {
         res.destroy();
         resolve();

@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import type { Config, DeepPartial } from '../../src/config.js';
 import { ManualClock } from '../../src/core/clock.js';
+import { launchServer } from '../helpers/launch.js';
 import { RedisProcess } from '../helpers/redis.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { tick } from '../helpers/wait.js';
@@ -53,17 +53,8 @@ export async function advance(clock: ManualClock, ms: number, nodes: TestServer[
 
 /** A Switchboard node in its own process (so it can be killed with SIGKILL). */
 export async function spawnNode(redisUrl: string, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; port: number; ws(path?: string): string }> {
-  const proc = spawn(process.execPath, ['bin/switchboard.js'], {
+  const { child: proc, port } = await launchServer(process.execPath, ['bin/switchboard.js'], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_REDIS_URL: redisUrl, SWITCHBOARD_LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines = createInterface({ input: proc.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    lines.on('line', (line) => {
-      const m = /listening on [^:]+:(\d+)/.exec(line);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.once('exit', (code) => reject(new Error(`node exited (${code}) before listening`)));
   });
   return { proc, port, ws: (path = '/v1') => `ws://127.0.0.1:${port}${path}` };
 }

@@ -1,15 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../bench/redis.js';
+import { needProgram } from './programs.js';
 
 /** Whether redis-server is on PATH; tests that need it skip loudly (naming the apt package) when not. */
-export const redisAvailable = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status === 0;
-export const redisSkip = redisAvailable ? false : 'redis-server not found on PATH: install the apt package `redis-server` (.ci/run does)';
-if (!redisAvailable) {
-  process.stderr.write('\n*** SKIPPING Redis cluster tests: redis-server is not on PATH. Install it with `apt-get install redis-server`. ***\n\n');
-}
+export const redisSkip = needProgram('redis-server', ['--version'], 'redis-server', 'Redis cluster tests');
+export const redisAvailable = redisSkip === false;
 
 export { freePort };
 
