@@ -30,7 +30,7 @@ export function defaultStaticDirs(): StaticDirs {
  * Inside a single executable (`npm run build:exe`) the same files are assets of the binary, named
  * by their path from the package root; these are the asset-name prefixes of StaticDirs.
  */
-export const EMBEDDED_DIRS: StaticDirs = { sdk: 'dist/client/', demo: 'web/demo/' };
+export const EMBEDDED_DIRS: StaticDirs = { sdk: 'dist/client/', demo: 'web/demo/', dashboard: 'web/dashboard/' };
 
 /** A file found: its size, a validator, its modification time where there is one, its bytes. */
 interface Found {

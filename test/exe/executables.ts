@@ -42,7 +42,7 @@ async function health(port: number, t0: number): Promise<{ body: { ok: boolean; 
   return { body: (await res.json()) as { ok: boolean; version: string }, ms: performance.now() - t0 };
 }
 
-/** What every run checks: /health, the demo page and the SDK served from the embedded assets, a relayed message. */
+/** What every run checks: /health, the demo page, the dashboard and the SDK served from the embedded assets, a relayed message. */
 async function serves(s: LaunchedServer, t0: number, guardMs: number): Promise<number> {
   const h = await health(s.port, t0);
   assert.equal(h.body.ok, true);
@@ -55,6 +55,12 @@ async function serves(s: LaunchedServer, t0: number, guardMs: number): Promise<n
   assert.equal(sdk.status, 200);
   assert.equal(await sdk.text(), readFileSync('dist/client/switchboard.js', 'utf8'));
   assert.equal((await fetch(`http://127.0.0.1:${s.port}/demo/missing.js`)).status, 404);
+  // The dashboard the desktop mode opens (a loopback client: the admin access rule lets it in).
+  const dash = await fetch(`http://127.0.0.1:${s.port}/dashboard`);
+  assert.equal(dash.status, 200);
+  assert.equal(await dash.text(), readFileSync('web/dashboard/index.html', 'utf8'), 'the dashboard is the embedded web/dashboard/index.html');
+  const js = await fetch(`http://127.0.0.1:${s.port}/dashboard/dashboard.js`);
+  assert.equal(await js.text(), readFileSync('web/dashboard/dashboard.js', 'utf8'));
   await relayNative(`ws://127.0.0.1:${s.port}/v1`, undefined, guardMs);
   return h.ms;
 }
