@@ -55,10 +55,11 @@ describe('switchboard --open', { skip: process.platform === 'linux' ? false : 't
         await s.line('opened the dashboard in the browser');
         const base = `http://127.0.0.1:${s.port}`;
         assert.equal(readFileSync(desk.opened, 'utf8'), `${base}/dashboard\n`);
-        const text = s.stderr.join('\n');
-        for (const [name, url] of [['Dashboard', `${base}/dashboard`], ['Demo', `${base}/demo`], ['Health', `${base}/health`], ['Signaling', `ws://127.0.0.1:${s.port}/v1`]]) {
-          assert.match(text, new RegExp(`${name} +${url}\n`));
-        }
+        const urls = [['Dashboard', `${base}/dashboard`], ['Demo', `${base}/demo`], ['Health', `${base}/health`], ['Signaling', `ws://127.0.0.1:${s.port}/v1`]];
+        // stderr is its own pipe: its lines may arrive after the stdout line awaited above.
+        for (const [name] of urls) await s.line(name!, 10_000, 'stderr');
+        const text = s.stderr.join('\n') + '\n';
+        for (const [name, url] of urls) assert.match(text, new RegExp(`${name} +${url}\n`));
         assert.ok(s.stdout.every((l) => l.startsWith('{')), 'stdout stays JSON log lines');
       } finally {
         s.kill();

@@ -107,7 +107,7 @@ export function seedCloseCodes(overrides: Partial<Record<CloseReason, readonly [
     timeout: [1001, 'heartbeat timeout'],
     replaced: [4001, 'session replaced'],
     'slow-consumer': [1008, 'slow consumer'],
-    kicked: [1008, 'kicked'],
+    kicked: [4003, 'kicked'],
     expired: [1000, 'expired'],
     policy: [1008, 'policy violation'],
     // Only resumable (native) sessions are resumed; a seed dialect never closes for it.

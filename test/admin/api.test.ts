@@ -188,6 +188,17 @@ describe('admin API, one node', () => {
     assert.deepEqual(await s2.closedWithin(), { code: 4003, reason: 'removed from room' });
   });
 
+  test('disconnecting a peer of a seed dialect (vc) closes it with 4003 too', async () => {
+    const v = await connect(srv.ws('/ws'));
+    await v.next('welcome');
+    v.send({ type: 'join', room: 'vc-dc', name: 'V' });
+    await v.next('joined');
+    const room = await api('/rooms/vc/vc-dc');
+    const peerId = (room.body.members as { peerId: string }[])[0]!.peerId;
+    assert.equal((await api(`/peers/${peerId}`, { method: 'DELETE' })).status, 200);
+    assert.deepEqual(await v.closedWithin(), { code: 4003, reason: 'kicked' });
+  });
+
   test('disconnecting a peer: closed with 4003, its room hears it leave, and its session cannot resume', async () => {
     const a = await native(srv);
     const b = await native(srv);
