@@ -973,11 +973,10 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const s = this.sessions.get(peerId);
     if (!s || s.closed) return false;
     s.log.info({}, 'disconnected by an operator');
-    // Ended first, the socket closed after: a close seen while a stored session is being ended
-    // would end it again with its own reason (disconnect), and the rooms must hear `kicked`.
-    const link = s.link;
+    // As a kick from another node does: the socket's own close, seen later, finds the session
+    // already ending with `kicked` (closeSession's first reason wins).
+    s.link.close('kicked');
     await this.closeSession(s, 'kicked');
-    link.close('kicked');
     return true;
   }
 
