@@ -1,4 +1,5 @@
-import { displayName, identityPolicyFor } from '../../core/access.js';
+import { displayName } from '../../core/access.js';
+import { identityPolicyFor } from '../identity.js';
 import type { Timer } from '../../core/clock.js';
 import { isHubError } from '../../core/errors.js';
 import type { HubEvent, PeerInfo, RoomOptions } from '../../core/types.js';

@@ -126,4 +126,6 @@ export const slamPairDialect: Dialect = {
   closeCodes: slamCloseCodes,
   accept: acceptPair,
   detect: detectPair,
+  // A catch-all socket that has not spoken yet is a pairing socket: it must receive its partner's frames.
+  catchAllFallback: true,
 };

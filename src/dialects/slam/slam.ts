@@ -1,4 +1,4 @@
-import { identityPolicyFor } from '../../core/access.js';
+import { identityPolicyFor } from '../identity.js';
 import { HubError } from '../../core/errors.js';
 import type { Session } from '../../core/session.js';
 import type { HubEvent, LeaveReason, PeerInfo } from '../../core/types.js';
@@ -265,6 +265,8 @@ export const slamDialect: Dialect = {
   name: NAME,
   types: new Set(['register', ...RELAY_TYPES]),
   closeCodes: slamCloseCodes,
+  // The seed let a reconnecting device take its client_id over; slam addresses peers by client_id.
+  identity: { default: 'replace', supports: ['reject', 'replace'] },
   accept: acceptSlam,
   detect: detectSlam,
 };
