@@ -1,6 +1,8 @@
-import { type Dialect, seedCloseCodes } from '../dialect.js';
+import { identityPolicyFor } from '../../core/access.js';
+import { type Dialect, type DialectContext, seedCloseCodes } from '../dialect.js';
 import { INBOUND_TYPES, detectCall } from './frames.js';
-import { acceptCall, type CallOptions } from './line.js';
+import { CallLine } from './line.js';
+import type { CallOptions, CallSettings } from './lobby.js';
 
 export { detectCall } from './frames.js';
 
@@ -14,13 +16,24 @@ export const CALL_DEFAULTS: Readonly<CallOptions> = { ringTimeoutMs: 30_000, max
  */
 export function createCallDialect(options: Partial<CallOptions> = {}): Dialect {
   const opts: CallOptions = { ...CALL_DEFAULTS, ...options };
+  /** Keyed by the server's config object, so servers in one process never share anything. */
+  const perServer = new WeakMap<DialectContext['config'], CallSettings>();
+  const settings = (ctx: DialectContext): CallSettings => {
+    let v = perServer.get(ctx.config);
+    if (!v) {
+      // An explicit option wins; otherwise the operator's `call.ringTimeoutMs`.
+      const ringTimeoutMs = options.ringTimeoutMs ?? ctx.config.call.ringTimeoutMs;
+      v = { ...opts, ringTimeoutMs, policy: identityPolicyFor(ctx.config.identity, 'call') === 'replace' ? 'replace' : 'reject' };
+      perServer.set(ctx.config, v);
+    }
+    return v;
+  };
   return {
     name: 'call',
     types: INBOUND_TYPES,
     closeCodes: seedCloseCodes(),
     detect: detectCall,
-    // An explicit option wins; otherwise the operator's `call.ringTimeoutMs`.
-    accept: (conn, ctx) => acceptCall(conn, ctx, { ...opts, ringTimeoutMs: options.ringTimeoutMs ?? ctx.config.call.ringTimeoutMs }),
+    accept: (conn, ctx) => new CallLine(conn, ctx, settings(ctx)),
   };
 }
 
