@@ -1,7 +1,9 @@
 import { Type } from '@sinclair/typebox';
-import { type DialectWith, seedCloseCodes } from '../dialect.js';
+import { identityPolicyFor } from '../identity.js';
+import { type DialectContext, type DialectWith, seedCloseCodes } from '../dialect.js';
 import { INBOUND_TYPES, detectCall } from './frames.js';
-import { acceptCall, type CallOptions } from './line.js';
+import { CallLine } from './line.js';
+import type { CallOptions, CallSettings } from './lobby.js';
 
 export { detectCall } from './frames.js';
 
@@ -26,6 +28,18 @@ export const CALL_OPTIONS = {
  */
 export function createCallDialect(options: Partial<CallOptions> = {}): DialectWith<typeof CALL_OPTIONS> {
   const opts: CallOptions = { ...CALL_DEFAULTS, ...options };
+  /** Keyed by the server's config object, so servers in one process never share anything. */
+  const perServer = new WeakMap<DialectContext['config'], CallSettings>();
+  const settings = (ctx: DialectContext): CallSettings => {
+    let v = perServer.get(ctx.config);
+    if (!v) {
+      // An explicit option wins; otherwise the operator's `call.ringTimeoutMs`.
+      const ringTimeoutMs = options.ringTimeoutMs ?? ctx.config.call.ringTimeoutMs;
+      v = { ...opts, ringTimeoutMs, policy: identityPolicyFor(ctx.config.identity, 'call') === 'replace' ? 'replace' : 'reject' };
+      perServer.set(ctx.config, v);
+    }
+    return v;
+  };
   return {
     name: 'call',
     types: INBOUND_TYPES,
@@ -34,8 +48,7 @@ export function createCallDialect(options: Partial<CallOptions> = {}): DialectWi
     // The seed refused a taken username; call addresses peers by username.
     identity: { default: 'reject', supports: ['reject', 'replace'] },
     options: CALL_OPTIONS,
-    // An explicit option wins; otherwise the operator's `call.ringTimeoutMs`.
-    accept: (conn, ctx) => acceptCall(conn, ctx, { ...opts, ringTimeoutMs: options.ringTimeoutMs ?? ctx.config.call.ringTimeoutMs }),
+    accept: (conn, ctx) => new CallLine(conn, ctx, settings(ctx)),
   };
 }
 
