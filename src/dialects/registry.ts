@@ -1,5 +1,6 @@
 import { autoDialect } from './auto.js';
 import { callDialect } from './call/index.js';
+import { policyFor, type IdentityPolicy, type IdentityPolicyConfig } from '../core/access.js';
 import type { Dialect } from './dialect.js';
 import { flyxCliDialect, flyxDialect } from './flyx/index.js';
 import { meshDialect } from './mesh/index.js';
@@ -28,7 +29,7 @@ export const catchAll: Dialect = autoDialect(
 
 export const builtinDialects: ReadonlyMap<string, Dialect> = new Map([...DIALECTS, catchAll].map((d: Dialect) => [d.name, d]));
 
-/** A dialect's rule for duplicate identities, by name (config validation, dialects asking for their own). */
-export function dialectByName(name: string): Dialect | undefined {
-  return builtinDialects.get(name);
+/** The duplicate-identity policy a built-in dialect applies under config `identity` (docs, tests). */
+export function identityPolicyOf(cfg: IdentityPolicyConfig, dialect: string): IdentityPolicy {
+  return policyFor(cfg, dialect, builtinDialects.get(dialect)?.identity);
 }

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { identityPolicyFor } from '../identity.js';
+import { policyFor, type IdentityRule } from '../../core/access.js';
 import { type DialectContext, type DialectWith, seedCloseCodes } from '../dialect.js';
 import { INBOUND_TYPES, detectCall } from './frames.js';
 import { CallLine } from './line.js';
@@ -9,6 +9,9 @@ export { detectCall } from './frames.js';
 
 /** Defaults: a ring gives up after 30 s, like a phone's; user ids are uuids, so 128 characters is ample. */
 export const CALL_DEFAULTS: Readonly<CallOptions> = { ringTimeoutMs: 30_000, maxUserIdLength: 128 };
+
+/** The seed refused a taken username; call addresses peers by username. */
+const IDENTITY: IdentityRule = { default: 'reject', supports: ['reject', 'replace'] };
 
 /** Config section `call`. */
 export const CALL_OPTIONS = {
@@ -35,7 +38,7 @@ export function createCallDialect(options: Partial<CallOptions> = {}): DialectWi
     if (!v) {
       // An explicit option wins; otherwise the operator's `call.ringTimeoutMs`.
       const ringTimeoutMs = options.ringTimeoutMs ?? ctx.config.call.ringTimeoutMs;
-      v = { ...opts, ringTimeoutMs, policy: identityPolicyFor(ctx.config.identity, 'call') === 'replace' ? 'replace' : 'reject' };
+      v = { ...opts, ringTimeoutMs, policy: policyFor(ctx.config.identity, 'call', IDENTITY) === 'replace' ? 'replace' : 'reject' };
       perServer.set(ctx.config, v);
     }
     return v;
@@ -45,8 +48,7 @@ export function createCallDialect(options: Partial<CallOptions> = {}): DialectWi
     types: INBOUND_TYPES,
     closeCodes: seedCloseCodes(),
     detect: detectCall,
-    // The seed refused a taken username; call addresses peers by username.
-    identity: { default: 'reject', supports: ['reject', 'replace'] },
+    identity: IDENTITY,
     options: CALL_OPTIONS,
     accept: (conn, ctx) => new CallLine(conn, ctx, settings(ctx)),
   };

@@ -1,5 +1,4 @@
-import { AccessPolicy, type Identity } from '../../core/access.js';
-import { identityPolicyFor } from '../identity.js';
+import { AccessPolicy, policyFor, type Identity, type IdentityRule } from '../../core/access.js';
 import { randomId } from '../../core/ids.js';
 import { fail, type AuthFailure, type AuthRequest, type AuthResult } from '../../security/auth.js';
 import { iceServersFor } from '../../security/turn.js';
@@ -12,6 +11,9 @@ import type { DialectContext, HttpRequest, HttpResponse, HttpRoute } from '../di
  */
 
 export const NAMESPACE = 'native';
+
+/** Native has an identity only when a token binds one; a newer device takes over, like LiveKit. */
+export const IDENTITY: IdentityRule = { default: 'replace', supports: ['reject', 'replace', 'allow'] };
 
 /** A room name as the native schema takes it: 1-128 characters, no control characters. */
 function validRoom(room: string): boolean {
@@ -27,7 +29,7 @@ export function identityAlias(id: Identity): string {
 
 /** Whether the native identity policy refuses a newcomer whose identity is already connected. */
 export async function identityTaken(ctx: DialectContext, id: Identity | undefined): Promise<AuthFailure | undefined> {
-  if (!id || identityPolicyFor(ctx.config.identity, NAMESPACE) !== 'reject') return undefined;
+  if (!id || policyFor(ctx.config.identity, NAMESPACE, IDENTITY) !== 'reject') return undefined;
   if ((await ctx.hub.resolveAlias(NAMESPACE, identityAlias(id))) === undefined) return undefined;
   return fail(409, 'identity-taken', `identity ${JSON.stringify(id.subject.slice(0, 64))} is already connected (identity policy: reject)`);
 }

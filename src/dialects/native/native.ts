@@ -1,8 +1,7 @@
 import { memberSpan } from '../../core/json-span.js';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { TObject } from '@sinclair/typebox';
-import { AccessPolicy, displayName, type Identity } from '../../core/access.js';
-import { identityPolicyFor } from '../identity.js';
+import { AccessPolicy, displayName, policyFor, type Identity } from '../../core/access.js';
 import type { ResumeOutcome } from '../../core/hub.js';
 import type { LogEntry } from '../../core/replay-log.js';
 import type { ResumeError } from '../../core/resume-tokens.js';
@@ -14,7 +13,7 @@ import type { Session } from '../../core/session.js';
 import type { HubEvent, RoomOptions } from '../../core/types.js';
 import { iceServersFor, turnRefreshMs } from '../../security/turn.js';
 import type { CloseKind, Conn, Dialect, DialectContext, DialectHandler, OutFrame } from '../dialect.js';
-import { iceServersRoute, identityAlias, identityTaken, validateRoute } from './access.js';
+import { IDENTITY, iceServersRoute, identityAlias, identityTaken, validateRoute } from './access.js';
 import { refreshToken } from './refresh.js';
 import { PROTOCOL_VERSION, clientSchemas } from './schema.js';
 
@@ -74,8 +73,7 @@ export const nativeDialect: Dialect = {
   },
   paths: () => ['/v1'],
   http: () => [validateRoute, iceServersRoute],
-  // Native has an identity only when a token binds one; a newer device takes over, like LiveKit.
-  identity: { default: 'replace', supports: ['reject', 'replace', 'allow'] },
+  identity: IDENTITY,
 
   /** With the `reject` identity policy, a second connection of a connected identity is refused here (409). */
   async admit(info, ctx) {
@@ -144,7 +142,7 @@ class NativeLine implements DialectHandler {
      * A token identity holds a hub alias per the identity policy before anything else happens:
      * `replace` closes an older session (4001), `reject` refuses this one (error, then 4008).
      */
-    const policy = identity ? identityPolicyFor(ctx.config.identity, 'native') : 'allow';
+    const policy = identity ? policyFor(ctx.config.identity, 'native', IDENTITY) : 'allow';
     if (identity && policy !== 'allow') return (this.ready = this.claim(identity, policy));
     this.welcome();
     return undefined;

@@ -1,4 +1,4 @@
-import { identityPolicyFor } from '../identity.js';
+import { policyFor, type IdentityRule } from '../../core/access.js';
 import { HubError, type ErrorCode } from '../../core/errors.js';
 import type { Session } from '../../core/session.js';
 import type { HubEvent, LeaveReason, PeerInfo } from '../../core/types.js';
@@ -8,6 +8,8 @@ import { clientTypeOf, parseRegister, relayFrame, type Mate, type Registration }
 
 const NAME = 'slam';
 const NAMESPACE = 'slam';
+/** The seed let a reconnecting device take its client_id over; slam addresses peers by client_id. */
+const IDENTITY: IdentityRule = { default: 'replace', supports: ['reject', 'replace'] };
 
 type Room = Extract<HubEvent, { room: string }>;
 type RoomEvent = Exclude<Room, { type: 'signal' }>;
@@ -129,7 +131,7 @@ class SlamLine implements DialectHandler {
     try {
       // 'replace' (the default): a device that reconnects wins; the previous holder is closed with
       // closeCodes.replaced. 'reject': the newcomer is told the client_id is taken.
-      await hub.claimAlias(session, want.clientId, identityPolicyFor(config.identity, NAME) === 'reject' ? 'reject' : 'replace');
+      await hub.claimAlias(session, want.clientId, policyFor(config.identity, NAME, IDENTITY) === 'reject' ? 'reject' : 'replace');
       if (leaveFirst) {
         this.reg = undefined;
         this.names = undefined;
@@ -232,8 +234,7 @@ export const slamDialect: Dialect = {
   name: NAME,
   types: new Set(['register', ...RELAY_TYPES]),
   closeCodes: slamCloseCodes,
-  // The seed let a reconnecting device take its client_id over; slam addresses peers by client_id.
-  identity: { default: 'replace', supports: ['reject', 'replace'] },
+  identity: IDENTITY,
   accept: (conn: Conn, ctx: DialectContext): DialectHandler => new SlamLine(conn, ctx),
   detect: detectSlam,
 };

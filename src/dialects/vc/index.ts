@@ -1,5 +1,4 @@
-import { displayName } from '../../core/access.js';
-import { identityPolicyFor } from '../identity.js';
+import { displayName, policyFor, type IdentityRule } from '../../core/access.js';
 import { HubError } from '../../core/errors.js';
 import type { HubEvent } from '../../core/types.js';
 import { type Conn, type Dialect, type DialectContext, type DialectHandler, type OutFrame, seedCloseCodes } from '../dialect.js';
@@ -8,6 +7,8 @@ import { VC_ERRORS, checkEnvelope, serverOnlyError, text, toVcPeer, unknownTypeE
 const NAME = 'vc';
 /** vc rooms never meet other dialects' rooms. */
 const NAMESPACE = 'vc';
+/** vc names were never unique; peers are addressed by server-made peer ids, so duplicates are harmless. */
+const IDENTITY: IdentityRule = { default: 'allow', supports: ['reject', 'replace', 'allow'] };
 /** Longest room name, as in the native protocol. */
 const MAX_ROOM_LENGTH = 128;
 
@@ -22,8 +23,7 @@ export const vcDialect: Dialect = {
   // timeout stays 1001 (going away), as the original closed silent peers.
   closeCodes: seedCloseCodes({ replaced: [1008, 'replaced'], expired: [1000, 'room expired'] }),
   paths: () => ['/ws'],
-  // vc names were never unique; peers are addressed by server-made peer ids, so duplicates are harmless.
-  identity: { default: 'allow', supports: ['reject', 'replace', 'allow'] },
+  identity: IDENTITY,
 
   accept(conn: Conn, ctx: DialectContext): DialectHandler {
     const { hub, config, clock } = ctx;
@@ -33,7 +33,7 @@ export const vcDialect: Dialect = {
     let myRoom: string | undefined;
     const identity = conn.info.identity;
     /** Duplicate identities: a token's subject, or (without a token) the join name. Default: allowed. */
-    const policy = identityPolicyFor(config.identity, NAME);
+    const policy = policyFor(config.identity, NAME, IDENTITY);
 
     /** Every frame the server originates goes through here (relays do not): its type is one of VC_SERVER_TYPES. */
     function say(frame: VcServerFrame): void {
