@@ -302,6 +302,31 @@ export class Hub extends EventEmitter implements BackplaneSink {
     return seq;
   }
 
+  /**
+   * `record` for a frame the dialect builds around its own seq (a relay spliced around the client's
+   * bytes): `build(seq)` makes the numbered text once, which is kept and returned for sending, so the
+   * frame is not built twice. Kept counted as its unnumbered size (`prefix(seq)` is what numbering
+   * added), so buffer bounds read the same either way; a resume sends the kept text as it is. Stored
+   * (durable) sessions are numbered by the store: for them this renders `build(undefined)` and records it.
+   */
+  recordNumbered(s: Session, build: (seq: number | undefined) => string, prefix: (seq: number) => number): string | undefined {
+    const r = s.resume;
+    if (!r || s.closed) return undefined;
+    if (r.durable) {
+      this.record(s, build(undefined));
+      return undefined;
+    }
+    const next = r.log.lastSeq + 1;
+    const text = build(next);
+    const seq = r.log.append(text, text.length - prefix(next), r.detachedAt === undefined);
+    if (seq === undefined) {
+      s.log.info({ bufferedBytes: r.log.byteSize, max: r.log.maxBytes }, 'resume buffer overflowed while the session had no socket; ending it');
+      void this.endResumable(s, 'buffer-overflow');
+      return undefined;
+    }
+    return text;
+  }
+
   /** The client has processed every frame up to `seq` (native `received`): they need not be kept. */
   acknowledge(s: Session, seq: number): void {
     if (s.resume?.durable) this.store!.trim(s.id, seq);

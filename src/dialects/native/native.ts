@@ -227,14 +227,15 @@ class NativeLine implements DialectHandler {
   /**
    * A relay: like `out`, but the numbered text is built around `raw` with its seq in place, never
    * as `withSeq` of the kept text: slicing that text (a rope around the client's bytes) would copy
-   * the whole frame once more before the socket copies it again.
+   * the whole frame once more before the socket copies it again. The numbered text is what is kept
+   * (hub.recordNumbered), so a relay is built once.
    */
   private relay(ev: { type: 'signal' | 'broadcast'; from: string; room: string }, raw: string, text: string): void {
     const s = this.session;
     if (!s.resume || s.resume.durable) return this.out(ev.type, text);
-    const seq = this.ctx.hub.record(s, text);
-    if (seq === undefined || !s.attached) return;
-    (this.v.lines.get(s) ?? this).conn.sendRaw(ev.type, relayText(ev, raw, seq));
+    const numbered = this.ctx.hub.recordNumbered(s, (seq) => relayText(ev, raw, seq), seqPrefixLength);
+    if (numbered === undefined || !s.attached) return;
+    (this.v.lines.get(s) ?? this).conn.sendRaw(ev.type, numbered);
   }
 
   /** Every frame after the welcome: numbered and kept when the session is resumable. */
@@ -327,7 +328,7 @@ class NativeLine implements DialectHandler {
       frame.resumeError = this.resumeError;
     }
     this.conn.send(frame);
-    for (const e of resumed?.missed ?? []) this.conn.sendRaw('replay', withSeq(e.seq, e.item));
+    for (const e of resumed?.missed ?? []) this.conn.sendRaw('replay', numbered(e.seq, e.item));
     // TURN credentials expire: fresh ones arrive before they do, for as long as the socket lives.
     if (config.turn.secret) {
       this.iceTimer = this.ctx.clock.setInterval(() => this.send({ type: 'ice-servers', iceServers: this.iceServers() }), turnRefreshMs(config.turn.ttlSeconds));
@@ -435,6 +436,18 @@ function rawData(text: string): string | undefined {
 /** A frame with its seq first: `{"seq":N,` and the rest of the rendered frame. */
 function withSeq(seq: number, text: string): string {
   return `{"seq":${seq},${text.slice(1)}`;
+}
+
+/** What numbering adds to a frame's text: `"seq":N,`. */
+function seqPrefixLength(seq: number): number {
+  let digits = 1;
+  for (let n = seq; n >= 10; n = Math.floor(n / 10)) digits++;
+  return 7 + digits;
+}
+
+/** A kept frame as sent: relays are kept numbered already (hub.recordNumbered), every other frame gets its seq now. */
+function numbered(seq: number, text: string): string {
+  return text.startsWith('{"seq":') ? text : withSeq(seq, text);
 }
 
 /** The `type` of a rendered frame: every one starts with `{"type":"`. */
