@@ -1,45 +1,14 @@
 import { HubError } from '../../core/errors.js';
 import type { IdGenerator } from '../../core/ids.js';
-import type { HubEvent, PeerInfo } from '../../core/types.js';
 import { refuseHttp } from '../../security/auth.js';
-import type { Conn, Dialect, DialectContext, DialectHandler, HttpResponse, HttpRoute } from '../dialect.js';
+import type { Dialect, DialectContext, HttpResponse, HttpRoute } from '../dialect.js';
+import { acceptCli, MASTER, NAME, SLAVE } from './cli-line.js';
 import { parseRoomId, roomIdOf } from './ids.js';
-import { admitToRoom, CLI_NAMESPACE, enterRoom, findRole, FLYX_CLOSE_CODES, iso, quotaText, roleOf, ROOM_LIFETIMES } from './rooms.js';
+import { admitToRoom, CLI_NAMESPACE, findRole, FLYX_CLOSE_CODES, iso, quotaText, roleOf, ROOM_LIFETIMES } from './rooms.js';
 
-const NAME = 'flyx-cli';
-const MASTER = 'master';
-const SLAVE = 'slave';
 const NOT_FOUND = { error: 'Could not find the room' };
 
-/**
- * The only frames the Flyx CLI survives: it crashes on any other `type`. Every outbound frame goes
- * through `cliFrame`, so nothing else can ever be sent.
- */
-export const CLI_FRAME_TYPES: ReadonlySet<string> = new Set(['offer', 'answer', 'icecandidate', 'slavejoined']);
-
-type CliFrame = { type: 'offer' | 'answer'; sdp: string } | { type: 'icecandidate'; candidate: string };
-
-/** A relayable frame, rebuilt from its known fields only; or why it is not one. */
-function cliFrame(msg: unknown): CliFrame | { drop: string; code: string } {
-  if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return { code: 'invalid-message', drop: 'not a JSON object' };
-  const m = msg as Record<string, unknown>;
-  switch (m.type) {
-    case 'offer':
-    case 'answer':
-      if (typeof m.sdp !== 'string' || m.sdp.length === 0) return { code: 'invalid-message', drop: `${m.type} without an sdp string` };
-      return { type: m.type, sdp: m.sdp };
-    case 'icecandidate':
-      // The CLI sends the RTCIceCandidateInit as a JSON *string*; it is passed on untouched.
-      if (typeof m.candidate !== 'string' || m.candidate.length === 0) return { code: 'invalid-message', drop: 'icecandidate without a candidate string' };
-      return { type: 'icecandidate', candidate: m.candidate };
-    default:
-      return { code: 'unknown-type', drop: typeof m.type === 'string' ? `unknown type ${m.type.slice(0, 64)}` : 'no string "type"' };
-  }
-}
-
-function isDrop(f: ReturnType<typeof cliFrame>): f is { drop: string; code: string } {
-  return 'drop' in f;
-}
+export { CLI_FRAME_TYPES } from './cli-line.js';
 
 export function createCliDialect(generate: IdGenerator): Dialect {
   return {
@@ -58,107 +27,6 @@ export function createCliDialect(generate: IdGenerator): Dialect {
     },
 
     accept: acceptCli,
-  };
-}
-
-function acceptCli(conn: Conn, ctx: DialectContext): DialectHandler {
-  const { hub } = ctx;
-  const room = roomIdOf(conn.info, 'id');
-  const session = hub.openSession({ dialect: NAME, namespace: CLI_NAMESPACE, link: conn.link, sink: render, log: conn.log, identity: conn.info.identity, address: conn.info.remoteAddress });
-  conn.attach(session);
-  let role: string | undefined;
-
-  /** Bad input is logged and counted, never answered: an error frame would crash the CLI. */
-  function drop(code: string, detail: string): void {
-    ctx.countError(NAME, code);
-    conn.log.warn({ code, detail }, 'dropped a frame (the Flyx CLI cannot take error frames)');
-  }
-
-  /** A relay the hub could not hand on once Redis answered: dropped like bad input (logged, counted). */
-  function undelivered(err: unknown): void {
-    if (err instanceof HubError) return drop(err.code, err.message);
-    conn.log.error({ err }, 'relay failed');
-  }
-
-  function send(frame: CliFrame | { type: 'slavejoined' }): void {
-    if (CLI_FRAME_TYPES.has(frame.type)) conn.send(frame);
-  }
-
-  function render(ev: HubEvent): void {
-    switch (ev.type) {
-      case 'peer-joined':
-        return onJoined(ev.peer);
-      case 'peer-left':
-        // Nobody is told of a departure (the CLI has no frame for it); a removed member is closed.
-        if (ev.peerId === session.id) {
-          if (ev.reason === 'expired') conn.close(4004, 'room expired');
-          else conn.close(4003, 'removed from the room');
-        }
-        return;
-      case 'signal':
-      case 'broadcast': {
-        const f = cliFrame(ev.data);
-        if (isDrop(f)) return drop('internal-error', `relay from ${ev.from}: ${f.drop}`);
-        return send(f);
-      }
-    }
-  }
-
-  function onJoined(peer: PeerInfo): void {
-    if (role === MASTER && roleOf(peer) === SLAVE) send({ type: 'slavejoined' });
-  }
-
-  async function enter(): Promise<boolean> {
-    if (room === undefined) {
-      drop('invalid-message', 'no room id in the path');
-      conn.close(1008, 'invalid room id');
-      return false;
-    }
-    try {
-      const got = await enterRoom(hub, session, room, MASTER, SLAVE);
-      role = got.role;
-      // A master that arrives after its slaves hears of each, as if they had just joined.
-      if (role === MASTER) for (const p of got.peers) if (roleOf(p) === SLAVE) send({ type: 'slavejoined' });
-      return true;
-    } catch (err) {
-      if (!session.closed) {
-        const code = err instanceof HubError ? err.code : 'internal-error';
-        drop(code, 'could not join the room');
-        conn.close(code === 'shutting-down' ? 1001 : 1008, code === 'room-full' ? 'room is full' : 'could not find the room');
-        void hub.closeSession(session, 'disconnect');
-      }
-      return false;
-    }
-  }
-
-  function handle(msg: unknown): void {
-    const f = cliFrame(msg);
-    if (isDrop(f)) return drop(f.code, f.drop);
-    try {
-      if (role === MASTER) return void hub.broadcast(session, room!, f)?.catch(undelivered);
-      const master = findRole(hub.members(session, room!), MASTER);
-      if (!master) return drop('peer-not-found', `${f.type} from a slave while the room has no master`);
-      hub.signal(session, master.peerId, f, room)?.catch(undelivered);
-    } catch (err) {
-      if (err instanceof HubError) return drop(err.code, err.message);
-      throw err;
-    }
-  }
-
-  const ready = enter();
-
-  return {
-    message(msg) {
-      if (session.closed) return;
-      if (role === undefined) return ready.then((ok) => (ok && !session.closed ? handle(msg) : undefined));
-      return handle(msg);
-    },
-    reject(code, detail) {
-      drop(code, detail);
-    },
-    closed() {
-      return hub.closeSession(session, 'disconnect');
-    },
   };
 }
 
