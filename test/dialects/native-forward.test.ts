@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { topLevelKeys } from '../helpers/json-keys.js';
 import { connect, type TestClient } from '../helpers/ws.js';
 
 /**
@@ -34,28 +35,6 @@ after(async () => {
   for (const x of [a, b, c]) await x.close();
   await srv.close();
 });
-
-/** Top-level keys of a raw JSON object text, in order, duplicates kept (JSON.parse would hide them). */
-function topLevelKeys(text: string): string[] {
-  const keys: string[] = [];
-  let depth = 0;
-  let expectKey = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '"') {
-      let j = i + 1;
-      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      if (depth === 1 && expectKey) keys.push(JSON.parse(text.slice(i, j + 1)) as string);
-      expectKey = false;
-      i = j;
-    } else if (ch === '{' || ch === '[') {
-      depth++;
-      expectKey = depth === 1 && ch === '{';
-    } else if (ch === '}' || ch === ']') depth--;
-    else if (ch === ',' && depth === 1) expectKey = true;
-  }
-  return keys;
-}
 
 /**
  * The next frame of `type` as the server wrote it, after its leading `"seq":N,` (every frame of a

@@ -1,5 +1,6 @@
 import { displayName, policyFor, type IdentityRule } from '../../core/access.js';
 import { HubError, type ErrorCode } from '../../core/errors.js';
+import { memberSpan } from '../../core/json-span.js';
 import type { Session } from '../../core/session.js';
 import type { HubEvent } from '../../core/types.js';
 import type { Conn, DialectContext, DialectHandler, OutFrame } from '../dialect.js';
@@ -61,8 +62,14 @@ export class VcLine implements DialectHandler {
         if (ev.peerId === this.session.id) return this.removed(ev.room, ev.reason);
         return this.say({ type: 'peer-left', peer_id: ev.peerId, reason: ev.reason });
       case 'signal':
-      case 'broadcast':
-        return this.relayed(ev.data, ev.from);
+        return ev.raw === undefined ? this.relayed(ev.data, ev.from) : this.conn.sendRaw(frameType(ev.data, ev.raw), withFrom(ev.raw, ev.from));
+      case 'broadcast': {
+        if (ev.raw === undefined) return this.relayed(ev.data, ev.from);
+        // One text for every local recipient of the broadcast.
+        let text = broadcastTexts.get(ev);
+        if (text === undefined) broadcastTexts.set(ev, (text = withFrom(ev.raw, ev.from)));
+        return this.conn.sendRaw(frameType(ev.data, ev.raw), text);
+      }
     }
   }
 
@@ -79,7 +86,7 @@ export class VcLine implements DialectHandler {
     this.conn.send({ ...(data as OutFrame), from });
   }
 
-  message(msg: unknown): void | Promise<void> {
+  message(msg: unknown, text: string): void | Promise<void> {
     const checked = checkEnvelope(msg);
     if (!checked.ok) return this.error(checked.error);
     const f = checked.frame;
@@ -93,8 +100,8 @@ export class VcLine implements DialectHandler {
         return this.leave();
     }
     // join, leave and pong were handled above even with a `to`, as in the original.
-    if ('to' in f) return this.relay(f);
-    if (f.type === 'broadcast') return this.broadcast(f);
+    if ('to' in f) return this.relay(f, text);
+    if (f.type === 'broadcast') return this.broadcast(f, text);
     return this.error(unknownTypeError(f.type));
   }
 
@@ -187,25 +194,57 @@ export class VcLine implements DialectHandler {
     }
   }
 
-  private relay(m: VcFrame): void {
+  private relay(m: VcFrame, text: string): void {
     const forged = serverOnlyError(m.type);
     if (forged) return this.error(forged);
     const to = typeof m.to === 'string' ? m.to.trim() : '';
     if (!to) return this.error(VC_ERRORS.badTo);
     try {
       // Only within the shared room: the original relayed to any peer on the server.
-      this.ctx.hub.signal(this.session, to, { ...m, from: this.session.id }, this.myRoom)?.catch((err: unknown) => this.fail(err, { to }));
+      const [data, raw] = this.forwarded(m, text);
+      this.ctx.hub.signal(this.session, to, data, this.myRoom, raw)?.catch((err: unknown) => this.fail(err, { to }));
     } catch (err) {
       this.fail(err, { to });
     }
   }
 
-  private broadcast(m: VcFrame): void {
+  private broadcast(m: VcFrame, text: string): void {
     if (this.myRoom === undefined) return this.error(VC_ERRORS.notInRoom);
     try {
-      this.ctx.hub.broadcast(this.session, this.myRoom, { ...m, from: this.session.id }, true)?.catch((err: unknown) => this.fail(err));
+      const [data, raw] = this.forwarded(m, text);
+      this.ctx.hub.broadcast(this.session, this.myRoom, data, true, raw)?.catch((err: unknown) => this.fail(err));
     } catch (err) {
       this.fail(err);
     }
   }
+
+  /**
+   * What a relay carries: the client's own text (`raw`), which receivers forward with the server's
+   * `from` spliced in, never re-serialised. A frame that names a `from` of its own is the one case
+   * where the client's bytes cannot go as they are: it is rebuilt with the server's `from`.
+   */
+  private forwarded(m: VcFrame, text: string): [unknown, string | undefined] {
+    return 'from' in m ? [{ ...m, from: this.session.id }, undefined] : [m, text];
+  }
+}
+
+/** Broadcast texts, built once per event for all its local recipients (events are per delivery). */
+const broadcastTexts = new WeakMap<object, string>();
+
+/**
+ * The relayed frame: the sender's JSON text with `"from":<sender>` as its last member. The text
+ * passed JSON.parse as an object without `from`, so it ends with `}` (then perhaps whitespace) and
+ * has at least one member (`type`).
+ */
+function withFrom(raw: string, from: string): string {
+  return `${raw.slice(0, raw.lastIndexOf('}'))},"from":${JSON.stringify(from)}}`;
+}
+
+/** A relayed frame's type, for metrics: from the parsed frame on this node, else read off the text. */
+function frameType(data: unknown, raw: string): string {
+  const t = (data as { type?: unknown } | undefined)?.type;
+  if (typeof t === 'string') return t;
+  const span = memberSpan(raw, 'type');
+  const v: unknown = span ? JSON.parse(raw.slice(span[0], span[1])) : undefined;
+  return typeof v === 'string' ? v : 'other';
 }
