@@ -1,5 +1,6 @@
 import { isHubError, type ErrorCode } from '../../core/errors.js';
 import type { Session } from '../../core/session.js';
+import { memberSpan } from '../../core/json-span.js';
 import type { HubEvent, LeaveReason, PeerInfo } from '../../core/types.js';
 import type { Conn, DialectContext, DialectHandler } from '../dialect.js';
 import { ROOM_ID, parseFrame, type MeshRequest } from './frames.js';
@@ -71,8 +72,14 @@ export class MeshLine implements DialectHandler {
       case 'peer-left':
         return this.conn.send({ type: 'peer_left', peerId: ev.peerId, reason: ev.reason });
       case 'signal':
-      case 'broadcast':
-        return this.conn.send({ type: 'signal', senderId: ev.from, payload: ev.data });
+        return ev.raw === undefined ? this.conn.send({ type: 'signal', senderId: ev.from, payload: ev.data }) : this.conn.sendRaw('signal', signalText(ev.from, ev.raw));
+      case 'broadcast': {
+        if (ev.raw === undefined) return this.conn.send({ type: 'signal', senderId: ev.from, payload: ev.data });
+        // One text for every local member of the room.
+        let text = broadcastTexts.get(ev);
+        if (text === undefined) broadcastTexts.set(ev, (text = signalText(ev.from, ev.raw)));
+        return this.conn.sendRaw('signal', text);
+      }
     }
   }
 
@@ -88,10 +95,10 @@ export class MeshLine implements DialectHandler {
     this.conn.send({ type: 'room_left', roomId: name, reason });
   }
 
-  message(msg: unknown): void | Promise<void> {
+  message(msg: unknown, text: string): void | Promise<void> {
     const parsed = parseFrame(msg);
     if (!parsed.ok) return this.error(parsed.error.code, parsed.error.message);
-    return this.handle(parsed.req);
+    return this.handle(parsed.req, text);
   }
 
   reject(code: ErrorCode, detail: string): void {
@@ -102,7 +109,7 @@ export class MeshLine implements DialectHandler {
     return this.ctx.hub.closeSession(this.session, 'disconnect');
   }
 
-  private handle(req: MeshRequest): void | Promise<void> {
+  private handle(req: MeshRequest, text: string): void | Promise<void> {
     switch (req.type) {
       case 'create':
         return this.create().catch((err: unknown) => this.fail(err));
@@ -111,7 +118,7 @@ export class MeshLine implements DialectHandler {
       case 'leave':
         return this.leave().catch((err: unknown) => this.fail(err));
       case 'signal':
-        return this.signal(req.payload, req.targetId);
+        return this.signal(req.payload, req.targetId, payloadText(text));
     }
   }
 
@@ -149,14 +156,15 @@ export class MeshLine implements DialectHandler {
     this.conn.send({ type: 'room_left', roomId: old, reason: 'left' });
   }
 
-  private signal(payload: unknown, targetId: string | undefined): void {
+  /** `raw`: the client's own text of `payload`, forwarded as it is (the server writes only `type` and `senderId`). */
+  private signal(payload: unknown, targetId: string | undefined, raw: string | undefined): void {
     const { hub } = this.ctx;
     const room = this.room;
     if (room === undefined) return this.error('not-in-room', NOT_IN_ROOM);
     try {
       // Both relays count as room activity in the hub: a call in progress keeps its room alive.
-      if (targetId === undefined) hub.broadcast(this.session, room, payload)?.catch((err: unknown) => this.fail(err));
-      else hub.signal(this.session, targetId, payload, room)?.catch((err: unknown) => this.fail(err));
+      if (targetId === undefined) hub.broadcast(this.session, room, payload, false, raw)?.catch((err: unknown) => this.fail(err));
+      else hub.signal(this.session, targetId, payload, room, raw)?.catch((err: unknown) => this.fail(err));
     } catch (err) {
       // Naming the target tells a client which of its peers is gone.
       if (isHubError(err) && err.code === 'peer-not-found') return this.error(err.code, `${HUB_TEXT['peer-not-found']}: ${targetId!.slice(0, 64)}`);
@@ -199,4 +207,18 @@ export class MeshLine implements DialectHandler {
     this.room = undefined;
     if (old !== undefined && this.session.rooms.has(old)) await this.ctx.hub.leave(this.session, old, reason);
   }
+}
+
+/** Broadcast texts, built once per event for all its local recipients. */
+const broadcastTexts = new WeakMap<object, string>();
+
+/** The relayed frame around the sender's own `payload` text: `senderId` is the server's word. */
+function signalText(from: string, payload: string): string {
+  return `{"type":"signal","senderId":${JSON.stringify(from)},"payload":${payload}}`;
+}
+
+/** The client's text of its frame's `payload` (the one JSON.parse kept), located, not re-serialised. */
+function payloadText(text: string): string | undefined {
+  const span = memberSpan(text, 'payload');
+  return span && text.slice(span[0], span[1]);
 }
