@@ -1,5 +1,6 @@
 import { displayName } from '../../core/access.js';
 import { isHubError, type ErrorCode } from '../../core/errors.js';
+import { memberSpan } from '../../core/json-span.js';
 import type { Session } from '../../core/session.js';
 import type { HubEvent, PeerInfo } from '../../core/types.js';
 import type { Conn, DialectContext, DialectHandler } from '../dialect.js';
@@ -246,7 +247,7 @@ export class CallLine implements DialectHandler {
   }
 
   /** offer / answer / ice_candidate: to any registered user, whether or not a call is up. */
-  private async relay(type: RelayType, m: Obj, self: Registration): Promise<void> {
+  private async relay(type: RelayType, m: Obj, self: Registration, text: string): Promise<void> {
     const target = stringField(m, 'target_username');
     if (typeof target !== 'string') return this.error('invalid-message', target.error);
     if (m.data === undefined) return this.error('invalid-message', dynamicText.dataRequired(type));
@@ -254,7 +255,7 @@ export class CallLine implements DialectHandler {
     if (peerId === undefined) return this.error('peer-not-found', TEXT.notFound);
     const env: Envelope = { k: 'relay', type, from: self.username, data: m.data };
     try {
-      this.ctx.hub.signal(this.session, peerId, env, LOBBY)?.catch((err: unknown) => this.undelivered(peerId, env, err));
+      this.ctx.hub.signal(this.session, peerId, env, LOBBY, relayText(type, self.username, text))?.catch((err: unknown) => this.undelivered(peerId, env, err));
     } catch (err) {
       // The target's side failed to render it (the hub logged why); otherwise the target is not online.
       if (isHubError(err) && err.code === 'internal-error') return this.error(err.code, err.message);
@@ -277,6 +278,8 @@ export class CallLine implements DialectHandler {
         if (this.call && this.call.peerId === ev.peerId) this.partnerGone(this.call);
         return this.sendOnlineUsers();
       case 'signal':
+        // A relay arrives rendered by the sender (`raw`, see relay()): it goes out as it is.
+        if (ev.raw !== undefined) return this.conn.sendRaw(relayTypeOf(ev.raw), ev.raw);
         return this.onEnvelope(ev.from, ev.data);
       default:
         return;
@@ -326,10 +329,10 @@ export class CallLine implements DialectHandler {
 
   // ---- the connection -------------------------------------------------------------------------
 
-  message(msg: unknown): void | Promise<void> {
+  message(msg: unknown, text: string): void | Promise<void> {
     if (!isObject(msg) || typeof msg.type !== 'string') return this.error('invalid-message', TEXT.notObject);
     try {
-      return this.dispatch(msg as Obj & { type: string })?.catch((err: unknown) => this.internal(err));
+      return this.dispatch(msg as Obj & { type: string }, text)?.catch((err: unknown) => this.internal(err));
     } catch (err) {
       this.internal(err);
     }
@@ -347,14 +350,14 @@ export class CallLine implements DialectHandler {
     return this.ctx.hub.closeSession(this.session, 'disconnect');
   }
 
-  private dispatch(m: Obj & { type: string }): void | Promise<void> {
+  private dispatch(m: Obj & { type: string }, text: string): void | Promise<void> {
     if (m.type === 'register') return this.register(m);
     const known = m.type === 'call_request' || m.type === 'call_accepted' || m.type === 'call_rejected' || m.type === 'call_ended';
     const relayType = m.type === 'offer' || m.type === 'answer' || m.type === 'ice_candidate' ? (m.type as RelayType) : undefined;
     if (!known && !relayType) return this.error('unknown-type', dynamicText.unknownType(m.type));
     const me = this.me;
     if (!me) return this.error('not-registered', TEXT.notRegistered);
-    if (relayType) return this.relay(relayType, m, me);
+    if (relayType) return this.relay(relayType, m, me, text);
     switch (m.type) {
       case 'call_request':
         return this.callRequest(m, me);
@@ -366,4 +369,20 @@ export class CallLine implements DialectHandler {
         return this.endCall(m, me);
     }
   }
+}
+
+/**
+ * The frame a relay arrives as, rendered once by the sender around the client's own `data` text
+ * (located with json-span: the value JSON.parse kept), so it is never re-serialised: `type` and
+ * `from_username` are the server's. It travels as the hub's `raw` (the call namespace's convention:
+ * a whole frame; undefined when `data` cannot be located, and the envelope is rendered instead).
+ */
+function relayText(type: RelayType, from: string, text: string): string | undefined {
+  const span = memberSpan(text, 'data');
+  return span && `{"type":"${type}","from_username":${JSON.stringify(from)},"data":${text.slice(span[0], span[1])}}`;
+}
+
+/** The type of a frame relayText built, for metrics. */
+function relayTypeOf(raw: string): string {
+  return /^\{"type":"([a-z_]+)"/.exec(raw)?.[1] ?? 'other';
 }
