@@ -219,3 +219,13 @@ test('pairing rooms vanish with their last socket', async () => {
   assert.ok(gone, 'the pairing room was removed');
   await probe.close();
 });
+
+test('a forwarded frame is the sender’s bytes, whitespace and escapes as written (never re-serialised)', async () => {
+  const answerer = await connect(srv.ws('/bytes'));
+  const offerer = await connect(srv.ws('/bytes'));
+  const odd = '{ "type" : "offer",\n  "sdp" : "v=0\\r\\n\\u00e9", "n": 1.50 }';
+  offerer.send(odd);
+  assert.equal(await nextRaw(answerer), odd);
+  await offerer.close();
+  await answerer.close();
+});

@@ -1,6 +1,7 @@
 import type { OutFrame } from '../dialect.js';
 import type { PeerInfo } from '../../core/types.js';
-import { has, type Frame } from './common.js';
+import { memberSpan } from '../../core/json-span.js';
+import { RELAY_TYPES, has, type Frame } from './common.js';
 
 /**
  * The PC flavour's (`slam`) frames: a `register` read into a registration, the relay frame a
@@ -57,4 +58,26 @@ export function relayFrame(m: Frame, senderId: string): OutFrame {
   if (has(m, 'sdpMid')) out.sdpMid = m.sdpMid;
   if (has(m, 'sdpMLineIndex')) out.sdpMLineIndex = m.sdpMLineIndex;
   return out;
+}
+
+/**
+ * relayFrame as text, built around the client's own bytes of each forwarded field (located with
+ * json-span: the values JSON.parse kept), so an SDP is never re-serialised. The fields and their
+ * order are relayFrame's; the type is one of RELAY_TYPES, `sender_id` the server's.
+ */
+export function relayText(m: Frame, text: string, senderId: string): string {
+  const fields = m.type === 'ice_candidate' ? ['candidate', ...['sdpMid', 'sdpMLineIndex'].filter((k) => has(m, k))] : ['sdp'];
+  let out = `{"type":"${m.type}","sender_id":${JSON.stringify(senderId)}`;
+  for (const f of fields) {
+    const span = memberSpan(text, f);
+    out += `,"${f}":${span ? text.slice(span[0], span[1]) : JSON.stringify(m[f] ?? null)}`;
+  }
+  return `${out}}`;
+}
+
+/** The type of a relayed frame's text (relayText's, or a client's own frame), for metrics. */
+export function frameTypeOf(raw: string): string {
+  const span = memberSpan(raw, 'type');
+  const t: unknown = span ? JSON.parse(raw.slice(span[0], span[1])) : undefined;
+  return typeof t === 'string' && RELAY_TYPES.has(t) ? t : 'other';
 }

@@ -3,6 +3,7 @@ import type { Session } from '../../core/session.js';
 import type { HubEvent } from '../../core/types.js';
 import type { Conn, Dialect, DialectContext, DialectHandler } from '../dialect.js';
 import { NOT_A_FRAME, RELAY_TYPES, clip, closeReasonFor, has, hubErrorText, isFrame, rejectText, sendError, slamCloseCodes, type Frame } from './common.js';
+import { frameTypeOf } from './frames.js';
 
 const NAME = 'slam-pair';
 const NAMESPACE = 'slam-pair';
@@ -77,7 +78,8 @@ class PairLine implements DialectHandler {
   private sink(ev: HubEvent): void {
     if (this.leaving) return;
     if (ev.type === 'broadcast') {
-      // The partner's frame object, exactly as it sent it.
+      // The partner's frame, exactly as it sent it: its own text, byte for byte.
+      if (ev.raw !== undefined) return this.conn.sendRaw(frameTypeOf(ev.raw), ev.raw);
       if (isFrame(ev.data)) this.conn.send(ev.data);
       return;
     }
@@ -96,7 +98,7 @@ class PairLine implements DialectHandler {
     this.error(e.code, e.message);
   }
 
-  private async forward(m: Frame): Promise<void> {
+  private async forward(m: Frame, text: string): Promise<void> {
     if (this.leaving || this.session.closed) return;
     if (!this.inRoom) {
       // A seat may have freed since connect (the room was full): try again before giving up.
@@ -104,13 +106,13 @@ class PairLine implements DialectHandler {
       if (failed) return this.error(failed.code, failed.message);
     }
     try {
-      this.ctx.hub.broadcast(this.session, this.room, m, false)?.catch((err: unknown) => this.undelivered(err));
+      this.ctx.hub.broadcast(this.session, this.room, m, false, text)?.catch((err: unknown) => this.undelivered(err));
     } catch (err) {
       this.undelivered(err);
     }
   }
 
-  message(msg: unknown): void | Promise<void> {
+  message(msg: unknown, text: string): void | Promise<void> {
     if (!this.committed) {
       // First-frame detection re-labelled the connection, which dropped its session: put it back
       // so heartbeats and logs still see it.
@@ -121,7 +123,7 @@ class PairLine implements DialectHandler {
     if (!RELAY_TYPES.has(msg.type)) return this.error('unknown-type', `Unknown message type: ${clip(msg.type)}`);
     const field = msg.type === 'ice_candidate' ? 'candidate' : 'sdp';
     if (!has(msg, field)) return this.error('invalid-message', `Missing ${field}`);
-    return this.entering.then(() => this.forward(msg));
+    return this.entering.then(() => this.forward(msg, text));
   }
 
   reject(code: ErrorCode, detail: string): void {

@@ -4,7 +4,7 @@ import type { Session } from '../../core/session.js';
 import type { HubEvent, LeaveReason, PeerInfo } from '../../core/types.js';
 import type { Conn, Dialect, DialectContext, DialectHandler } from '../dialect.js';
 import { NOT_A_FRAME, RELAY_TYPES, clip, closeReasonFor, has, hubErrorText, isFrame, rejectText, sendError, slamCloseCodes, type Frame } from './common.js';
-import { clientTypeOf, parseRegister, relayFrame, type Mate, type Registration } from './frames.js';
+import { clientTypeOf, frameTypeOf, parseRegister, relayFrame, relayText, type Mate, type Registration } from './frames.js';
 
 const NAME = 'slam';
 const NAMESPACE = 'slam';
@@ -66,6 +66,8 @@ class SlamLine implements DialectHandler {
 
   private sink(ev: HubEvent): void {
     if (ev.type === 'signal') {
+      // Rendered by the sender around the client's own text (relayText): it goes out as it is.
+      if (ev.raw !== undefined) return this.conn.sendRaw(frameTypeOf(ev.raw), ev.raw);
       if (isFrame(ev.data)) this.conn.send(ev.data);
       return;
     }
@@ -180,7 +182,7 @@ class SlamLine implements DialectHandler {
 
   // ---- relays ---------------------------------------------------------------------------------
 
-  private relay(m: Frame): void {
+  private relay(m: Frame, text: string): void {
     const reg = this.reg;
     // The hub may have closed the session (timeout, replaced) while frames were still in flight.
     if (!reg || !this.session.rooms.has(reg.room)) return this.error('not-registered', 'Not registered: send register with a client_id first');
@@ -191,7 +193,7 @@ class SlamLine implements DialectHandler {
     const peerId = this.memberNamed(reg.room, target);
     if (peerId === undefined) return this.error('peer-not-found', `Peer not found: ${clip(target)}`);
     try {
-      this.ctx.hub.signal(this.session, peerId, relayFrame(m, reg.clientId), reg.room)?.catch((err: unknown) => this.undelivered(err, target));
+      this.ctx.hub.signal(this.session, peerId, relayFrame(m, reg.clientId), reg.room, relayText(m, text, reg.clientId))?.catch((err: unknown) => this.undelivered(err, target));
       this.conn.log.debug({ type: m.type, target }, 'relayed');
     } catch (err) {
       this.undelivered(err, target);
@@ -213,10 +215,10 @@ class SlamLine implements DialectHandler {
 
   // ---- the connection -------------------------------------------------------------------------
 
-  message(msg: unknown): void | Promise<void> {
+  message(msg: unknown, text: string): void | Promise<void> {
     if (!isFrame(msg)) return this.error('invalid-message', NOT_A_FRAME);
     if (msg.type === 'register') return this.register(msg);
-    if (RELAY_TYPES.has(msg.type)) return this.relay(msg);
+    if (RELAY_TYPES.has(msg.type)) return this.relay(msg, text);
     this.error('unknown-type', `Unknown message type: ${clip(msg.type)}`);
   }
 
