@@ -144,13 +144,26 @@ describe('a relay the server fails to render is an error to its sender, logged a
   const lines: { level: number; msg: string; suppressed?: number }[] = [];
   const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as (typeof lines)[number]) });
 
-  test('every seed dialect that re-serialises relays, and native join meta', async () => {
+  test('a seed dialect that re-serialises a relay (flyx, vc rebuilding a client-sent from), and native join meta; the forwarding ones deliver it intact', async () => {
     await withServer(
       { limits: { maxJsonDepth: 1_000_000 }, rateLimits: { messagesPerSecond: 0 } },
       async (srv) => {
         const all = drivers(srv);
         let failures = 0;
-        for (const name of ['vc', 'slam', 'slam-pair', 'call', 'mesh', 'flyx']) {
+        // These forward the sender's own bytes: nothing is rendered, so nothing fails.
+        for (const name of ['vc', 'slam', 'slam-pair', 'call', 'mesh']) {
+          const d = all.find((x) => x.name === name)!;
+          const { partner, sender } = await pair(d, `forward-${name}`);
+          sender.c.ws.send(d.relay(partner, DEEP).text);
+          assert.ok(await partner.c.next(d.isRelay), `${name}: the deep relay arrives`);
+          const raw = partner.c.raw.find((t) => t.includes(DEEP));
+          assert.ok(raw, `${name}: as the sender's bytes`);
+          await settle(sender.c, partner.c);
+          assert.deepEqual(sender.c.take(), [], `${name}: no error for the sender`);
+          await sender.c.close();
+          await partner.c.close();
+        }
+        for (const name of ['flyx']) {
           const d = all.find((x) => x.name === name)!;
           const { partner, sender } = await pair(d, `render-${name}`);
           for (let i = 0; i < 3; i++) {
@@ -169,8 +182,10 @@ describe('a relay the server fails to render is an error to its sender, logged a
           await partner.c.close();
         }
         const vc = all.find((x) => x.name === 'vc')!;
+        // A frame with its own `from` is rebuilt with the server's: that one is rendered.
+        const rebuilt = (to: { id: string }) => `{"type":"offer","from":"forged","to":${JSON.stringify(to.id)},"sdp":${DEEP}}`;
         const { partner, sender } = await pair(vc, 'render-vc-to');
-        sender.c.ws.send(vc.relay(partner, DEEP).text);
+        sender.c.ws.send(rebuilt(partner));
         assert.deepEqual(await sender.c.next(), { type: 'error', error: 'internal-error', to: partner.id });
         failures++;
         await sender.c.close();
@@ -197,7 +212,7 @@ describe('a relay the server fails to render is an error to its sender, logged a
         // A minute later, the next failure is logged at error again, with how many were not.
         srv.clock.advance(60_000);
         const again = await pair(vc, 'render-later');
-        again.sender.c.ws.send(vc.relay(again.partner, DEEP).text);
+        again.sender.c.ws.send(rebuilt(again.partner));
         await again.sender.c.next('error');
         const last = errors().slice(2);
         assert.equal(last.length, 1, JSON.stringify(last));
