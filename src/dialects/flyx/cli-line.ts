@@ -1,4 +1,5 @@
 import { HubError, type ErrorCode } from '../../core/errors.js';
+import { memberSpan } from '../../core/json-span.js';
 import type { HubEvent, PeerInfo } from '../../core/types.js';
 import type { Conn, DialectContext, DialectHandler } from '../dialect.js';
 import { FlyxRoomLine, type FlyxShape } from './room-line.js';
@@ -94,6 +95,8 @@ export class FlyxCliLine extends FlyxRoomLine {
         return;
       case 'signal':
       case 'broadcast': {
+        // Built by the sender's side from a frame cliFrame accepted (cliText): it goes out as it is.
+        if (ev.raw !== undefined) return this.conn.sendRaw((ev.data as CliFrame | undefined)?.type ?? cliTypeOf(ev.raw), ev.raw);
         const f = cliFrame(ev.data);
         if (isDrop(f)) return this.drop('internal-error', `relay from ${ev.from}: ${f.drop}`);
         return this.send(f);
@@ -109,18 +112,34 @@ export class FlyxCliLine extends FlyxRoomLine {
     this.drop(code, detail);
   }
 
-  protected handle(msg: unknown): void {
+  protected handle(msg: unknown, text: string): void {
     const f = cliFrame(msg);
     if (isDrop(f)) return this.drop(f.code, f.drop);
     const { hub } = this.ctx;
+    const raw = cliText(f, text);
     try {
-      if (this.role === MASTER) return void hub.broadcast(this.session, this.room!, f)?.catch((err: unknown) => this.undelivered(err));
+      if (this.role === MASTER) return void hub.broadcast(this.session, this.room!, f, false, raw)?.catch((err: unknown) => this.undelivered(err));
       const master = findRole(hub.members(this.session, this.room!), MASTER);
       if (!master) return this.drop('peer-not-found', `${f.type} from a slave while the room has no master`);
-      hub.signal(this.session, master.peerId, f, this.room)?.catch((err: unknown) => this.undelivered(err));
+      hub.signal(this.session, master.peerId, f, this.room, raw)?.catch((err: unknown) => this.undelivered(err));
     } catch (err) {
       if (err instanceof HubError) return this.drop(err.code, err.message);
       throw err;
     }
   }
+}
+
+/**
+ * cliFrame's frame as text, around the client's own bytes of its one string field (the value
+ * JSON.parse kept): the CLI's SDP is never re-serialised. Only ever built from a frame cliFrame accepted.
+ */
+function cliText(f: CliFrame, text: string): string | undefined {
+  const field = f.type === 'icecandidate' ? 'candidate' : 'sdp';
+  const span = memberSpan(text, field);
+  return span && `{"type":"${f.type}","${field}":${text.slice(span[0], span[1])}}`;
+}
+
+/** The type of a frame cliText built, for metrics. */
+function cliTypeOf(raw: string): string {
+  return /^\{"type":"([a-z]+)"/.exec(raw)?.[1] ?? 'other';
 }

@@ -1,4 +1,5 @@
 import { HubError, type ErrorCode } from '../../core/errors.js';
+import { memberSpan } from '../../core/json-span.js';
 import type { HubEvent, LeaveReason, PeerInfo } from '../../core/types.js';
 import type { Conn, DialectContext, DialectHandler } from '../dialect.js';
 import { FlyxRoomLine, type FlyxShape } from './room-line.js';
@@ -18,7 +19,7 @@ interface Relay {
   data: Record<string, unknown>;
 }
 
-type Parsed = { kind: 'relay'; relay: Relay; to: string | undefined } | { kind: 'disconnect' } | { kind: 'join' } | { kind: 'error'; code: string; message: string };
+type Parsed = { kind: 'relay'; relay: Relay; to: string | undefined; forged: boolean } | { kind: 'disconnect' } | { kind: 'join' } | { kind: 'error'; code: string; message: string };
 
 function bad(code: string, message: string): Parsed {
   return { kind: 'error', code, message };
@@ -44,7 +45,7 @@ function parseFrame(msg: unknown): Parsed {
     return bad('invalid-message', `${type} requires data.${field} (a non-empty string or an object)`);
   }
   if (data.to !== undefined && (typeof data.to !== 'string' || data.to.length === 0)) return bad('invalid-message', 'data.to must be a client_id string');
-  return { kind: 'relay', relay: { type, data }, to: data.to as string | undefined };
+  return { kind: 'relay', relay: { type, data }, to: data.to as string | undefined, forged: 'client_id' in msg.data };
 }
 
 /** A relay as it travelled through the hub; anything else is not ours and is dropped. */
@@ -112,6 +113,8 @@ export class FlyxLine extends FlyxRoomLine {
         return ev.peerId === this.session.id ? this.onRemoved(ev.reason) : this.onLeft(ev.peerId);
       case 'signal':
       case 'broadcast': {
+        // Built by the sender's side around the client's own bytes (relayText): it goes out as it is.
+        if (ev.raw !== undefined) return this.conn.sendRaw(asRelay(ev.data)?.type ?? relayTypeOf(ev.raw), ev.raw);
         const relay = asRelay(ev.data);
         if (!relay) return this.conn.log.warn({ from: ev.from }, 'dropped a relay that is not a flyx frame');
         // The originator is the hub's word, never the client's: data.client_id cannot be forged.
@@ -143,7 +146,7 @@ export class FlyxLine extends FlyxRoomLine {
     this.error(code, code === 'invalid-json' ? 'Malformed JSON' : code === 'rate-limited' ? 'Too many messages, slow down' : detail);
   }
 
-  protected handle(msg: unknown): void | Promise<void> {
+  protected handle(msg: unknown, text: string): void | Promise<void> {
     const p = parseFrame(msg);
     switch (p.kind) {
       case 'error':
@@ -155,7 +158,7 @@ export class FlyxLine extends FlyxRoomLine {
         return this.ctx.hub.closeSession(this.session, 'left').then(() => this.conn.close(1000, 'disconnected'));
       case 'relay':
         try {
-          return this.route(p.relay, p.to);
+          return this.route(p.relay, p.to, p.forged ? undefined : relayText(p.relay.type, text, this.session.id));
         } catch (err) {
           if (err instanceof HubError) return this.error(err.code, err.code === 'not-in-room' ? 'You are no longer in the room' : err.message);
           throw err;
@@ -163,27 +166,45 @@ export class FlyxLine extends FlyxRoomLine {
     }
   }
 
-  private route(relay: Relay, to: string | undefined): void {
-    if (this.role === SENDER) return this.fromSender(relay, to);
+  /** `raw`: the frame the receiver gets, built once around the client's bytes (undefined: rendered from `relay` there). */
+  private route(relay: Relay, to: string | undefined, raw: string | undefined): void {
+    if (this.role === SENDER) return this.fromSender(relay, to, raw);
     const { hub } = this.ctx;
     const sender = findRole(hub.members(this.session, this.room!), SENDER);
     if (!sender) return this.error('peer-not-found', 'No sender in this room');
     if (to !== undefined && to !== sender.peerId) return this.error('forbidden', 'Receivers can only signal the sender');
-    hub.signal(this.session, sender.peerId, relay, this.room)?.catch((err: unknown) => this.undelivered(err));
+    hub.signal(this.session, sender.peerId, relay, this.room, raw)?.catch((err: unknown) => this.undelivered(err));
   }
 
-  private fromSender(relay: Relay, to: string | undefined): void {
+  private fromSender(relay: Relay, to: string | undefined, raw: string | undefined): void {
     const { hub } = this.ctx;
     const room = this.room!;
     if (to === undefined) {
       if (hub.members(this.session, room).length < 2) return this.error('peer-not-found', 'No receivers in this room');
-      return void hub.broadcast(this.session, room, relay)?.catch((err: unknown) => this.undelivered(err));
+      return void hub.broadcast(this.session, room, relay, false, raw)?.catch((err: unknown) => this.undelivered(err));
     }
     try {
-      hub.signal(this.session, to, relay, room)?.catch((err: unknown) => this.undelivered(err));
+      hub.signal(this.session, to, relay, room, raw)?.catch((err: unknown) => this.undelivered(err));
     } catch (err) {
       if (err instanceof HubError && err.code === 'peer-not-found') return this.error('peer-not-found', `No receiver ${to.slice(0, 64)} in this room`);
       throw err;
     }
   }
+}
+
+/**
+ * The relayed frame as the receiver gets it, built around the client's own `data` text with the
+ * server's `client_id` as its last member: only for a `data` without a client_id of its own (which
+ * is rebuilt without it instead). `type` is one of RELAYED.
+ */
+function relayText(type: string, text: string, from: string): string | undefined {
+  const span = memberSpan(text, 'data');
+  if (!span) return undefined;
+  const data = text.slice(span[0], span[1]);
+  return `{"type":"${type}","data":${data.slice(0, data.lastIndexOf('}'))},"client_id":${JSON.stringify(from)}}}`;
+}
+
+/** The type of a frame relayText built, for metrics. */
+function relayTypeOf(raw: string): string {
+  return /^\{"type":"([a-z_]+)"/.exec(raw)?.[1] ?? 'other';
 }

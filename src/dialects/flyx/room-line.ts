@@ -52,7 +52,8 @@ export abstract class FlyxRoomLine implements DialectHandler {
   /** The join was refused (`code`: the hub's, else internal-error): say so; returns the close reason. */
   protected abstract refused(code: string, err: unknown): string;
   protected abstract render(ev: HubEvent): void;
-  protected abstract handle(msg: unknown): void | Promise<void>;
+  /** One inbound frame, parsed (`text`: as the client sent it, for forwarding its bytes). */
+  protected abstract handle(msg: unknown, text: string): void | Promise<void>;
   abstract reject(code: ErrorCode, detail: string): void;
 
   private async enter(): Promise<boolean> {
@@ -84,10 +85,10 @@ export abstract class FlyxRoomLine implements DialectHandler {
     else this.conn.close(4003, 'removed from the room');
   }
 
-  message(msg: unknown): void | Promise<void> {
+  message(msg: unknown, text: string): void | Promise<void> {
     if (this.session.closed) return;
-    if (this.role === undefined) return this.ready.then((ok) => (ok && !this.session.closed ? this.handle(msg) : undefined));
-    return this.handle(msg);
+    if (this.role === undefined) return this.ready.then((ok) => (ok && !this.session.closed ? this.handle(msg, text) : undefined));
+    return this.handle(msg, text);
   }
 
   closed(): Promise<void> {
