@@ -209,7 +209,7 @@ export class SwitchboardServer {
     this.httpCreations = new AddressBuckets(this.clock, config.rateLimits.httpCreatesPerSecond, config.rateLimits.httpCreateBurst);
     this.tls = config.tls.cert ? { cert: readTlsFile(config.tls.cert, 'tls.cert'), key: readTlsFile(config.tls.key, 'tls.key') } : undefined;
     this.gates = buildGates({ config, caps: this.caps });
-    this.admin = new AdminApi({ hub: this.hub, backplane, clock: this.clock, log: this.log, access: { token: config.admin.token, auth: this.ctx.auth }, tap: logTap(this.log), version: VERSION });
+    this.admin = new AdminApi({ hub: this.hub, backplane, clock: this.clock, log: this.log, access: { token: config.admin.token, auth: this.ctx.auth }, tap: logTap(this.log), version: VERSION, dialects: [...this.dialects.keys()].filter((n) => n !== catchAll.name) });
     // handleProtocols: never answer with a `switchboard.token.<jwt>` subprotocol when another was offered.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, clientTracking: false, handleProtocols: selectProtocol });
     const main = { host: config.host, port: config.port, dialect: undefined as string | undefined };
