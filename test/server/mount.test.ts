@@ -10,7 +10,7 @@ import type { Config, DeepPartial } from '../../src/config.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { attach, createServer, type SwitchboardServer } from '../../src/index.js';
 import { join, peer } from '../cluster/cluster-helpers.js';
-import { connect, refused, type TestClient } from '../helpers/ws.js';
+import { connect, refused } from '../helpers/ws.js';
 
 /**
  * Switchboard mounted on a host application's server instead of listening itself: a real Express 4
@@ -80,14 +80,23 @@ async function expressHost(config: DeepPartial<Config> = {}, opts: { bodyParserF
   };
 }
 
+/** An Express host for one test: handed to `fn`, closed whatever happens. */
+async function withExpress(config: DeepPartial<Config>, opts: { bodyParserFirst?: boolean }, fn: (h: Host) => Promise<void>): Promise<void> {
+  const h = await expressHost(config, opts);
+  try {
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
 async function text(url: string, init?: RequestInit): Promise<{ status: number; type: string; body: string }> {
   const res = await fetch(url, init);
   return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() };
 }
 
 test('Express: native clients relay and a vc client works through the mounted Switchboard', async () => {
-  const h = await expressHost();
-  try {
+  await withExpress({}, {}, async (h) => {
     const a = await peer(h.url('/v1', 'ws'));
     const b = await peer(h.url('/v1', 'ws'));
     assert.equal((await join(a.c, 'mounted')).type, 'joined');
@@ -108,14 +117,11 @@ test('Express: native clients relay and a vc client works through the mounted Sw
 
     assert.equal(h.sb.connections.size, 4);
     for (const c of [a.c, b.c, v1, v2]) await c.close();
-  } finally {
-    await h.close();
-  }
+  });
 });
 
 test("Express: Switchboard's HTTP paths answer, everything else is the app's", async () => {
-  const h = await expressHost();
-  try {
+  await withExpress({}, {}, async (h) => {
     const health = await text(h.url('/health'));
     assert.equal(health.status, 200);
     assert.deepEqual(JSON.parse(health.body), { ok: true, ts: Math.floor(h.clock.now() / 1000), version: JSON.parse(health.body).version, node: h.sb.hub.nodeId, state: 'ready' });
@@ -136,14 +142,11 @@ test("Express: Switchboard's HTTP paths answer, everything else is the app's", a
       const r = await text(h.url(path));
       assert.deepEqual([r.status, r.body], [404, 'the app has no such page'], `${path} reaches the app's 404`);
     }
-  } finally {
-    await h.close();
-  }
+  });
 });
 
 test("Express: the app's own WebSocket works beside Switchboard's, and the catch-all is off by default", async () => {
-  const h = await expressHost();
-  try {
+  await withExpress({}, {}, async (h) => {
     const own = await connect(h.url('/app/ws', 'ws'));
     own.send('hi');
     assert.deepEqual(await own.next(), { type: '<non-json>', text: 'app echo: hi' });
@@ -151,14 +154,11 @@ test("Express: the app's own WebSocket works beside Switchboard's, and the catch
     assert.deepEqual(await refused(h.url('/app/other', 'ws')), { status: 404, body: 'app: no such socket' });
     assert.equal(h.sb.connections.size, 0);
     await own.close();
-  } finally {
-    await h.close();
-  }
+  });
 });
 
 test('Express: the gates still apply when mounted (origins, connection caps)', async () => {
-  const h = await expressHost({ allowedOrigins: ['https://app.example.com'], connections: { maxPerIp: 1 } });
-  try {
+  await withExpress({ allowedOrigins: ['https://app.example.com'], connections: { maxPerIp: 1 } }, {}, async (h) => {
     const foreign = await connect(h.url('/v1', 'ws'), { headers: { origin: 'https://evil.example.com' } }).then(
       () => assert.fail('a foreign origin connected'),
       (err: { status?: number }) => err.status,
@@ -167,25 +167,19 @@ test('Express: the gates still apply when mounted (origins, connection caps)', a
     const first = await peer(h.url('/v1', 'ws'));
     assert.equal((await refused(h.url('/v1', 'ws'))).status, 429, 'the second connection from one address');
     await first.c.close();
-  } finally {
-    await h.close();
-  }
+  });
 });
 
 test('Express: a body parser before Switchboard is named in the error instead of a hang', async () => {
-  const h = await expressHost({}, { bodyParserFirst: true });
-  try {
+  await withExpress({}, { bodyParserFirst: true }, async (h) => {
     const r = await text(h.url('/room'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     assert.equal(r.status, 500);
     assert.match(JSON.parse(r.body).error, /mount Switchboard before any body-parsing middleware/);
-  } finally {
-    await h.close();
-  }
+  });
 });
 
 test("Express: sb.stop() drains Switchboard's sockets and leaves the app's server, routes and WebSocket up", async () => {
-  const h = await expressHost();
-  try {
+  await withExpress({}, {}, async (h) => {
     const native = await peer(h.url('/v1', 'ws'));
     const vc = await connect(h.url('/ws', 'ws'));
     await vc.next('welcome');
@@ -209,9 +203,7 @@ test("Express: sb.stop() drains Switchboard's sockets and leaves the app's serve
     assert.equal((await text(h.url('/ready'))).status, 503);
     assert.equal((await refused(h.url('/v1', 'ws'))).status, 503);
     await own.close();
-  } finally {
-    await h.close();
-  }
+  });
 });
 
 test('attach() on a bare http.Server: chained before its request listener; stray upgrades get a 404, never a hang', async () => {
