@@ -1,5 +1,15 @@
 /** Library entry: embed Switchboard in an existing Node application. */
-export { createServer, SwitchboardServer, type ServerDeps, type ServerState } from './server/server.js';
+export {
+  attach,
+  createServer,
+  SwitchboardServer,
+  type AttachOptions,
+  type RequestHandler,
+  type ServerDeps,
+  type ServerState,
+  type StartOptions,
+  type UpgradeHandler,
+} from './server/server.js';
 export { loadConfig, validateConfig, defaultConfig, ConfigSchema, ConfigError, type Config, type DeepPartial } from './config.js';
 export { Hub, type HubConfig, type HubObserver } from './core/hub.js';
 export { ManualClock, systemClock, type Clock, type Timer } from './core/clock.js';

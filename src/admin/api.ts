@@ -9,7 +9,7 @@ import { ADMIN_REALM, adminAccess, type AdminAccessConfig } from './access.js';
 import { EventStreams, LOG_BACKLOG_LINES } from './events.js';
 import { openApiDocument } from './openapi.js';
 import { History, HISTORY_STEP_MS, RateMeter } from './status.js';
-import { ClusterViews, ROOM_DIALECTS, roomSummary } from './views.js';
+import { ClusterViews, localPeers, mergePeers, PEERS_DEFAULT_LIMIT, PEERS_MAX_LIMIT, ROOM_DIALECTS, roomSummary, type NodePeers } from './views.js';
 
 export const ADMIN_PREFIX = '/admin/v1/';
 
@@ -21,6 +21,8 @@ export interface AdminDeps {
   access: AdminAccessConfig;
   tap: LogTap | undefined;
   version: string;
+  /** The dialects sessions can belong to (`GET /admin/v1/peers?dialect=` takes these). */
+  dialects: readonly string[];
 }
 
 type Method = 'GET' | 'DELETE';
@@ -31,6 +33,7 @@ export const ADMIN_ROUTES: readonly { path: string; methods: readonly Method[] }
   { path: '/admin/v1/nodes', methods: ['GET'] },
   { path: '/admin/v1/rooms', methods: ['GET'] },
   { path: '/admin/v1/rooms/:dialect/:room', methods: ['GET', 'DELETE'] },
+  { path: '/admin/v1/peers', methods: ['GET'] },
   { path: '/admin/v1/peers/:peerId', methods: ['DELETE'] },
   { path: '/admin/v1/events', methods: ['GET'] },
   { path: '/admin/v1/openapi.json', methods: ['GET'] },
@@ -41,6 +44,7 @@ const NO_STORE = { 'cache-control': 'no-store', 'x-content-type-options': 'nosni
 
 /** Longest peer id the API looks for (ids are short; this only bounds what a request can make us do). */
 const MAX_ID = 256;
+
 
 /**
  * `/admin/v1/*` (JSON, docs/operations.md "Admin API") and the access rule in front of the dashboard
@@ -64,6 +68,7 @@ export class AdminApi {
       '/admin/v1/nodes': { GET: (_q, res) => this.nodes(res) },
       '/admin/v1/rooms': { GET: (_q, res, _p, url) => this.rooms(res, url) },
       '/admin/v1/rooms/:dialect/:room': { GET: (_q, res, p) => this.room(res, p), DELETE: (_q, res, p) => this.closeRoom(res, p) },
+      '/admin/v1/peers': { GET: (_q, res, _p, url) => this.peers(res, url) },
       '/admin/v1/peers/:peerId': { DELETE: (_q, res, p) => this.disconnect(res, p) },
       '/admin/v1/events': { GET: (_q, res, _p, url) => this.events(res, url) },
       '/admin/v1/openapi.json': { GET: async (_q, res) => json(res, 200, openApiDocument(this.d.version)) },
@@ -166,6 +171,36 @@ export class AdminApi {
     json(res, 200, { dialect, room, removed });
   }
 
+  /**
+   * Every live session cluster-wide: each node (asked at once over the backplane, this one read
+   * directly) sends its first `limit` in order and its count; the merged list is cut to `limit`.
+   */
+  private async peers(res: ServerResponse, url: URL): Promise<void> {
+    const q = peersQuery(url.searchParams, this.d.dialects);
+    if (!q.ok) return json(res, 400, { error: q.error });
+    const self = this.d.hub.nodeId;
+    let nodes = [self];
+    if (q.node !== self) {
+      const live = await this.views.nodes().catch(() => undefined);
+      if (!live) return storeDown(res);
+      nodes = [...new Set([self, ...live.map((n) => n.id)])].filter((id) => q.node === undefined || id === q.node);
+      if (nodes.length === 0) return json(res, 404, { error: `no live node ${JSON.stringify(q.node!.slice(0, 64))}` });
+    }
+    const args = { dialect: q.dialect, limit: q.limit };
+    const replies = await Promise.all(
+      nodes.map(async (id) => ({ node: id, r: id === self ? { ok: true as const, value: this.localPeers(args) } : await this.d.backplane.ask(id, { op: 'peers', args }) })),
+    );
+    const lists = replies.flatMap((x) => (x.r.ok ? [x.r.value as NodePeers] : []));
+    const silent = replies.filter((x) => !x.r.ok).map((x) => x.node);
+    const { peers, total } = mergePeers(lists, q.limit);
+    json(res, 200, { peers, total, truncated: total > peers.length, ...(silent.length ? { unanswered: silent } : {}) });
+  }
+
+  private localPeers(args: { dialect?: unknown; limit?: unknown }): NodePeers {
+    const limit = typeof args.limit === 'number' ? Math.max(1, Math.min(PEERS_MAX_LIMIT, Math.floor(args.limit))) : PEERS_DEFAULT_LIMIT;
+    return localPeers(this.d.hub.sessions.values(), this.d.hub.nodeId, typeof args.dialect === 'string' ? args.dialect : undefined, limit);
+  }
+
   /** This node first; otherwise every other live node is asked at once, and the one that holds it says so. */
   private async disconnect(res: ServerResponse, p: Record<string, string>): Promise<void> {
     const peerId = p.peerId!;
@@ -201,6 +236,8 @@ export class AdminApi {
       case 'disconnect':
         if (typeof args.peerId !== 'string') throw new Error('disconnect needs a string "peerId"');
         return this.d.hub.disconnect(args.peerId);
+      case 'peers':
+        return this.localPeers(args);
       case 'logs': {
         // A node opened a log stream: publish from now on, and here is what came before.
         this.d.backplane.logs?.publishNow();
@@ -221,6 +258,18 @@ export class AdminApi {
       // The store is down: a gap in the history, like in the metrics.
     }
   }
+}
+
+/** `?dialect=&node=&limit=` of GET /admin/v1/peers, checked. */
+function peersQuery(q: URLSearchParams, dialects: readonly string[]): { ok: true; dialect?: string; node?: string; limit: number } | { ok: false; error: string } {
+  const dialect = q.get('dialect') ?? undefined;
+  if (dialect !== undefined && !dialects.includes(dialect)) return { ok: false, error: `unknown dialect ${JSON.stringify(dialect.slice(0, 64))} (known: ${dialects.join(', ')})` };
+  const node = q.get('node') ?? undefined;
+  if (node !== undefined && (node.length === 0 || node.length > MAX_ID)) return { ok: false, error: `a node id is 1-${MAX_ID} characters` };
+  const raw = q.get('limit');
+  const limit = raw === null ? PEERS_DEFAULT_LIMIT : /^[0-9]{1,7}$/.test(raw) ? Number(raw) : NaN;
+  if (!(limit >= 1 && limit <= PEERS_MAX_LIMIT)) return { ok: false, error: `"limit" is an integer from 1 to ${PEERS_MAX_LIMIT} (default ${PEERS_DEFAULT_LIMIT})` };
+  return { ok: true, dialect, node, limit };
 }
 
 function json(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {

@@ -1,4 +1,4 @@
-import { ROOM_DIALECTS } from './views.js';
+import { PEERS_DEFAULT_LIMIT, PEERS_MAX_LIMIT, ROOM_DIALECTS } from './views.js';
 
 /**
  * The OpenAPI 3.1 document of the admin API, written out by hand: it is the contract the dashboard
@@ -55,6 +55,34 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: {
             '200': jsonBody({ type: 'object', required: ['dialect', 'room', 'removed'], properties: { dialect: { type: 'string' }, room: { type: 'string' }, removed: integer } }, 'The members removed.'),
             '404': err('No such room.'),
+            ...common,
+          },
+        },
+      },
+      '/admin/v1/peers': {
+        get: {
+          summary: 'Every live session, cluster-wide (every node is asked over the backplane), sorted by dialect, then peer id.',
+          parameters: [
+            { name: 'dialect', in: 'query', required: false, description: 'Only sessions of this dialect (native, vc, slam, slam-pair, call, mesh, flyx, flyx-cli, and any other the server speaks).', schema: { type: 'string' } },
+            { name: 'node', in: 'query', required: false, description: 'Only sessions held by this node (an id from /admin/v1/nodes).', schema: { type: 'string', maxLength: 256 } },
+            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: PEERS_MAX_LIMIT, default: PEERS_DEFAULT_LIMIT } },
+          ],
+          responses: {
+            '200': jsonBody(
+              {
+                type: 'object',
+                required: ['peers', 'total', 'truncated'],
+                properties: {
+                  peers: { type: 'array', maxItems: PEERS_MAX_LIMIT, items: ref('Peer') },
+                  total: { ...integer, description: 'Sessions matching, on the nodes that answered.' },
+                  truncated: { type: 'boolean', description: 'More matched than `limit`: the rest are left out.' },
+                  unanswered: { type: 'array', items: { type: 'string' }, description: 'Nodes that did not answer in time: their sessions are missing.' },
+                },
+              },
+              'The sessions.',
+            ),
+            '400': err('An unknown dialect, a node id that is empty or too long, or a limit out of range.'),
+            '404': err('No live node with that id.'),
             ...common,
           },
         },
@@ -126,6 +154,23 @@ export function openApiDocument(version: string): Record<string, unknown> {
           type: 'object',
           required: ['peerId', 'node', 'joinedAt'],
           properties: { peerId: { type: 'string' }, name: { type: 'string' }, identity: { type: 'string', description: 'The verified token subject, when it has one.' }, node: { type: 'string' }, joinedAt: integer },
+        },
+        Peer: {
+          type: 'object',
+          required: ['peerId', 'dialect', 'node', 'rooms', 'aliases', 'connectedAt', 'lastSeen', 'resumable', 'attached'],
+          properties: {
+            peerId: { type: 'string' },
+            dialect: { type: 'string' },
+            node: { type: 'string', description: 'The node holding the session.' },
+            rooms: { type: 'array', items: { type: 'string' }, description: 'Its rooms (names within its dialect), sorted.' },
+            aliases: { type: 'array', items: { type: 'string' }, description: 'Identities it holds in its dialect (a username, a client id, a PeerJS id), sorted.' },
+            name: { type: 'string' },
+            identity: { type: 'string', description: 'The verified token subject, when it has one.' },
+            connectedAt: { ...integer, description: 'When it opened on its node (ms since the epoch); resumed from another node: when it arrived.' },
+            lastSeen: { ...integer, description: 'Its last sign of life (ms since the epoch).' },
+            resumable: { type: 'boolean', description: 'It can be resumed on a new socket.' },
+            attached: { type: 'boolean', description: 'False while a resumable session waits for its client (no socket).' },
+          },
         },
         RoomDetail: {
           type: 'object',

@@ -1,4 +1,5 @@
 import type { Backplane, MemberRecord, RoomRecord } from '../core/backplane.js';
+import type { Session } from '../core/session.js';
 import type { RoomOptions } from '../core/types.js';
 import { nodeView, type NodeView } from './status.js';
 
@@ -30,6 +31,67 @@ export interface RoomDetail {
   lastActivity: number;
   options: Required<RoomOptions>;
   members: MemberView[];
+}
+
+/** `GET /admin/v1/peers`: how many peers without `limit`, and the most one request may ask for. */
+export const PEERS_DEFAULT_LIMIT = 100;
+export const PEERS_MAX_LIMIT = 1000;
+
+/** A live session as `GET /admin/v1/peers` lists it. */
+export interface PeerView {
+  peerId: string;
+  /** The dialect that opened it (native, vc, …, peerjs). */
+  dialect: string;
+  /** The node holding it. */
+  node: string;
+  /** Its rooms (their names within its dialect's namespace), sorted. */
+  rooms: string[];
+  /** The identities it holds in its namespace (a username, a client id, a PeerJS id), sorted. */
+  aliases: string[];
+  name?: string;
+  /** The verified token subject, when it has one. */
+  identity?: string;
+  /** When it opened on its node (ms since the epoch); a session resumed from another node: when it came. */
+  connectedAt: number;
+  /** Its last sign of life (ms since the epoch). */
+  lastSeen: number;
+  /** Whether it can be resumed on a new socket (native, with resume on). */
+  resumable: boolean;
+  /** False while a resumable session waits for its client to come back (no socket). */
+  attached: boolean;
+}
+
+/** One node's answer to a peer listing: its first `limit` sessions in PeerView order, and how many matched. */
+export interface NodePeers {
+  peers: PeerView[];
+  total: number;
+}
+
+/** Sessions of one node, of one dialect or all; sorted by dialect, then peer id, at most `limit`. */
+export function localPeers(sessions: Iterable<Session>, node: string, dialect: string | undefined, limit: number): NodePeers {
+  const found: Session[] = [];
+  for (const s of sessions) if (!s.closed && (dialect === undefined || s.dialect === dialect)) found.push(s);
+  found.sort((a, b) => byDialectThenId(a.dialect, a.id, b.dialect, b.id));
+  return { peers: found.slice(0, limit).map((s) => peerView(s, node)), total: found.length };
+}
+
+/** Node answers merged: one list in PeerView order, at most `limit`. */
+export function mergePeers(lists: NodePeers[], limit: number): NodePeers {
+  const all = lists.flatMap((l) => l.peers).sort((a, b) => byDialectThenId(a.dialect, a.peerId, b.dialect, b.peerId));
+  return { peers: all.slice(0, limit), total: lists.reduce((n, l) => n + l.total, 0) };
+}
+
+function byDialectThenId(da: string, ia: string, db: string, ib: string): number {
+  if (da !== db) return da < db ? -1 : 1;
+  return ia < ib ? -1 : ia > ib ? 1 : 0;
+}
+
+function peerView(s: Session, node: string): PeerView {
+  const v: PeerView = { peerId: s.id, dialect: s.dialect, node, rooms: [...s.rooms].sort(), aliases: [...s.aliases].sort(), connectedAt: s.openedAt, lastSeen: s.lastSeen, resumable: s.resume !== undefined, attached: s.attached };
+  if (s.name !== undefined) v.name = s.name;
+  const subject = s.access?.identity.subject;
+  if (subject !== undefined) v.identity = subject;
+  return v;
 }
 
 /** `<namespace>/<name>` → its parts (a name may itself hold slashes: slam-pair's are paths). */

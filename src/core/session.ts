@@ -70,6 +70,8 @@ export class Session {
   address: string | undefined;
   /** A stored session's writer: puts frame `seq` (rendered `text`, without seq) on its socket. */
   frames: ((seq: number, text: string) => void) | undefined;
+  /** When it opened on this node (or came here, resumed from another): its first `lastSeen`. */
+  readonly openedAt: number;
 
   constructor(
     readonly id: string,
@@ -79,7 +81,9 @@ export class Session {
     public sink: (ev: HubEvent) => void,
     public lastSeen: number,
     readonly log: CoreLogger,
-  ) {}
+  ) {
+    this.openedAt = lastSeen;
+  }
 
   /** False while a resumable session waits for a new socket (its frames are only logged). */
   get attached(): boolean {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, maxHeaderSize, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { EventEmitter } from 'node:events';
+import { createServer as createHttpServer, maxHeaderSize, type IncomingMessage, type RequestListener, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -27,7 +28,7 @@ import { connectionCap, fdSoftLimit, socketCap } from '../security/fd-limit.js';
 import { FrameLimiter } from '../security/frame-limiter.js';
 import { readBody, refuseUpgrade, sendJson, sendResponse, sendText } from './http.js';
 import { buildGates, type UpgradeGate } from './gates.js';
-import { PathRouter } from './routes.js';
+import { PathRouter, type Match } from './routes.js';
 import { StaticFiles } from './static.js';
 import { AddressBuckets } from '../security/address-buckets.js';
 import { buildWebhooks } from '../webhooks/build.js';
@@ -46,13 +47,38 @@ export interface ServerDeps {
 
 export type ServerState = 'idle' | 'starting' | 'ready' | 'draining' | 'stopped';
 
+/** What one entry point serves: WebSocket paths (to their dialect) and HTTP routes by method. */
+interface Routes {
+  ws: PathRouter<Dialect>;
+  byMethod: Map<string, PathRouter<HttpRoute>>;
+}
+
 interface Listener {
   http: HttpServer;
   host: string;
   port: number;
-  ws: PathRouter<Dialect>;
-  httpRoutes: PathRouter<HttpRoute>[];
 }
+
+/** `start()` options (docs/embedding.md). */
+export interface StartOptions {
+  /**
+   * false: open no listener of Switchboard's own (host, port, listeners are ignored); it is served
+   * only through `requestHandler`/`upgradeHandler`/`attach` on the host application's server.
+   */
+  listen?: boolean;
+  /**
+   * Whether the mounted `upgradeHandler` also takes every WebSocket path no dialect claims (the
+   * catch-all of first-frame detected seed dialects), as Switchboard's own listeners do. Default
+   * false: a host app's own WebSocket paths are left alone; config `routes` with dialect `auto`
+   * names the paths where detection runs.
+   */
+  catchAll?: boolean;
+}
+
+/** Express-compatible middleware and plain request listener (`next` absent: 404 for what is not Switchboard's). */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
+/** For the host server's 'upgrade' event. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /**
  * The composition root: config → clock, logger, metrics, backplane, hub, dialects, HTTP/WebSocket
@@ -96,6 +122,22 @@ export class SwitchboardServer {
   readonly admin: AdminApi;
   /** When start() finished (ms epoch, injected clock); 0 before. */
   private startedAt = 0;
+  /** What the mounted handlers serve: the main listener's paths, the catch-all only when asked (StartOptions.catchAll). */
+  private mount: Routes;
+  /**
+   * Serves every Switchboard HTTP path (dialect routes, /health, /ready, /metrics, /admin/v1/,
+   * /dashboard, /sdk/, /demo) of a request on the host's server; anything else goes to `next()`
+   * (Express), or is answered 404 without one. Paths are matched whole (`req.originalUrl` when
+   * Express mounted it under a prefix).
+   */
+  readonly requestHandler: RequestHandler;
+  /**
+   * The host server's 'upgrade' listener: takes the WebSocket paths Switchboard serves and leaves
+   * every other socket alone, unless it is the server's only 'upgrade' listener: then it answers 404
+   * and closes, so that a stray upgrade never hangs. Call as the emitter's listener (`this` is the
+   * server), or use handleUpgrade() to chain it in a handler of your own.
+   */
+  readonly upgradeHandler: UpgradeHandler;
 
   constructor(config: Config, deps: ServerDeps = {}) {
     this.config = config;
@@ -104,6 +146,17 @@ export class SwitchboardServer {
     this.socketClosed = function (this: Socket) {
       server.sockets.open--;
       server.handshakeDone(this);
+    };
+    this.requestHandler = (req, res, next) => {
+      void this.handleRequest(req, res).then((served) => {
+        if (served) return;
+        if (next) next();
+        else notFound(res);
+      });
+    };
+    this.upgradeHandler = function (this: unknown, req: IncomingMessage, socket: Duplex, head: Buffer) {
+      if (server.handleUpgrade(req, socket, head)) return;
+      if (this instanceof EventEmitter && this.listenerCount('upgrade') === 1) refuseStray(socket);
     };
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger ?? createLogger({ level: config.logLevel });
@@ -156,11 +209,12 @@ export class SwitchboardServer {
     this.httpCreations = new AddressBuckets(this.clock, config.rateLimits.httpCreatesPerSecond, config.rateLimits.httpCreateBurst);
     this.tls = config.tls.cert ? { cert: readTlsFile(config.tls.cert, 'tls.cert'), key: readTlsFile(config.tls.key, 'tls.key') } : undefined;
     this.gates = buildGates({ config, caps: this.caps });
-    this.admin = new AdminApi({ hub: this.hub, backplane, clock: this.clock, log: this.log, access: { token: config.admin.token, auth: this.ctx.auth }, tap: logTap(this.log), version: VERSION });
+    this.admin = new AdminApi({ hub: this.hub, backplane, clock: this.clock, log: this.log, access: { token: config.admin.token, auth: this.ctx.auth }, tap: logTap(this.log), version: VERSION, dialects: [...this.dialects.keys()].filter((n) => n !== catchAll.name) });
     // handleProtocols: never answer with a `switchboard.token.<jwt>` subprotocol when another was offered.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, clientTracking: false, handleProtocols: selectProtocol });
     const main = { host: config.host, port: config.port, dialect: undefined as string | undefined };
     this.listeners = [main, ...config.listeners].map((l, i) => this.makeListener(l.host ?? config.host, l.port, l.dialect, i));
+    this.mount = this.routesFor(undefined, 0, false);
   }
 
   private dialectByName(name: string, key: string): Dialect {
@@ -169,7 +223,8 @@ export class SwitchboardServer {
     return d;
   }
 
-  private makeListener(host: string, port: number, pinned: string | undefined, index: number): Listener {
+  /** A listener's paths: one dialect on every path (`pinned`), or the configured routes, every dialect's own paths and (`catchAll`) the rest. */
+  private routesFor(pinned: string | undefined, index: number, catchAllPaths: boolean): Routes {
     const ws = new PathRouter<Dialect>();
     const served = new Set<Dialect>();
     if (pinned !== undefined) {
@@ -188,8 +243,10 @@ export class SwitchboardServer {
           served.add(d);
         }
       }
-      ws.add('*', catchAll);
-      served.add(catchAll);
+      if (catchAllPaths) {
+        ws.add('*', catchAll);
+        served.add(catchAll);
+      }
     }
     const byMethod = new Map<string, PathRouter<HttpRoute>>();
     for (const d of served) {
@@ -198,9 +255,14 @@ export class SwitchboardServer {
         byMethod.get(r.method)!.add(r.path, r);
       }
     }
+    return { ws, byMethod };
+  }
+
+  private makeListener(host: string, port: number, pinned: string | undefined, index: number): Listener {
+    const routes = this.routesFor(pinned, index, true);
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.handshakeDone(req.socket);
-      void this.onRequest(req, res, byMethod, ws);
+      void this.serveRequest(req, res, routes, true).then((served) => served || notFound(res));
     };
     const timeoutMs = this.config.connections.handshakeTimeoutMs;
     const http: HttpServer = this.tls
@@ -209,10 +271,12 @@ export class SwitchboardServer {
     // Node's own request deadlines (real time) back up the handshake timer below.
     http.headersTimeout = timeoutMs;
     http.requestTimeout = timeoutMs;
-    const listener: Listener = { http, host, port, ws, httpRoutes: [...byMethod.values()] };
+    const listener: Listener = { http, host, port };
     http.on('connection', (socket: Socket) => this.onSocket(socket, !this.tls));
     if (this.tls) http.on('secureConnection', (socket: Socket) => this.startHandshake(socket));
-    http.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head, listener));
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!this.takeUpgrade(req, socket, head, routes)) refuseStray(socket);
+    });
     http.on('clientError', clientError);
     // accept() can still fail (EMFILE from elsewhere in the process): log it, never crash.
     http.on('error', (err) => {
@@ -255,15 +319,24 @@ export class SwitchboardServer {
     this.handshakes.delete(socket as Socket);
   }
 
-  /** Listens on every listener; resolves with the main bound address (port 0 picks a free port). */
-  async start(): Promise<{ host: string; port: number }> {
+  /**
+   * Starts the hub, the backplane and the webhooks, then listens on every listener and resolves with
+   * the main bound address (port 0 picks a free port). With `listen: false` it opens no listener and
+   * resolves with undefined: Switchboard is then served through requestHandler/upgradeHandler/attach.
+   */
+  start(opts?: StartOptions & { listen?: true }): Promise<{ host: string; port: number }>;
+  start(opts: StartOptions & { listen: false }): Promise<undefined>;
+  start(opts: StartOptions): Promise<{ host: string; port: number } | undefined>;
+  async start(opts: StartOptions = {}): Promise<{ host: string; port: number } | undefined> {
     if (this.state !== 'idle') throw new Error(`cannot start a server that is ${this.state}`);
+    const listen = opts.listen !== false;
     this.state = 'starting';
     this.startedAt = this.clock.now();
+    if (opts.catchAll !== undefined) this.mount = this.routesFor(undefined, 0, opts.catchAll);
     await this.hub.start();
     await this.webhooks?.start();
     try {
-      for (const l of this.listeners) {
+      for (const l of listen ? this.listeners : []) {
         await new Promise<void>((resolve, reject) => {
           const onError = (err: Error) => reject(err);
           l.http.once('error', onError);
@@ -282,12 +355,13 @@ export class SwitchboardServer {
     }
     this.state = 'ready';
     this.admin.start();
-    for (const a of this.addresses()) this.log.info({ host: a.host, port: a.port, version: VERSION }, `switchboard listening on ${a.host}:${a.port}`);
+    if (listen) for (const a of this.addresses()) this.log.info({ host: a.host, port: a.port, version: VERSION }, `switchboard listening on ${a.host}:${a.port}`);
+    else this.log.info({ version: VERSION, catchAll: opts.catchAll === true }, 'switchboard started without listeners of its own: served through the host server (requestHandler, upgradeHandler)');
     this.log.info(
       { backplane: this.config.redis.url ? 'redis' : 'memory', node: this.hub.nodeId },
-      `endpoints: ${endpoints(this.config)} · GET /health /ready /metrics · /admin/v1/ (admin API) · /dashboard`,
+      `endpoints: ${endpoints(this.config, listen || opts.catchAll === true)} · GET /health /ready /metrics · /admin/v1/ (admin API) · /dashboard`,
     );
-    return this.address();
+    return listen ? this.address() : undefined;
   }
 
   /** The main listener's bound address. */
@@ -412,47 +486,106 @@ export class SwitchboardServer {
     return m;
   }
 
-  private async onRequest(req: IncomingMessage, res: ServerResponse, routes: Map<string, PathRouter<HttpRoute>>, ws: PathRouter<Dialect>): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://x');
+  /**
+   * Serves the request when its path is one of Switchboard's; resolves false, with nothing written,
+   * for any other path. For an Express, Fastify or Koa app: docs/embedding.md.
+   */
+  handleRequest(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    return this.serveRequest(req, res, this.mount, false);
+  }
+
+  /**
+   * Takes the upgrade when its path is one Switchboard serves (the handshake, its gates and the
+   * WebSocket are then Switchboard's) and returns true; returns false, touching nothing, otherwise.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    return this.takeUpgrade(req, socket, head, this.mount);
+  }
+
+  /**
+   * Wires Switchboard onto a plain `http.Server` (or `https.Server`) of the host application, as
+   * socket.io does: its request listener goes first, and the request listeners already there get
+   * every request that is not Switchboard's (none there: 404, unless one was added since); its
+   * upgradeHandler joins the 'upgrade' listeners. Start it with `start({ listen: false })`;
+   * `stop()` drains Switchboard's connections and never closes the host's server.
+   */
+  attach(server: HttpServer | HttpsServer): this {
+    const previous = server.listeners('request') as RequestListener[];
+    server.removeAllListeners('request');
+    const own: RequestListener = (req, res) => {
+      void this.handleRequest(req, res).then((served) => {
+        if (served) return;
+        for (const l of previous) l.call(server, req, res);
+        if (previous.length === 0 && server.listenerCount('request') === 1) notFound(res);
+      });
+    };
+    server.on('request', own);
+    server.on('upgrade', this.upgradeHandler);
+    return this;
+  }
+
+  private async serveRequest(req: IncomingMessage, res: ServerResponse, routes: Routes, standalone: boolean): Promise<boolean> {
+    // Express strips the mount path from req.url; Switchboard's paths are whole paths.
+    const url = new URL((req as { originalUrl?: string }).originalUrl ?? req.url ?? '/', 'http://x');
     try {
       if (req.method === 'GET' || req.method === 'HEAD') {
         switch (url.pathname) {
           case '/':
-            return sendJson(res, 200, { service: 'switchboard', version: VERSION, ok: true });
+            // The root is the host application's when Switchboard is mounted.
+            if (!standalone) break;
+            sendJson(res, 200, { service: 'switchboard', version: VERSION, ok: true });
+            return true;
           case '/health':
-            return sendJson(res, 200, { ok: true, ts: Math.floor(this.clock.now() / 1000), version: VERSION, node: this.hub.nodeId, state: this.state });
+            sendJson(res, 200, { ok: true, ts: Math.floor(this.clock.now() / 1000), version: VERSION, node: this.hub.nodeId, state: this.state });
+            return true;
           case '/ready': {
             const ready = this.state === 'ready' && this.hub.healthy;
-            return sendJson(res, ready ? 200 : 503, { ready, state: this.state, backplane: this.hub.healthy ? 'ok' : 'down' });
+            sendJson(res, ready ? 200 : 503, { ready, state: this.state, backplane: this.hub.healthy ? 'ok' : 'down' });
+            return true;
           }
           case '/metrics':
-            return sendText(res, 200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
+            sendText(res, 200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
+            return true;
         }
       }
-      if (await this.admin.handle(req, res, url)) return;
-      if (await this.statics.handle(req, res, url.pathname)) return;
-      const hit = routes.get(req.method ?? 'GET')?.match(url.pathname);
+      if (await this.admin.handle(req, res, url)) return true;
+      if (await this.statics.handle(req, res, url.pathname)) return true;
+      const hit = routes.byMethod.get(req.method ?? 'GET')?.match(url.pathname);
       if (hit?.value.creates && !this.httpCreations.take(this.clientAddress(req))) {
-        return sendJson(res, 429, { error: 'too many rooms created from your address; slow down' });
+        sendJson(res, 429, { error: 'too many rooms created from your address; slow down' });
+        return true;
       }
-      if (hit) return sendResponse(res, await hit.value.handle(httpRequest(req, url, this.clientAddress(req)), hit.params, this.ctx));
-      if (ws.match(url.pathname, false)) return sendJson(res, 426, { error: 'upgrade required: this path is a WebSocket endpoint' });
-      return sendJson(res, 404, { error: 'not found' });
+      if (hit) {
+        sendResponse(res, await hit.value.handle(httpRequest(req, url, this.clientAddress(req)), hit.params, this.ctx));
+        return true;
+      }
+      if (routes.ws.match(url.pathname, false)) {
+        sendJson(res, 426, { error: 'upgrade required: this path is a WebSocket endpoint' });
+        return true;
+      }
+      return false;
     } catch (err) {
       this.log.error({ err }, 'http request failed');
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
       else res.destroy();
+      return true;
     }
   }
 
-  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, l: Listener): Promise<void> {
+  /** Whether `routes` serve the upgrade's path; if so the handshake is Switchboard's from here on. */
+  private takeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, routes: Routes): boolean {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const hit = routes.ws.match(url.pathname);
+    if (!hit) return false;
     // Not a closure: a listener that lives as long as the socket must not keep this handshake's
     // request, URL and headers alive for the connection's whole life.
     socket.on('error', destroySelf);
-    const url = new URL(req.url ?? '/', 'http://x');
+    void this.upgrade(req, socket, head, url, hit);
+    return true;
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, hit: Match<Dialect>): Promise<void> {
     if (this.state !== 'ready') return refuseUpgrade(socket, 503, { error: 'server is not accepting connections', state: this.state });
-    const hit = l.ws.match(url.pathname);
-    if (!hit) return refuseUpgrade(socket, 404, { error: 'no WebSocket endpoint at this path' });
     const dialect = hit.value;
     const info: UpgradeInfo = { path: url.pathname, params: hit.params, query: url.searchParams, headers: req.headers, remoteAddress: this.clientAddress(req), dialect: dialect.name };
     const room = dialect.roomFromPath?.(info);
@@ -507,13 +640,14 @@ export class SwitchboardServer {
 }
 
 /** The startup log's list of WebSocket endpoints: each dialect's paths, then the catch-all's candidates. */
-function endpoints(config: Config): string {
+function endpoints(config: Config, catchAllPaths: boolean): string {
   const fixed = DIALECTS.flatMap((d) => {
     const paths = d.paths?.(config) ?? [];
     return paths.length ? [`${paths.map((p) => p.replace(/:(\w+)/g, '{$1}')).join(' ')} ${d.name}`] : [];
   });
   const guessed = DIALECTS.filter((d) => d.detect).map((d) => d.name);
-  return [...fixed, `any other path: ${guessed.join(', ')} (by first frame)`].join(' · ');
+  const rest = catchAllPaths ? `any other path: ${guessed.join(', ')} (by first frame)` : 'other paths: left to the host server';
+  return [...fixed, ...config.routes.map((r) => `${r.path} ${r.dialect}`), rest].join(' · ');
 }
 
 /** An HTTP request as a dialect's route sees it. */
@@ -524,8 +658,22 @@ function httpRequest(req: IncomingMessage, url: URL, remoteAddress: string): Htt
     query: url.searchParams,
     headers: req.headers,
     remoteAddress,
-    body: (maxBytes) => readBody(req, maxBytes),
+    // Mounted behind a body parser, the body may be gone already: say so instead of waiting for it.
+    body: (maxBytes) => (req.readableEnded ? Promise.resolve(BODY_TAKEN) : readBody(req, maxBytes)),
   };
+}
+
+const BODY_TAKEN = { ok: false as const, status: 500, error: 'The request body was read before Switchboard saw it: mount Switchboard before any body-parsing middleware' };
+
+/** What is not Switchboard's, with nobody else to answer it. */
+function notFound(res: ServerResponse): void {
+  sendJson(res, 404, { error: 'not found' });
+}
+
+/** An upgrade Switchboard does not take, where nobody else would answer it. */
+function refuseStray(socket: Duplex): void {
+  socket.on('error', destroySelf);
+  refuseUpgrade(socket, 404, { error: 'no WebSocket endpoint at this path' });
 }
 
 function readTlsFile(path: string, key: string): Buffer {
@@ -542,6 +690,23 @@ function readTlsFile(path: string, key: string): Buffer {
  */
 export function createServer(config: DeepPartial<Config> = {}, deps: ServerDeps = {}): SwitchboardServer {
   return new SwitchboardServer(loadConfig({ overrides: config }), deps);
+}
+
+/** `attach()`'s options: the server's deps, and whether it takes the catch-all WebSocket paths too. */
+export interface AttachOptions extends ServerDeps {
+  catchAll?: boolean;
+}
+
+/**
+ * Library entry for an existing `http.Server` (as PeerJS's `ExpressPeerServer(server)`): builds a
+ * server from a (partial) configuration, attaches it (SwitchboardServer.attach) and starts it
+ * without listeners of its own. Resolves once it is ready; stop() drains it, the host server stays.
+ */
+export async function attach(server: HttpServer | HttpsServer, config: DeepPartial<Config> = {}, opts: AttachOptions = {}): Promise<SwitchboardServer> {
+  const { catchAll: all, ...deps } = opts;
+  const sb = createServer(config, deps).attach(server);
+  await sb.start({ listen: false, catchAll: all === true });
+  return sb;
 }
 
 /**
