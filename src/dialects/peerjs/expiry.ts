@@ -10,6 +10,10 @@ const MAILBOX_MARGIN_MS = 10_000;
 /** An expiry the store did not answer is tried again this often, within that margin. */
 const RETRY_MS = 1_000;
 
+function pairKey(src: string, dst: string): string {
+  return `${src}\u0000${dst}`;
+}
+
 /** One sender's undelivered messages to one id, waiting to expire. */
 interface Pending {
   timer: Timer;
@@ -17,6 +21,8 @@ interface Pending {
   dropped: boolean;
   /** The sender's session when it last sent (the EXPIRE goes to whoever holds its id then). */
   sender: Session;
+  /** Opened by a message that got no mailbox (the sender's cap): the rest of the pair's window gets none either. */
+  refused: boolean;
 }
 
 /**
@@ -30,6 +36,8 @@ interface Pending {
  */
 export class MailExpiry {
   private readonly pending = new Map<string, Pending>();
+  /** Per sender, how many destinations it has messages waiting for (bounded by maxQueued, like each mailbox). */
+  private readonly bySender = new Map<string, number>();
 
   constructor(
     private readonly hub: Hub,
@@ -39,14 +47,21 @@ export class MailExpiry {
     readonly maxQueued: number,
   ) {}
 
-  /** The mailbox a sender's message to an id that is not connected goes to. */
-  mailbox(src: string): MailboxOptions {
+  /**
+   * The mailbox a sender's message to `dst` goes to if `dst` is not connected; undefined when
+   * nothing is kept: `maxQueued` 0, or the sender already has messages waiting for `maxQueued`
+   * other destinations (then what it sends a new one is dropped, and it hears EXPIRE for it).
+   */
+  mailbox(src: string, dst: string): MailboxOptions | undefined {
+    if (this.maxQueued === 0) return undefined;
+    const p = this.pending.get(pairKey(src, dst));
+    if (p ? p.refused : (this.bySender.get(src) ?? 0) >= this.maxQueued) return undefined;
     return { from: src, max: this.maxQueued, ttlMs: this.timeoutMs + MAILBOX_MARGIN_MS };
   }
 
-  /** A message from `src` to `dst` waits in the mailbox (`dropped`: or was not even kept). */
-  waiting(sender: Session, src: string, dst: string, dropped: boolean): void {
-    const key = `${src}\u0000${dst}`;
+  /** A message from `src` to `dst` waits in the mailbox (`dropped`: or was not even kept; `refused`: it got no mailbox). */
+  waiting(sender: Session, src: string, dst: string, dropped: boolean, refused: boolean): void {
+    const key = pairKey(src, dst);
     const p = this.pending.get(key);
     if (p) {
       p.dropped ||= dropped;
@@ -54,7 +69,15 @@ export class MailExpiry {
       return;
     }
     const timer = this.clock.setTimeout(() => void this.expire(key, src, dst), this.timeoutMs);
-    this.pending.set(key, { timer, dropped, sender });
+    this.pending.set(key, { timer, dropped, sender, refused });
+    this.bySender.set(src, (this.bySender.get(src) ?? 0) + 1);
+  }
+
+  private done(key: string, src: string): void {
+    if (!this.pending.delete(key)) return;
+    const n = (this.bySender.get(src) ?? 1) - 1;
+    if (n > 0) this.bySender.set(src, n);
+    else this.bySender.delete(src);
   }
 
   private async expire(key: string, src: string, dst: string, attempt = 1): Promise<void> {
@@ -66,19 +89,19 @@ export class MailExpiry {
     } catch (err) {
       // Some never even reached the mailbox: the sender hears it now, whatever became of the rest.
       if (p.dropped) {
-        this.pending.delete(key);
+        this.done(key, src);
         return this.tell(p.sender, src, dst);
       }
       // Unknown whether the entries are still there: try again, until the mailbox's own TTL has ended them.
       if (attempt * RETRY_MS > MAILBOX_MARGIN_MS) {
-        this.pending.delete(key);
+        this.done(key, src);
         this.log.warn({ err: err instanceof Error ? err.message : err, src, dst }, 'queued messages could not be expired in the shared store; giving up');
         return;
       }
       p.timer = this.clock.setTimeout(() => void this.expire(key, src, dst, attempt + 1), RETRY_MS);
       return;
     }
-    this.pending.delete(key);
+    this.done(key, src);
     if (removed === 0 && !p.dropped) return;
     this.log.info({ src, dst, removed, dropped: p.dropped }, 'queued messages expired; telling the sender');
     this.tell(p.sender, src, dst);

@@ -174,16 +174,19 @@ export class PeerjsLine implements DialectHandler {
   private relay(type: string, dst: string, text: string): void {
     const s = this.session!;
     const { expiry } = this.v;
-    const box = QUEUED.has(type) && expiry.maxQueued > 0 ? expiry.mailbox(this.id) : undefined;
+    const queued = QUEUED.has(type);
+    const box = queued ? expiry.mailbox(this.id, dst) : undefined;
     const settle = (out: DirectOutcome): void => {
-      if (out === 'queued' || out === 'full') expiry.waiting(s, this.id, dst, out === 'full');
-      if (out === 'full') this.ctx.countError('peerjs', 'mailbox-full');
+      // Not kept (a full mailbox, or a sender waiting on too many ids already): dropped, and EXPIREd all the same.
+      const dropped = out === 'full' || (out === 'absent' && queued);
+      if (out === 'queued' || dropped) expiry.waiting(s, this.id, dst, dropped, box === undefined);
+      if (dropped) this.ctx.countError('peerjs', 'mailbox-full');
     };
     const failed = (err: unknown): void => {
       // The store is unreachable: nothing could be handed on. The sender hears EXPIRE for it, once.
       if (!isHubError(err)) this.conn.log.error({ err }, 'relay failed');
       this.ctx.countError('peerjs', isHubError(err) ? err.code : 'internal-error');
-      if (QUEUED.has(type)) expiry.waiting(s, this.id, dst, true);
+      if (queued) expiry.waiting(s, this.id, dst, true, box === undefined);
     };
     let out: DirectOutcome | Promise<DirectOutcome>;
     try {
