@@ -115,6 +115,7 @@ test('kill -9 of a node: messages to its ids wait in the mailbox, the presence s
   try {
     const [n0, n1] = cl.nodes as [(typeof cl.nodes)[0] & object, (typeof cl.nodes)[0] & object];
     const alice = await openPeer(doomed, 'alice', { token: 'first' });
+    await openPeer(doomed, 'bea', { token: 'hers' });
     const bob = await openPeer(n0, 'bob');
     bob.send({ type: 'OFFER', dst: 'alice', payload: 'before' });
     assert.equal((await alice.next()).payload, 'before');
@@ -124,8 +125,9 @@ test('kill -9 of a node: messages to its ids wait in the mailbox, the presence s
     // No node receives for alice now: kept for whoever holds the id next.
     bob.send({ type: 'OFFER', dst: 'alice', payload: 'after' });
     await mark(bob, bob, 'bob');
-    // Until the dead node's presence expires, its claim stands.
+    // Until the dead node's presence expires, its claim stands: another token hears ID-TAKEN, the same one takes it over.
     assert.deepEqual((await refusedPeer(peerUrl(n1, 'alice', { token: 'second' }))).frame, { type: 'ID-TAKEN', payload: { msg: 'ID is taken' } });
+    await (await openPeer(n1, 'bea', { token: 'hers' })).close();
     const start = cl.clock.now();
     let taken;
     while (!taken && cl.clock.now() - start < 3 * ttl) {
