@@ -1,8 +1,19 @@
 import assert from 'node:assert/strict';
+import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, type Frame, type TestClient } from '../helpers/ws.js';
 
 /** Clock jumps of a minute must not look like silence to the server-wide WebSocket heartbeat. */
 export const CALM = { heartbeat: { intervalMs: 3_600_000, timeoutMs: 7_200_000 } };
+
+/** Runs `fn` against a fresh server (CALM, plus `overrides`), closing it whatever happens. */
+export async function withServer(fn: (srv: TestServer) => Promise<void>, overrides: Parameters<typeof startServer>[0] = {}): Promise<void> {
+  const srv = await startServer({ ...CALM, ...overrides });
+  try {
+    await fn(srv);
+  } finally {
+    await srv.close();
+  }
+}
 
 /** How the PeerJS tests reach a server: its `ws(path)` base. */
 export interface Reach {

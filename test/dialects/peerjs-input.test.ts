@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
 import type { TestClient } from '../helpers/ws.js';
 import { wsSync } from '../security/drivers.js';
 import { SECRET, refusal, sign } from '../security/auth-tokens.js';
-import { CALM, mark, openPeer, peerUrl, refusedPeer } from './peerjs-helpers.js';
+import { mark, openPeer, peerUrl, refusedPeer, withServer } from './peerjs-helpers.js';
 
 /**
  * The PeerJS dialect's answers to bad input (docs/dialects/peerjs.md, "Bad input"), and with
@@ -13,15 +13,6 @@ import { CALM, mark, openPeer, peerUrl, refusedPeer } from './peerjs-helpers.js'
  * TURN credentials for PeerJS apps. `peer` 1.0.2 wedges a socket that sent garbage; here a client
  * gets an ERROR it can read (the client aborts on it) and the close, and loses nothing else.
  */
-
-async function withServer(fn: (srv: TestServer) => Promise<void>, overrides: Parameters<typeof startServer>[0] = {}): Promise<void> {
-  const srv = await startServer({ ...CALM, ...overrides });
-  try {
-    await fn(srv);
-  } finally {
-    await srv.close();
-  }
-}
 
 /** Sends `frame` and expects exactly ERROR {msg} and the close (1008); the id is free afterwards. */
 async function garbage(srv: TestServer, frame: string | Buffer, msg: string | RegExp): Promise<void> {

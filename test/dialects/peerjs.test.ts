@@ -1,25 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startServer, type TestServer } from '../helpers/server.js';
 import { connect } from '../helpers/ws.js';
 import { tick, until } from '../helpers/wait.js';
 import { wsSync } from '../security/drivers.js';
-import { CALM, mark, offerPayload, openPeer, peerUrl, refusedPeer } from './peerjs-helpers.js';
+import { mark, offerPayload, openPeer, peerUrl, refusedPeer, withServer } from './peerjs-helpers.js';
 
 /**
  * The PeerJS dialect over raw WebSockets, frame by frame as docs/dialects/peerjs.md (and the
  * capture of `peer` 1.0.2 with `peerjs` 1.5.5 it follows) says: registration, relays, ID-TAKEN and
  * take-over, the mailbox and EXPIRE, liveness, and the HTTP routes. Bad input: peerjs-input.test.ts.
  */
-
-async function withServer(fn: (srv: TestServer) => Promise<void>, overrides: Parameters<typeof startServer>[0] = {}): Promise<void> {
-  const srv = await startServer({ ...CALM, ...overrides });
-  try {
-    await fn(srv);
-  } finally {
-    await srv.close();
-  }
-}
 
 test('a client registers its id (OPEN) and relays OFFER, ANSWER and CANDIDATE with src set by the server', () =>
   withServer(async (srv) => {
