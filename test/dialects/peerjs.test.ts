@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ConfigError, loadConfig, type Config, type DeepPartial } from '../../src/config.js';
+import { peerjsDialect } from '../../src/dialects/peerjs/index.js';
 import { connect } from '../helpers/ws.js';
 import { tick, until } from '../helpers/wait.js';
 import { wsSync } from '../security/drivers.js';
@@ -326,3 +328,24 @@ test('at the default path /, GET / is the server’s own root JSON', () =>
     const res = await fetch(srv.http('/'));
     assert.equal(((await res.json()) as { service: string }).service, 'switchboard');
   }));
+
+test('config: the peerjs section is checked, and errors name the key', () => {
+  const key = (overrides: DeepPartial<Config>) => {
+    try {
+      loadConfig({ overrides });
+    } catch (e) {
+      return e instanceof ConfigError ? e.key : String(e);
+    }
+    return 'accepted';
+  };
+  assert.equal(key({ peerjs: { path: '/my app' } }), 'peerjs.path');
+  assert.equal(key({ peerjs: { path: '/:id' } }), 'peerjs.path');
+  assert.equal(key({ peerjs: { key: '' } }), 'peerjs.key');
+  assert.equal(key({ peerjs: { key: 'a/b' } }), 'peerjs.key');
+  assert.equal(key({ peerjs: { expireTimeoutMs: 0 } }), 'peerjs.expireTimeoutMs');
+  assert.equal(key({ peerjs: { maxQueuedPerPeer: -1 } }), 'peerjs.maxQueuedPerPeer');
+  assert.equal(key({ peerjs: { path: 'a/b', key: 'k.1' } }), 'accepted');
+  const d = loadConfig({ overrides: {} }).peerjs;
+  assert.deepEqual(d, { path: '/', key: 'peerjs', allowDiscovery: false, expireTimeoutMs: 5000, aliveTimeoutMs: 60000, maxQueuedPerPeer: 64, maxIdLength: 128 });
+  assert.deepEqual(peerjsDialect.paths!(loadConfig({ overrides: { peerjs: { path: 'a/b' } } })), ['/a/b/peerjs']);
+});

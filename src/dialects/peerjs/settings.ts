@@ -10,7 +10,7 @@ export const PEERJS_OPTIONS = {
     {
       path: Type.String({
         default: '/',
-        pattern: '^/?([A-Za-z0-9._~-]+/?)*$',
+        pattern: '^/?([A-Za-z0-9._~-]+/)*[A-Za-z0-9._~-]*$',
         description: 'peerjs: mount point, as `peer`\'s `path` and the client\'s `path` option (`/myapp` serves `/myapp/peerjs`, `/myapp/<key>/id`, …); normalised to start and end with `/`.',
       }),
       key: Type.String({ default: 'peerjs', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._~-]+$', description: 'peerjs: the API key clients connect with (`?key=`; client option `key`); another key gets ERROR `Invalid key provided`.' }),
