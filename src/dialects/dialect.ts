@@ -88,7 +88,8 @@ export function seedCloseCodes(overrides: Partial<Record<CloseReason, readonly [
 
 /** An HTTP route a dialect serves (on every listener that serves the dialect). */
 export interface HttpRoute {
-  method: 'GET' | 'POST' | 'DELETE';
+  /** OPTIONS: a CORS preflight the dialect answers itself (PeerJS answers them as `peer` does). */
+  method: 'GET' | 'POST' | 'DELETE' | 'OPTIONS';
   /** Path pattern; `:name` segments match one segment and land in `params`. */
   path: string;
   /** The answer, as a value: the server writes it (and HEAD, CORS preflights, errors). */

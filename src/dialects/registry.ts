@@ -5,6 +5,7 @@ import type { Dialect } from './dialect.js';
 import { flyxCliDialect, flyxDialect } from './flyx/index.js';
 import { meshDialect } from './mesh/index.js';
 import { nativeDialect } from './native/native.js';
+import { peerjsDialect } from './peerjs/index.js';
 import { slamDialect, slamPairDialect } from './slam/index.js';
 import { vcDialect } from './vc/index.js';
 
@@ -15,7 +16,7 @@ import { vcDialect } from './vc/index.js';
  * first-frame detection on catch-all paths (slam before call: both know `register`), and of the
  * configuration table.
  */
-export const DIALECTS = [nativeDialect, vcDialect, flyxDialect, flyxCliDialect, slamDialect, slamPairDialect, callDialect, meshDialect] as const;
+export const DIALECTS = [nativeDialect, vcDialect, flyxDialect, flyxCliDialect, slamDialect, slamPairDialect, callDialect, meshDialect, peerjsDialect] as const;
 
 /**
  * Every path no dialect claims: served by first-frame detection among the dialects that `detect`,

@@ -216,6 +216,42 @@ test('aliases are unique per namespace; replace kicks the previous holder', asyn
   assert.equal(await hub.resolveAlias('ns', 'alice'), undefined);
 });
 
+test('an alias claimed with an owner is replaced only by a claim with the same owner', async () => {
+  const { hub, peer } = await setup();
+  const a = peer();
+  await hub.claimAlias(a.s, 'id', 'replace', 'owner-1');
+  await assert.rejects(hub.claimAlias(peer().s, 'id', 'replace', 'owner-2'), (e: HubError) => e.code === 'identity-taken');
+  // The same owner takes it over: the older holder is kicked.
+  const b = peer();
+  await hub.claimAlias(b.s, 'id', 'replace', 'owner-1');
+  await settle();
+  assert.deepEqual(a.closes, ['replaced']);
+  assert.equal(await hub.resolveAlias('ns', 'id'), b.s.id);
+});
+
+test('direct: to the holder of an alias, synchronously on its node; nobody holds it: kept in its mailbox, taken once or expired once', async () => {
+  const { hub, peer } = await setup();
+  const a = peer();
+  const b = peer();
+  await hub.claimAlias(b.s, 'bob', 'reject');
+  assert.equal(hub.direct(a.s, 'bob', '{"type":"x"}'), 'delivered');
+  assert.deepEqual(b.events, [{ type: 'signal', from: a.s.id, room: '', data: undefined, raw: '{"type":"x"}' }]);
+  const box = { from: 'a', max: 2, ttlMs: 1000 };
+  assert.equal(hub.direct(a.s, 'carol', '1', box), 'queued');
+  assert.equal(hub.direct(a.s, 'carol', '2', { ...box, from: 'z' }), 'queued');
+  assert.equal(hub.direct(a.s, 'carol', '3', box), 'full');
+  assert.equal(hub.direct(a.s, 'carol', '4'), 'absent');
+  assert.equal(await hub.expireMail('ns', 'carol', 'a'), 1);
+  assert.equal(await hub.expireMail('ns', 'carol', 'a'), 0);
+  const c = peer();
+  await hub.claimAlias(c.s, 'carol', 'reject');
+  assert.deepEqual(await hub.takeMail(c.s, 'carol'), ['2']);
+  assert.deepEqual(await hub.takeMail(c.s, 'carol'), []);
+  assert.equal(await hub.expireMail('ns', 'carol', 'z'), 0);
+  // Another namespace's alias of the same name is another alias.
+  assert.equal(hub.direct(peer('other').s, 'bob', '5'), 'absent');
+});
+
 test('kick removes a member: it hears a self-addressed peer-left, the others hear "kicked"', async () => {
   const { hub, peer } = await setup();
   const a = peer();

@@ -6,6 +6,7 @@ import { CLOSE_GRACE_MS } from '../../src/server/connection.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, type Frame, type TestClient } from '../helpers/ws.js';
 import { drivers, until, wsSync, type Driver } from './drivers.js';
+import { openPeer } from '../dialects/peerjs-helpers.js';
 
 /**
  * Abuse of one connection: floods (frame and join rate limits, then a close), oversized frames,
@@ -79,6 +80,8 @@ describe('frame rate limit', () => {
       'slam-pair': { error: { type: 'error', message: 'Rate limit exceeded: slow down' }, close: [1008, 'policy violation'] },
       flyx: { error: { type: 'error', data: { message: 'Too many messages, slow down' } }, close: [1008, 'policy violation'] },
       'flyx-cli': { error: undefined, close: [1008, 'policy violation'] },
+      // A CANDIDATE burst must not abort a Peer: dropped silently, until the flood is a policy close.
+      peerjs: { error: undefined, close: [1008, 'policy violation'] },
     };
     for (const [name, want] of Object.entries(expected)) {
       test(name, async () => {
@@ -168,6 +171,32 @@ describe('join rate limit (hub.join / createRoom)', () => {
       await c.close();
     });
   }
+});
+
+describe('PeerJS mailboxes (messages to ids that are not connected)', () => {
+  test('bounded per destination and per sender; every sender of a dropped or expired message hears one EXPIRE per destination', async () => {
+    const srv = await startServer({ peerjs: { maxQueuedPerPeer: 3 }, rateLimits: { messagesPerSecond: 0 }, heartbeat: { intervalMs: 3_600_000, timeoutMs: 7_200_000 } });
+    const mallory = await openPeer(srv, 'mallory');
+    // 10 messages each to 10 ids nobody holds: 3 kept for each of the first 3 ids, nothing for the rest.
+    for (let d = 0; d < 10; d++) for (let i = 0; i < 10; i++) mallory.send({ type: 'CANDIDATE', dst: `ghost-${d}`, payload: 'x'.repeat(1000) });
+    await wsSync(mallory);
+    const kept = await Promise.all([0, 1, 2, 3].map(async (d) => {
+      const g = await openPeer(srv, `ghost-${d}`);
+      await wsSync(g);
+      const n = g.take().length;
+      await g.close();
+      return n;
+    }));
+    console.log(`# peerjs mailbox flood: 100 messages to 10 absent ids; kept per id: ${kept.join(', ')}`);
+    assert.deepEqual(kept, [3, 3, 3, 0]);
+    srv.clock.advance(5_000);
+    await until(() => mallory.frames.length >= 10, 'the EXPIREs');
+    await wsSync(mallory);
+    const expired = mallory.take().map((f) => (f.type === 'EXPIRE' ? f.src : f.type)).sort();
+    assert.deepEqual(expired, Array.from({ length: 10 }, (_, d) => `ghost-${d}`).sort());
+    await mallory.close();
+    await srv.close();
+  });
 });
 
 describe('size limits', () => {

@@ -2,6 +2,7 @@ import { ERROR_CODES } from '../../src/core/errors.js';
 import type { TestServer } from '../helpers/server.js';
 import { connect, type Frame, type TestClient } from '../helpers/ws.js';
 import { until } from '../helpers/wait.js';
+import { openPeer } from '../dialects/peerjs-helpers.js';
 
 /** One client of a dialect, inside a room (or the call lobby). `id` is what peers address it by. */
 export interface Member {
@@ -40,6 +41,12 @@ export interface Driver {
   serverTypes: readonly string[];
   /** The exact frame this dialect answers a frame refused before parsing (`detail`: the server's text); undefined: silence. */
   refusal(detail: string): Frame | undefined;
+  /** The `type` of this dialect's error frames (default `error`). */
+  errorType?: string;
+  /** The dialect closes the socket after refusing a frame (PeerJS: its client aborts on ERROR anyway). */
+  closesOnRefusal?: boolean;
+  /** A frame of a type the dialect does not take is ignored, never answered (PeerJS, as `peer`). */
+  ignoresUnknown?: boolean;
 }
 
 const keys = (f: Frame) => Object.keys(f).sort().join(',');
@@ -210,6 +217,23 @@ export function drivers(srv: TestServer): Driver[] {
       isRelay: (f) => SEEDS_RELAYED.has(f.type!),
       serverTypes: ['error'],
       refusal: (message) => ({ type: 'error', data: { message } }),
+    },
+    {
+      name: 'peerjs',
+      // The server's own frames, and relays (whose types the server writes).
+      outTypes: new Set(['OPEN', 'ERROR', 'ID-TAKEN', 'OFFER', 'ANSWER', 'CANDIDATE', 'LEAVE', 'EXPIRE']),
+      errorType: 'ERROR',
+      isError: (f) => f.type === 'ERROR' && keys(f) === 'payload,type' && typeof f.payload === 'object' && f.payload !== null && keys(f.payload as Frame) === 'msg' && str((f.payload as Frame).msg),
+      async open(label) {
+        const id = uniq('pj-');
+        return { c: await openPeer(srv, id), id, room: label };
+      },
+      relay: (to, payload, type = 'OFFER') => ({ text: frameText(type, [['dst', q(to.id)], ['payload', payload]]), base: 1 }),
+      isRelay: (f) => ['OFFER', 'ANSWER', 'CANDIDATE', 'LEAVE', 'EXPIRE'].includes(f.type!) && str(f.src) && str(f.dst),
+      serverTypes: ['OPEN', 'ERROR', 'ID-TAKEN'],
+      refusal: (detail) => ({ type: 'ERROR', payload: { msg: `Invalid message: ${detail.charAt(0).toLowerCase()}${detail.slice(1)}` } }),
+      closesOnRefusal: true,
+      ignoresUnknown: true,
     },
     {
       name: 'flyx-cli',
