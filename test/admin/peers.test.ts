@@ -72,6 +72,16 @@ describe('GET /admin/v1/peers, one node', () => {
     });
   });
 
+  test('a PeerJS client is listed with its PeerJS id as its alias (PeerJS has no rooms)', async () => {
+    await withServer({}, async (srv) => {
+      const c = await connect(srv.ws('/peerjs?key=peerjs&id=alice-123&token=t0k3n&version=1.5.5'));
+      await c.next('OPEN');
+      const r = await peers(srv, '?dialect=peerjs');
+      assert.deepEqual(r.body.peers.map((p) => [p.dialect, p.rooms, p.aliases]), [['peerjs', [], ['alice-123']]]);
+      await c.close();
+    });
+  });
+
   test('a resumable session that lost its socket is listed detached; a token subject shows as identity', async () => {
     await withServer({ auth: { secret: SECRET }, admin: { token: ADMIN } }, async (srv) => {
       const now = srv.clock.now();
@@ -99,7 +109,7 @@ describe('GET /admin/v1/peers, one node', () => {
         const r = await peers(srv, q);
         return [r.status, r.body.error];
       };
-      assert.deepEqual(await bad('?dialect=klingon'), [400, 'unknown dialect "klingon" (known: native, vc, flyx, flyx-cli, slam, slam-pair, call, mesh)']);
+      assert.deepEqual(await bad('?dialect=klingon'), [400, 'unknown dialect "klingon" (known: native, vc, flyx, flyx-cli, slam, slam-pair, call, mesh, peerjs)']);
       const limitError = `"limit" is an integer from 1 to ${PEERS_MAX_LIMIT} (default ${PEERS_DEFAULT_LIMIT})`;
       for (const l of ['0', String(PEERS_MAX_LIMIT + 1), 'ten', '-1', '1.5', '', '99999999999']) assert.deepEqual(await bad(`?limit=${l}`), [400, limitError], `limit=${l}`);
       assert.deepEqual(await bad('?node='), [400, 'a node id is 1-256 characters']);
