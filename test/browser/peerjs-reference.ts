@@ -1,7 +1,7 @@
 /**
  * The PeerJS scenarios (peerjs-scenarios.ts) against the reference server, npm `peer` 1.0.2 with
- * path /myapp: it shows the harness is right, apart from Switchboard. Run by hand, after
- * `npm run build`:  node dist/test/browser/peerjs-reference.js
+ * path /myapp (or the path given as an argument): it shows the harness is right, apart from
+ * Switchboard. Run by hand, after `npm run build`:  node dist/test/browser/peerjs-reference.js [/path]
  * Exits 1 when a scenario fails.
  */
 import type { Server } from 'node:http';
@@ -16,9 +16,10 @@ if (!chromiumAvailable) {
   process.exit(1);
 }
 
+const path = process.argv[2] ?? '/myapp';
 const port = await freePort();
 let http: Server | undefined;
-const peerServer = PeerServer({ port, host: '127.0.0.1', path: '/myapp', expire_timeout: 300 }, (s) => (http = s));
+const peerServer = PeerServer({ port, host: '127.0.0.1', path, expire_timeout: 300 }, (s) => (http = s));
 // peer forgets an id when it handles the socket's close; a reconnect must not overtake it (peerjs.md)
 const gone = new Set<string>();
 const goneWaiters = new Map<string, () => void>();
@@ -28,7 +29,7 @@ peerServer.on('disconnect', (client) => {
 });
 const settleDisconnect = (id: string): Promise<void> => (gone.has(id) ? Promise.resolve() : new Promise<void>((resolve) => goneWaiters.set(id, resolve)));
 
-const server: ServerOptions = { host: '127.0.0.1', port, path: '/myapp' };
+const server: ServerOptions = { host: '127.0.0.1', port, path };
 const target: Target = { a: server, b: server, httpA: `http://127.0.0.1:${port}`, settleDisconnect };
 
 const site = await servePeerPage();
@@ -50,7 +51,7 @@ if (errors.length) {
   failed++;
   console.log(`not ok - page errors: ${errors.join('; ')}`);
 }
-console.log(`# peer 1.0.2 at 127.0.0.1:${port}/myapp: ${scenarios.length - failed} passed, ${failed} failed (${Date.now() - started} ms)`);
+console.log(`# peer 1.0.2 at 127.0.0.1:${port}${path}: ${scenarios.length - failed} passed, ${failed} failed (${Date.now() - started} ms)`);
 await browser.close();
 await site.close();
 http?.closeAllConnections();
