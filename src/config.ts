@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Type, type Static, type TSchema, type TObject } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
-import { IDENTITY_DIALECTS, PERMISSIONS } from './core/access.js';
+import { ConfigError } from './config-error.js';
+import { PERMISSIONS } from './core/access.js';
+import { DIALECTS } from './dialects/registry.js';
+
+export { ConfigError } from './config-error.js';
 
 /**
  * One typed configuration object, validated at start.
@@ -21,6 +25,18 @@ const IceServer = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** The configuration sections the dialects declare (`Dialect.options`, typed through `DialectWith`). */
+type DeclaredOptions = NonNullable<(typeof DIALECTS)[number]['options']>;
+type DialectSections = {
+  [O in DeclaredOptions as string extends O['key'] ? never : O['key']]: O['schema'];
+};
+
+const dialectSections = Object.fromEntries(DIALECTS.flatMap((d) => (d.options ? [[d.options.key, d.options.schema]] : []))) as DialectSections;
+
+/** The identity rules of the dialects that have one, in words: `native replace, vc allow, …`. */
+const identityDefaults = DIALECTS.flatMap((d) => (d.identity ? [`${d.name} ${d.identity.default}`] : [])).join(', ');
+const cannotAllow = DIALECTS.filter((d) => d.identity && !d.identity.supports.includes('allow')).map((d) => d.name);
 
 export const ConfigSchema = Type.Object(
   {
@@ -52,12 +68,6 @@ export const ConfigSchema = Type.Object(
         url: Type.String({ default: '', description: 'Redis URL (`redis://[:password@]host:port[/db]`) turning on the many-node backplane; empty: one node, all in memory.' }),
         prefix: Type.String({ default: 'sb:', description: 'Prefix of every Redis key and channel (several clusters can share one Redis).' }),
         presenceTtlMs: Count(10_000, 'A node whose presence is not refreshed for this long is dead: its peers are removed from every room (refreshed every quarter of it).', 1000),
-      },
-      { default: {}, additionalProperties: false },
-    ),
-    call: Type.Object(
-      {
-        ringTimeoutMs: Count(30_000, 'call dialect: an unanswered call stops ringing after this long (caller hears `call_rejected`, reason `timeout`).'),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -121,7 +131,7 @@ export const ConfigSchema = Type.Object(
       {
         policy: Type.Union([Type.Literal('dialect'), Type.Literal('reject'), Type.Literal('replace'), Type.Literal('allow')], {
           default: 'dialect',
-          description: 'Duplicate identities (a second connection with the same identity): `reject` the newcomer, `replace` (close) the old session, `allow` both; `dialect`: each dialect\'s default (native replace, vc allow, slam replace, call reject). slam and call cannot `allow`.',
+          description: `Duplicate identities (a second connection with the same identity): \`reject\` the newcomer, \`replace\` (close) the old session, \`allow\` both; \`dialect\`: each dialect's default (${identityDefaults}). ${cannotAllow.join(' and ')} cannot \`allow\`.`,
         }),
         dialects: Type.Record(Type.String(), Type.Union([Type.Literal('reject'), Type.Literal('replace'), Type.Literal('allow')]), {
           default: {},
@@ -191,21 +201,12 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    ...dialectSections,
   },
   { additionalProperties: false },
 );
 
 export type Config = Static<typeof ConfigSchema>;
-
-export class ConfigError extends Error {
-  constructor(
-    readonly key: string,
-    message: string,
-  ) {
-    super(`invalid configuration: ${key}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
 
 export interface ConfigLeaf {
   path: string[];
@@ -426,7 +427,7 @@ function validateSecurity(cfg: Config): void {
     if (v !== '' && !/^https?:\/\/[^\s]+$/i.test(v)) throw new ConfigError(`auth.${key}`, `expected an http(s) URL, got ${JSON.stringify(v)}`);
   }
   for (const [dialect, policy] of Object.entries(cfg.identity.dialects)) {
-    const d = IDENTITY_DIALECTS[dialect];
+    const d = DIALECTS.find((x) => x.name === dialect)?.identity;
     if (d && !d.supports.includes(policy)) {
       throw new ConfigError(`identity.dialects.${dialect}`, `${dialect} addresses peers by identity, so it cannot "${policy}" duplicates (use ${d.supports.join(' or ')})`);
     }

@@ -9,7 +9,9 @@ import {
   type Backplane,
   type BackplaneSink,
   type ClaimOutcome,
+  type DirectOutcome,
   type Envelope,
+  type MailboxOptions,
   type Handoff,
   type JoinOutcome,
   type JoinRequest,
@@ -42,6 +44,10 @@ export class MemoryBackplane implements Backplane {
   private sink: BackplaneSink | undefined;
   private readonly rooms = new Map<string, Room>();
   private readonly aliases = new Map<string, MemberRef>();
+  /** The owner each alias was claimed with, if any (claimAlias). */
+  private readonly owners = new Map<string, string>();
+  /** Addressed deliveries nobody could take yet, per alias key: the sender's tag and the frame. */
+  private readonly mailboxes = new Map<string, { from: string; raw: string }[]>();
   /** Per client address, the keys of the live rooms it created; an address goes with its last room. */
   private readonly created = new Map<string, Set<string>>();
   private status: (() => NodeStatus) | undefined;
@@ -150,21 +156,68 @@ export class MemoryBackplane implements Backplane {
     if (keys?.delete(key) && keys.size === 0) this.created.delete(room.creator);
   }
 
-  async claimAlias(namespace: string, alias: string, who: MemberRef, replace: boolean): Promise<ClaimOutcome> {
-    const k = `${namespace}\u0000${alias}`;
+  async claimAlias(namespace: string, alias: string, who: MemberRef, replace: boolean, owner?: string): Promise<ClaimOutcome> {
+    const k = aliasKey(namespace, alias);
     const holder = this.aliases.get(k);
-    if (holder && holder.peerId !== who.peerId && !replace) return { ok: false, holder };
-    this.aliases.set(k, who);
-    return holder && holder.peerId !== who.peerId ? { ok: true, previous: holder } : { ok: true };
+    const other = holder !== undefined && holder.peerId !== who.peerId;
+    if (other && (!replace || (owner !== undefined && this.owners.get(k) !== owner))) return { ok: false, holder };
+    this.aliases.set(k, { peerId: who.peerId, node: who.node });
+    if (owner === undefined) this.owners.delete(k);
+    else this.owners.set(k, owner);
+    return other ? { ok: true, previous: holder } : { ok: true };
   }
 
   async releaseAlias(namespace: string, alias: string, peerId: string): Promise<void> {
-    const k = `${namespace}\u0000${alias}`;
-    if (this.aliases.get(k)?.peerId === peerId) this.aliases.delete(k);
+    const k = aliasKey(namespace, alias);
+    if (this.aliases.get(k)?.peerId !== peerId) return;
+    this.aliases.delete(k);
+    this.owners.delete(k);
   }
 
   async resolveAlias(namespace: string, alias: string): Promise<MemberRef | undefined> {
-    return this.aliases.get(`${namespace}\u0000${alias}`);
+    return this.aliases.get(aliasKey(namespace, alias));
+  }
+
+  async listAliases(namespace: string, max: number): Promise<string[]> {
+    const prefix = aliasKey(namespace, '');
+    const out: string[] = [];
+    for (const k of this.aliases.keys()) {
+      if (out.length >= max) break;
+      if (k.startsWith(prefix)) out.push(k.slice(prefix.length));
+    }
+    return out;
+  }
+
+  toAlias(namespace: string, alias: string, env: Extract<Envelope, { k: 'direct' }>, mailbox?: MailboxOptions): DirectOutcome {
+    const k = aliasKey(namespace, alias);
+    const holder = this.aliases.get(k);
+    if (holder && holder.node === this.nodeId && this.sink) {
+      this.sink.onPeer(holder.peerId, env);
+      return 'delivered';
+    }
+    if (!mailbox) return 'absent';
+    let box = this.mailboxes.get(k);
+    if (!box) this.mailboxes.set(k, (box = []));
+    if (box.length >= mailbox.max) return 'full';
+    box.push({ from: mailbox.from, raw: env.raw });
+    return 'queued';
+  }
+
+  async takeMailbox(namespace: string, alias: string): Promise<string[]> {
+    const k = aliasKey(namespace, alias);
+    const box = this.mailboxes.get(k);
+    this.mailboxes.delete(k);
+    return box ? box.map((e) => e.raw) : [];
+  }
+
+  async expireMailbox(namespace: string, alias: string, from: string): Promise<number> {
+    const k = aliasKey(namespace, alias);
+    const box = this.mailboxes.get(k);
+    if (!box) return 0;
+    const kept = box.filter((e) => e.from !== from);
+    if (kept.length) this.mailboxes.set(k, kept);
+    else this.mailboxes.delete(k);
+    return box.length - kept.length;
   }
 
   async watchRoom(_key: string): Promise<void> {}
@@ -199,4 +252,8 @@ export class MemoryBackplane implements Backplane {
   answer(handler: AskHandler): void {
     this.handler = handler;
   }
+}
+
+function aliasKey(namespace: string, alias: string): string {
+  return `${namespace}\u0000${alias}`;
 }

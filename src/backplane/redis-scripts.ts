@@ -8,7 +8,9 @@
  *   P rooms           set   every room key
  *   P due:empty       zset  K → when the empty room is to be removed
  *   P due:idle        zset  K → when the room expires without activity
- *   P alias:NS/ALIAS  string holder {peerId, node} (JSON)
+ *   P alias:NS/ALIAS  string holder {peerId, node[, owner]} (JSON; owner: an opaque hash, see sbClaim)
+ *   P mail:NS/ALIAS   list  addressed deliveries waiting for the alias's holder: "<from>\n<frame>",
+ *                           oldest first; PEXPIREd past its last push (MailboxOptions.ttlMs)
  *   P nodes           zset  node id → last presence refresh (ms)
  *   P node-rooms:N    set   rooms node N has (had) members in — for dead-node cleanup
  *   P node-aliases:N  set   alias keys node N claimed — for dead-node cleanup
@@ -204,17 +206,75 @@ return {1, members}
 `,
   },
   /** KEYS alias node-aliases; ARGV holderJson peerId replace(0|1). Returns {ok, previousJson|''} */
+  /**
+   * KEYS alias node-aliases; ARGV holder-json peerId replace owner — claims the alias. A holder
+   * other than peerId is replaced only with replace = '1' and, when owner is not '', only if it
+   * was claimed with the same owner. Returns {1|0, previous-or-current holder JSON or ''}.
+   */
   sbClaim: {
     numberOfKeys: 2,
     lua: `
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local c = cjson.decode(cur)
-  if c.peerId ~= ARGV[2] and ARGV[3] ~= '1' then return {0, cur} end
+  if c.peerId ~= ARGV[2] and (ARGV[3] ~= '1' or (ARGV[4] ~= '' and c.owner ~= ARGV[4])) then return {0, cur} end
 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], KEYS[1])
 return {1, cur or ''}
+`,
+  },
+  /**
+   * KEYS alias mail; ARGV channel-prefix head tail raw queue from max ttlMs — an addressed delivery
+   * (Backplane.toAlias). Published to the holder's node channel as head .. peerId .. tail .. raw;
+   * nobody holds the alias, or no node received it (the holder's node died and its presence has
+   * not expired yet): with queue = '1', kept in the mailbox ("<from>\n<raw>") unless it already
+   * holds max entries. Returns 'delivered', 'queued', 'full' or 'absent'.
+   */
+  sbDirect: {
+    numberOfKeys: 2,
+    lua: `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local c = cjson.decode(cur)
+  if redis.call('PUBLISH', ARGV[1] .. c.node, ARGV[2] .. cjson.encode(c.peerId) .. ARGV[3] .. ARGV[4]) > 0 then return 'delivered' end
+end
+if ARGV[5] ~= '1' then return 'absent' end
+if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[7]) then return 'full' end
+redis.call('RPUSH', KEYS[2], ARGV[6] .. '\n' .. ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[8])
+return 'queued'
+`,
+  },
+  /** KEYS mail — takes the whole mailbox, oldest first (its entries, "<from>\n<raw>"). */
+  sbTakeMail: {
+    numberOfKeys: 1,
+    lua: `
+local all = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+return all
+`,
+  },
+  /** KEYS mail; ARGV from — removes that sender's entries, keeping the others in order (and the TTL); returns how many went. */
+  sbExpireMail: {
+    numberOfKeys: 1,
+    lua: `
+local all = redis.call('LRANGE', KEYS[1], 0, -1)
+if #all == 0 then return 0 end
+local tag = ARGV[1] .. '\n'
+local kept = {}
+for _, e in ipairs(all) do
+  if string.sub(e, 1, #tag) ~= tag then kept[#kept + 1] = e end
+end
+local removed = #all - #kept
+if removed == 0 then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+redis.call('DEL', KEYS[1])
+if #kept > 0 then
+  redis.call('RPUSH', KEYS[1], unpack(kept))
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+end
+return removed
 `,
   },
   /** KEYS alias; ARGV peerId — deletes the alias only if that peer holds it */

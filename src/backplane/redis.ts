@@ -12,7 +12,9 @@ import {
   type Backplane,
   type BackplaneSink,
   type ClaimOutcome,
+  type DirectOutcome,
   type Envelope,
+  type MailboxOptions,
   type Handoff,
   type JoinOutcome,
   type JoinRequest,
@@ -95,7 +97,7 @@ interface QueuedScript {
  */
 export function encodeWire(wire: Wire): string {
   const e = wire.e;
-  if ((e.k === 'signal' || e.k === 'broadcast') && e.raw !== undefined) {
+  if ((e.k === 'signal' || e.k === 'broadcast' || e.k === 'direct') && e.raw !== undefined) {
     return `${JSON.stringify({ ...wire, e: { ...e, data: undefined, raw: undefined } })}\n${e.raw}`;
   }
   return JSON.stringify(wire);
@@ -112,7 +114,7 @@ export function decodeWire(message: string): Wire | undefined {
   }
   if (typeof w !== 'object' || w === null || typeof w.o !== 'string' || typeof w.t !== 'number' || typeof w.e !== 'object' || w.e === null || typeof w.e.k !== 'string') return undefined;
   if (nl >= 0) {
-    if (w.e.k !== 'signal' && w.e.k !== 'broadcast') return undefined;
+    if (w.e.k !== 'signal' && w.e.k !== 'broadcast' && w.e.k !== 'direct') return undefined;
     w.e.raw = message.slice(nl + 1);
   }
   return w;
@@ -385,6 +387,10 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     return `${this.p}alias:${namespace}/${alias}`;
   }
 
+  private mailKey(namespace: string, alias: string): string {
+    return `${this.p}mail:${namespace}/${alias}`;
+  }
+
   /** The set of an address's live rooms (redis-scripts.ts); no key at all for a room not counted. */
   private createdBy(creator: RoomCreator | undefined): string {
     return creator ? `${this.p}created-by:${creator.address}` : '';
@@ -490,12 +496,10 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     }
   }
 
-  async claimAlias(namespace: string, alias: string, who: MemberRef, replace: boolean): Promise<ClaimOutcome> {
-    const r = (await this.script('sbClaim', this.aliasKey(namespace, alias), `${this.p}node-aliases:${who.node}`, JSON.stringify(who), who.peerId, replace ? '1' : '0')) as [
-      number,
-      string,
-    ];
-    const prev = r[1] ? (JSON.parse(r[1]) as MemberRef) : undefined;
+  async claimAlias(namespace: string, alias: string, who: MemberRef, replace: boolean, owner?: string): Promise<ClaimOutcome> {
+    const holder = JSON.stringify(owner === undefined ? { peerId: who.peerId, node: who.node } : { peerId: who.peerId, node: who.node, owner });
+    const r = (await this.script('sbClaim', this.aliasKey(namespace, alias), `${this.p}node-aliases:${who.node}`, holder, who.peerId, replace ? '1' : '0', owner ?? '')) as [number, string];
+    const prev = r[1] ? memberRef(r[1]) : undefined;
     if (r[0] !== 1) return { ok: false, holder: prev! };
     return prev && prev.peerId !== who.peerId ? { ok: true, previous: prev } : { ok: true };
   }
@@ -507,7 +511,46 @@ export class RedisBackplane extends EventEmitter implements Backplane {
 
   async resolveAlias(namespace: string, alias: string): Promise<MemberRef | undefined> {
     const v = await this.call((r) => r.get(this.aliasKey(namespace, alias)));
-    return v ? (JSON.parse(v) as MemberRef) : undefined;
+    return v ? memberRef(v) : undefined;
+  }
+
+  /** A SCAN over the namespace's alias keys (glob characters in the prefix escaped). */
+  async listAliases(namespace: string, max: number): Promise<string[]> {
+    const prefix = this.aliasKey(namespace, '');
+    const match = `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+    const out: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.call((r) => r.scan(cursor, 'MATCH', match, 'COUNT', 1000));
+      cursor = next;
+      for (const k of keys) if (out.length < max) out.push(k.slice(prefix.length));
+    } while (cursor !== '0' && out.length < max);
+    return out;
+  }
+
+  /**
+   * One script (sbDirect) in this turn's pipeline: it resolves the alias and publishes to its
+   * holder's node, or keeps the frame in the mailbox, atomically. Riding the pipeline keeps one
+   * sender's deliveries in order with its other publications, and costs the sender no round trip.
+   */
+  toAlias(namespace: string, alias: string, env: Extract<Envelope, { k: 'direct' }>, mailbox?: MailboxOptions): Promise<DirectOutcome> {
+    if (!this.cmdReady) {
+      this.observer?.dropped('peer');
+      throw new HubError('unavailable', UNDELIVERED.storeDown);
+    }
+    const head = `{"o":${JSON.stringify(this.nodeId)},"t":${Date.now()},"p":`;
+    const tail = `,"e":${JSON.stringify({ k: 'direct', alias: env.alias, from: env.from })}}\n`;
+    this.observer?.published('peer');
+    return this.queue('sbDirect', [this.aliasKey(namespace, alias), this.mailKey(namespace, alias), `${this.p}n:`, head, tail, env.raw, mailbox ? '1' : '0', mailbox?.from ?? '', mailbox?.max ?? 0, mailbox?.ttlMs ?? 0]) as Promise<DirectOutcome>;
+  }
+
+  async takeMailbox(namespace: string, alias: string): Promise<string[]> {
+    const all = (await this.script('sbTakeMail', this.mailKey(namespace, alias))) as string[];
+    return all.map((e) => e.slice(e.indexOf('\n') + 1));
+  }
+
+  async expireMailbox(namespace: string, alias: string, from: string): Promise<number> {
+    return Number(await this.script('sbExpireMail', this.mailKey(namespace, alias), from));
   }
 
   // ---- delivery -------------------------------------------------------------------------------
@@ -670,7 +713,8 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     }
     const w = decodeWire(message);
     if (!w) return;
-    if (w.o === this.nodeId) return; // served synchronously when published
+    // Served synchronously when published; not an addressed delivery, which the store routed (sbDirect).
+    if (w.o === this.nodeId && w.e.k !== 'direct') return;
     const latency = (Date.now() - w.t) / 1000;
     if (w.p !== undefined) {
       this.observer?.received('peer', latency);
@@ -697,6 +741,12 @@ function parseStatus(json: string | null | undefined): NodeStatus | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** An alias holder as stored ({peerId, node[, owner]}): the owner stays in the store. */
+function memberRef(json: string): MemberRef {
+  const { peerId, node } = JSON.parse(json) as MemberRef;
+  return { peerId, node };
 }
 
 function parseMember(json: string): MemberRecord {

@@ -93,24 +93,21 @@ export interface IdentityPolicyConfig {
   dialects: Record<string, IdentityPolicy>;
 }
 
-/** What each dialect with identities does by default, and which policies its protocol can carry. */
-export const IDENTITY_DIALECTS: Readonly<Record<string, { default: IdentityPolicy; supports: readonly IdentityPolicy[] }>> = {
-  // Native has an identity only when a token binds one; a newer device takes over, like LiveKit.
-  native: { default: 'replace', supports: ['reject', 'replace', 'allow'] },
-  // vc names were never unique; peers are addressed by server-made peer ids, so duplicates are harmless.
-  vc: { default: 'allow', supports: ['reject', 'replace', 'allow'] },
-  // The seed let a reconnecting device take its client_id over; slam addresses peers by client_id.
-  slam: { default: 'replace', supports: ['reject', 'replace'] },
-  // The seed refused a taken username; call addresses peers by username.
-  call: { default: 'reject', supports: ['reject', 'replace'] },
-};
+/** What a dialect with identities does with a duplicate by default, and which policies its protocol can carry (`Dialect.identity`). */
+export interface IdentityRule {
+  readonly default: IdentityPolicy;
+  readonly supports: readonly IdentityPolicy[];
+}
 
-/** The policy a dialect applies to duplicate identities. */
-export function identityPolicyFor(cfg: IdentityPolicyConfig, dialect: string): IdentityPolicy {
-  const d = IDENTITY_DIALECTS[dialect];
+/**
+ * The policy a dialect applies to duplicate identities: its own override, else the server-wide
+ * policy where the dialect supports it, else the dialect's default (`allow` for a dialect without a
+ * rule, which has no identities to collide).
+ */
+export function policyFor(cfg: IdentityPolicyConfig, dialect: string, rule: IdentityRule | undefined): IdentityPolicy {
   const own = cfg.dialects[dialect];
   if (own !== undefined) return own;
-  if (!d) return cfg.policy === 'dialect' ? 'allow' : cfg.policy;
-  if (cfg.policy !== 'dialect' && d.supports.includes(cfg.policy)) return cfg.policy;
-  return d.default;
+  if (!rule) return cfg.policy === 'dialect' ? 'allow' : cfg.policy;
+  if (cfg.policy !== 'dialect' && rule.supports.includes(cfg.policy)) return cfg.policy;
+  return rule.default;
 }

@@ -84,7 +84,13 @@ export type Envelope =
    * Addressed to one peer: its session now lives elsewhere (resumed on another node, or ended by
    * another node's sweep): close its socket (if any) and forget it, leaving rooms and aliases alone.
    */
-  | { k: 'moved'; peerId: string };
+  | { k: 'moved'; peerId: string }
+  /**
+   * Addressed to the session holding alias `alias` (Backplane.toAlias, Hub.direct): `raw` is the
+   * whole frame as the sender's dialect rendered it (namespaces never mix, so the receiver speaks
+   * the same dialect); `from` is the sender's session. Across nodes `raw` travels after the header.
+   */
+  | { k: 'direct'; alias: string; from: string; raw: string };
 
 /** The node side of delivery: the hub implements it. */
 export interface BackplaneSink {
@@ -148,6 +154,26 @@ export interface SessionStore {
 }
 
 export type ClaimOutcome = { ok: true; previous?: MemberRef } | { ok: false; holder: MemberRef };
+
+/**
+ * What an addressed delivery (Backplane.toAlias) came to: handed to the alias holder's node
+ * (`delivered`), kept in the alias's mailbox because nobody holds it or its node is not receiving
+ * (`queued`), not kept because the mailbox is at its cap (`full`), or nobody holds it and no
+ * mailbox was asked for (`absent`).
+ */
+export type DirectOutcome = 'delivered' | 'queued' | 'full' | 'absent';
+
+/**
+ * A mailbox for an addressed delivery nobody can take now: per (namespace, alias), cluster-wide,
+ * at most `max` entries, each tagged with `from` (a string without newlines: the sender's own
+ * alias) so one sender's entries can be expired together. Redis keeps the list `ttlMs` past its
+ * last push (a sender node that dies never expires its entries itself).
+ */
+export interface MailboxOptions {
+  from: string;
+  max: number;
+  ttlMs: number;
+}
 
 export interface MemberRef {
   peerId: string;
@@ -216,11 +242,30 @@ export interface Backplane {
 
   /**
    * Claims a unique identity (an alias such as a username) within a namespace.
-   * `replace` takes it over from its holder and reports the previous holder.
+   * `replace` takes it over from its holder and reports the previous holder. `owner` (an opaque
+   * string, e.g. a hash of the client's secret) is stored beside the holder; a claim with an owner
+   * replaces a holder only when `replace` is set and the holder was claimed with the same owner.
+   * The check and the write are one atomic step.
    */
-  claimAlias(namespace: string, alias: string, who: MemberRef, replace: boolean): Promise<ClaimOutcome>;
+  claimAlias(namespace: string, alias: string, who: MemberRef, replace: boolean, owner?: string): Promise<ClaimOutcome>;
   releaseAlias(namespace: string, alias: string, peerId: string): Promise<void>;
   resolveAlias(namespace: string, alias: string): Promise<MemberRef | undefined>;
+  /** Aliases held in a namespace, at most `max` of them (an inventory, not a hot path). */
+  listAliases(namespace: string, max: number): Promise<string[]>;
+
+  /**
+   * Addressed delivery: `env` to whoever holds `alias` in `namespace`, wherever it is, resolved and
+   * handed on in one atomic step of the store, in this node's order of deliveries (so one sender's
+   * frames to one alias keep their order without waiting for a round trip). Nobody holds it, or
+   * its node is not receiving: with `mailbox`, the envelope's `raw` is kept in the alias's mailbox
+   * (DirectOutcome). In memory, synchronous; with Redis, the promise of the script's answer.
+   * Throws (or rejects with) `unavailable` when the store is down.
+   */
+  toAlias(namespace: string, alias: string, env: Extract<Envelope, { k: 'direct' }>, mailbox?: MailboxOptions): DirectOutcome | Promise<DirectOutcome>;
+  /** Takes every entry of an alias's mailbox, oldest first (their `raw` texts), atomically: each entry is taken once. */
+  takeMailbox(namespace: string, alias: string): Promise<string[]>;
+  /** Removes the entries of one sender (`from`) from an alias's mailbox atomically; how many were removed. */
+  expireMailbox(namespace: string, alias: string, from: string): Promise<number>;
 
   /** Start receiving a room's publications on this node; resolves once they will arrive. */
   watchRoom(key: string): Promise<void>;

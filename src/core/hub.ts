@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { AccessPolicy, type Identity } from './access.js';
-import { UNDELIVERED, type Backplane, type BackplaneSink, type Envelope, type Handoff, type JoinOutcome, type LeaveOutcome, type MemberRecord, type MemberRef, type RoomCreator, type RoomRecord, type SessionStore, type StoredSession } from './backplane.js';
+import { UNDELIVERED, type Backplane, type BackplaneSink, type DirectOutcome, type Envelope, type MailboxOptions, type Handoff, type JoinOutcome, type LeaveOutcome, type MemberRecord, type MemberRef, type RoomCreator, type RoomRecord, type SessionStore, type StoredSession } from './backplane.js';
 import type { Clock, Timer } from './clock.js';
 import { HubError } from './errors.js';
 import { FailureLog } from './failure-log.js';
@@ -193,6 +193,10 @@ export class Hub extends EventEmitter implements BackplaneSink {
   /** Resumes waiting for the store: frames for sessions not (yet) here are kept for them meanwhile. */
   private claiming = 0;
   private readonly early = new Map<string, Map<number, string>>();
+  /** Aliases held by this node's sessions (`namespace\0alias`): an addressed delivery to one of them never leaves the node. */
+  private readonly held = new Map<string, Session>();
+  /** The owner a session claimed an alias with (claimAlias), to claim it again the same way (resync). */
+  private readonly owners = new WeakMap<Session, Map<string, string>>();
 
   constructor(deps: HubDeps) {
     super();
@@ -525,7 +529,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     }
     for (const alias of st.aliases) {
       const out = await this.backplane.claimAlias(s.namespace, alias, { peerId: s.id, node: this.nodeId }, false).catch(() => undefined);
-      if (out?.ok || out?.holder.peerId === s.id) s.addAlias(alias);
+      if (out?.ok || out?.holder.peerId === s.id) this.hold(s, alias);
     }
     if (s.rooms.size !== st.rooms.length || s.aliases.size !== st.aliases.length) this.storeUpdate(s);
   }
@@ -579,7 +583,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
       lr.locals.delete(s);
       this.unwatchIfIdle(key, lr);
     }
-    s.clearAliases();
+    this.dropAliases(s);
     s.frames = undefined;
     s.log.info({}, 'session moved on (resumed or ended elsewhere)');
   }
@@ -621,7 +625,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     this.sessions.delete(s.id);
     for (const room of [...s.rooms]) await this.leaveInternal(s, room, reason);
     for (const alias of [...s.aliases]) await this.backplane.releaseAlias(s.namespace, alias, s.id);
-    s.clearAliases();
+    this.dropAliases(s);
     s.log.info({ reason }, 'session closed');
   }
 
@@ -924,15 +928,15 @@ export class Hub extends EventEmitter implements BackplaneSink {
    * previous holder is kicked (its session closed with reason `replaced`); with 'reject' the claim
    * fails with identity-taken. Re-claiming one's own alias is a no-op.
    */
-  async claimAlias(s: Session, alias: string, policy: 'reject' | 'replace'): Promise<void> {
+  async claimAlias(s: Session, alias: string, policy: 'reject' | 'replace', owner?: string): Promise<void> {
     if (s.aliases.has(alias)) return;
-    const out = await this.backplane.claimAlias(s.namespace, alias, { peerId: s.id, node: this.nodeId }, policy === 'replace');
+    const out = await this.backplane.claimAlias(s.namespace, alias, { peerId: s.id, node: this.nodeId }, policy === 'replace', owner);
     if (!out.ok) throw new HubError('identity-taken');
     if (s.closed) {
       await this.backplane.releaseAlias(s.namespace, alias, s.id);
       return;
     }
-    s.addAlias(alias);
+    this.hold(s, alias, owner);
     this.storeUpdate(s);
     if (out.previous && out.previous.peerId !== s.id) {
       s.log.info({ alias, previous: out.previous.peerId }, 'identity taken over');
@@ -941,9 +945,67 @@ export class Hub extends EventEmitter implements BackplaneSink {
   }
 
   async releaseAlias(s: Session, alias: string): Promise<void> {
-    if (!s.deleteAlias(alias)) return;
+    if (!s.aliases.has(alias)) return;
+    this.unhold(s, alias);
     this.storeUpdate(s);
     await this.backplane.releaseAlias(s.namespace, alias, s.id);
+  }
+
+  private hold(s: Session, alias: string, owner?: string): void {
+    s.addAlias(alias);
+    this.held.set(heldKey(s.namespace, alias), s);
+    if (owner === undefined) return;
+    let m = this.owners.get(s);
+    if (!m) this.owners.set(s, (m = new Map()));
+    m.set(alias, owner);
+  }
+
+  private unhold(s: Session, alias: string): void {
+    s.deleteAlias(alias);
+    const k = heldKey(s.namespace, alias);
+    if (this.held.get(k) === s) this.held.delete(k);
+    this.owners.get(s)?.delete(alias);
+  }
+
+  private dropAliases(s: Session): void {
+    for (const alias of [...s.aliases]) this.unhold(s, alias);
+    s.clearAliases();
+  }
+
+  /** Aliases held in a namespace, cluster-wide (at most `max`): an inventory, e.g. a discovery listing. */
+  listAliases(namespace: string, max: number): Promise<string[]> {
+    return this.backplane.listAliases(namespace, max);
+  }
+
+  /**
+   * Addressed delivery: `raw` (a whole frame the sender's dialect rendered) to the session holding
+   * `alias` in the sender's namespace, wherever it is. A holder on this node gets it synchronously
+   * ('delivered', no store round trip); otherwise the store resolves the alias and hands it on in
+   * the same atomic step, in this node's order of deliveries (a promise of the outcome). Nobody
+   * holds it, or its node is not receiving: with `mailbox`, it waits in the alias's mailbox for
+   * the next holder (takeMail), until the sender expires it (expireMail). The receiver gets a
+   * `signal` event with room '' and `raw`. Throws `unavailable` when the store is known down.
+   */
+  direct(s: Session, alias: string, raw: string, mailbox?: MailboxOptions): DirectOutcome | Promise<DirectOutcome> {
+    const env = { k: 'direct', alias, from: s.id, raw } as const;
+    this.observer?.relayed('signal', 1, undefined);
+    const here = this.held.get(heldKey(s.namespace, alias));
+    if (here && !here.closed && here.aliases.has(alias)) {
+      this.backplane.toPeer({ peerId: here.id, node: this.nodeId }, env);
+      return 'delivered';
+    }
+    return this.backplane.toAlias(s.namespace, alias, env, mailbox);
+  }
+
+  /** Takes the mailbox of an alias the session holds (oldest first), once: what waited for it. */
+  takeMail(s: Session, alias: string): Promise<string[]> {
+    if (!s.aliases.has(alias)) return Promise.resolve([]);
+    return this.backplane.takeMailbox(s.namespace, alias);
+  }
+
+  /** Removes what sender `from` left in an alias's mailbox; resolves to how many entries went (0: all were taken). */
+  expireMail(namespace: string, alias: string, from: string): Promise<number> {
+    return this.backplane.expireMailbox(namespace, alias, from);
   }
 
   async resolveAlias(namespace: string, alias: string): Promise<string | undefined> {
@@ -1069,6 +1131,9 @@ export class Hub extends EventEmitter implements BackplaneSink {
         s.link.close(closeFor[env.reason] ?? 'kicked');
         void this.closeSession(s, env.reason);
         return;
+      case 'direct':
+        this.deliver(s, { type: 'signal', from: env.from, room: '', data: undefined, raw: env.raw });
+        return;
       case 'moved':
         if (s.resume?.durable) {
           const link = s.link;
@@ -1170,10 +1235,10 @@ export class Hub extends EventEmitter implements BackplaneSink {
         else this.storeUpdate(s);
       }
       for (const alias of [...s.aliases]) {
-        const out = await this.backplane.claimAlias(s.namespace, alias, { peerId: s.id, node: this.nodeId }, false);
+        const out = await this.backplane.claimAlias(s.namespace, alias, { peerId: s.id, node: this.nodeId }, false, this.owners.get(s)?.get(alias));
         if (!out.ok && out.holder.peerId !== s.id) {
           // Someone else took the identity while we were cut off: theirs is the live claim.
-          s.deleteAlias(alias);
+          this.unhold(s, alias);
           s.link.close('replaced');
           void this.closeSession(s, 'replaced');
           break;
@@ -1292,6 +1357,10 @@ export class Hub extends EventEmitter implements BackplaneSink {
     for (const s of this.sessions.values()) byDialect.set(s.dialect, (byDialect.get(s.dialect) ?? 0) + 1);
     return { sessionsByDialect: byDialect, localRooms: this.local.size };
   }
+}
+
+function heldKey(namespace: string, alias: string): string {
+  return `${namespace}\u0000${alias}`;
 }
 
 /** Tokens are kept in the shared store only as hashes. */

@@ -30,6 +30,10 @@ export interface RoomOptions {
 export type HubEvent =
   | { type: 'peer-joined'; room: string; peer: PeerInfo }
   | { type: 'peer-left'; room: string; peerId: string; reason: LeaveReason }
+  /**
+   * A relay to this session. With `room` '' it is an addressed delivery (Hub.direct): `raw` is then
+   * the whole frame as the sender's dialect rendered it (the same dialect: namespaces never mix).
+   */
   | { type: 'signal'; from: string; room: string; data: unknown; raw?: string }
   | { type: 'broadcast'; room: string; from: string; data: unknown; raw?: string };
 

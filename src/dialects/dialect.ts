@@ -1,48 +1,19 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { Identity } from '../core/access.js';
+import type { IdentityRule } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { Hub } from '../core/hub.js';
 import type { CoreLogger, Session } from '../core/session.js';
+import type { Admission, HttpRequest, HttpResponse, UpgradeInfo } from '../core/handshake.js';
 import type { CloseReason, Link } from '../core/types.js';
 import type { Authenticator } from '../security/auth.js';
 import type { TokenLifetime } from '../security/token-lifetime.js';
 
+export type { Admission, AuthGrant, HttpRequest, HttpResponse, IceServer, UpgradeInfo } from '../core/handshake.js';
+
 /** An outbound frame: any JSON object with a string `type`. */
 export type OutFrame = { type: string; [k: string]: unknown };
-
-/** An RTCIceServer entry as clients receive it. */
-export interface IceServer {
-  urls: string | string[];
-  username?: string;
-  credential?: string;
-}
-
-/** What the auth webhook added to a connection it allowed. */
-export interface AuthGrant {
-  /** Shown to the client (native `welcome.metadata`). */
-  metadata?: Record<string, unknown>;
-  /** Extra ICE servers for this client (native `welcome` and `ice-servers`). */
-  iceServers?: IceServer[];
-}
-
-/** What the upgrade request told us. */
-export interface UpgradeInfo {
-  path: string;
-  /** Values of `:name` segments in the route pattern that matched (e.g. `/ws/:room`). */
-  params: Record<string, string>;
-  query: URLSearchParams;
-  headers: IncomingHttpHeaders;
-  remoteAddress: string;
-  /** The dialect serving the path (`auto` on catch-all paths, before the first frame decides). */
-  dialect?: string;
-  /** Set by the auth gate: the verified identity (token claims), when authentication is on. */
-  identity?: Identity;
-  /** Set by the auth gate: what the auth webhook granted. */
-  grant?: AuthGrant;
-}
 
 /** The connection as a dialect sees it: send frames, close, attach the session it opened. */
 export interface Conn {
@@ -94,8 +65,6 @@ export interface DialectContext {
   version: string;
   /** Counts an error code sent to a client, for metrics. */
   countError(dialect: string, code: string): void;
-  /** How the server names the client of an HTTP request (trustProxy honoured), as `UpgradeInfo.remoteAddress`. */
-  clientAddress(req: IncomingMessage): string;
   /** Token and webhook checks (the auth gate, native's /v1/validate); absent in hand-built contexts. */
   auth?: Authenticator;
 }
@@ -117,19 +86,29 @@ export function seedCloseCodes(overrides: Partial<Record<CloseReason, readonly [
   };
 }
 
-/** Pre-upgrade decision: accept, or refuse with an HTTP status and JSON (or text) body. */
-export type Admission = { ok: true } | { ok: false; status: number; body: unknown };
-
 /** An HTTP route a dialect serves (on every listener that serves the dialect). */
 export interface HttpRoute {
-  method: 'GET' | 'POST' | 'DELETE';
+  /** OPTIONS: a CORS preflight the dialect answers itself (PeerJS answers them as `peer` does). */
+  method: 'GET' | 'POST' | 'DELETE' | 'OPTIONS';
   /** Path pattern; `:name` segments match one segment and land in `params`. */
   path: string;
-  handle(req: IncomingMessage, res: ServerResponse, params: Record<string, string>, ctx: DialectContext): void | Promise<void>;
+  /** The answer, as a value: the server writes it (and HEAD, CORS preflights, errors). */
+  handle(req: HttpRequest, params: Record<string, string>, ctx: DialectContext): HttpResponse | Promise<HttpResponse>;
   /** Creates server state (a room): limited per client address (rateLimits.httpCreatesPerSecond; HTTP 429 past it). */
   creates?: boolean;
 }
 
+/** A dialect's own configuration section: `config[key]`, validated by `schema`, a TypeBox object (every leaf with a default and a description; typed loosely here: comparing TypeBox types structurally is too deep for the compiler). */
+export interface DialectOptions<K extends string = string, S = unknown> {
+  readonly key: K;
+  readonly schema: S;
+}
+
+/**
+ * A dialect: everything the server needs to know to serve one protocol, declared in one place (its
+ * folder under src/dialects/, registered by one line in registry.ts). See docs/architecture.md,
+ * "Adding a dialect".
+ */
 export interface Dialect {
   readonly name: string;
   /** Inbound message types counted by name in metrics (others count as "other"). */
@@ -139,11 +118,28 @@ export interface Dialect {
   accept(conn: Conn, ctx: DialectContext): DialectHandler;
   /** Checked before the WebSocket upgrade (e.g. the room must exist). */
   admit?(info: UpgradeInfo, ctx: DialectContext): Admission | Promise<Admission>;
+  /** WebSocket paths this dialect is served at by default (`:name` segments allowed); config `routes` adds more. */
+  paths?(config: Config): readonly string[];
   /** HTTP routes of this dialect. */
-  readonly http?: readonly HttpRoute[];
+  http?(config: Config): readonly HttpRoute[];
+  /** The room a handshake's path names (e.g. flyx `/ws/:room`): the auth gate refuses a token that does not allow it. */
+  roomFromPath?(info: UpgradeInfo): string | undefined;
+  /** Duplicate identities: this dialect's default policy and the ones its protocol can carry (config `identity`). */
+  readonly identity?: IdentityRule;
+  /** This dialect's configuration section, if it has settings of its own. */
+  readonly options?: DialectOptions;
   /**
    * For shared catch-all paths: true when a connection's first frame is this dialect's.
    * Only dialects with `detect` are candidates for first-frame detection.
    */
   detect?(msg: unknown): boolean;
+  /** Serves catch-all connections that have not been recognised yet (at most one dialect: slam-pair, whose sockets may receive before they speak). */
+  readonly catchAllFallback?: boolean;
 }
+
+/**
+ * A dialect with a configuration section, typed: declare a dialect that has options with this
+ * annotation (`DialectWith<typeof MY_OPTIONS>`), so the Config type gains `config[key]` without
+ * inferring the dialect's own type (which refers to Config).
+ */
+export type DialectWith<O extends DialectOptions> = Dialect & { readonly options: O };

@@ -1,13 +1,12 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { createRemoteJWKSet, errors, jwtVerify, type CryptoKey, type JWTHeaderParameters, type JWTPayload } from 'jose';
-import { ConfigError, type Config } from '../config.js';
+import type { Config } from '../config.js';
+import { ConfigError } from '../config-error.js';
 import { AccessPolicy, PERMISSIONS, type Identity, type Permission } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { CoreLogger } from '../core/session.js';
-import type { AuthGrant, DialectContext, IceServer, UpgradeInfo } from '../dialects/dialect.js';
-import type { UpgradeGate } from '../server/gates.js';
+import type { Admission, AuthGrant, Headers, HttpRequest, IceServer, UpgradeInfo } from '../core/handshake.js';
 
 /**
  * Authentication: signed tokens (JWT, via `jose`) and an optional auth webhook. Off unless one of
@@ -47,7 +46,7 @@ export interface AuthRequest {
   path: string;
   dialect?: string;
   remoteAddress: string;
-  headers: IncomingHttpHeaders;
+  headers: Headers;
   query: URLSearchParams;
 }
 
@@ -70,7 +69,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** The token of a request: `Authorization: Bearer`, then the subprotocol, then `?token=`. */
-export function tokenOf(req: { headers: IncomingHttpHeaders; query: URLSearchParams }): string | undefined {
+export function tokenOf(req: { headers: Headers; query: URLSearchParams }): string | undefined {
   const h = req.headers.authorization;
   if (typeof h === 'string') {
     const m = /^Bearer[ \t]+(\S+)\s*$/i.exec(h);
@@ -321,23 +320,17 @@ function iceServerList(v: unknown): IceServer[] | undefined {
   return out;
 }
 
-/** The room a handshake names in its path (flyx's `/ws/:room`, `/api/room/:id`), if any. */
-function pathRoom(info: UpgradeInfo): string | undefined {
-  return info.params.room ?? info.params.id;
-}
-
 /**
  * The handshake gate: 401/403/503 with `{"error":<reason>,"message":…}` when refused; otherwise the
  * verified identity and the webhook's grant go on the UpgradeInfo for the dialect.
  */
-export const authGate: UpgradeGate = async (_req, info, ctx) => {
-  const auth = ctx.auth;
+export async function authGate(auth: Authenticator | undefined, info: UpgradeInfo): Promise<Admission> {
   if (!auth?.enabled) return { ok: true };
   const r = await auth.authenticate(info);
   if (!r.ok) return { ok: false, status: r.status, body: { error: r.reason, message: r.message } };
   if (r.identity) info.identity = r.identity;
   if (r.grant) info.grant = r.grant;
-  const room = pathRoom(info);
+  const room = info.room;
   if (r.identity && room !== undefined && !new AccessPolicy(r.identity).allows('join', room)) {
     return { ok: false, status: 403, body: { error: 'room-forbidden', message: 'your token does not allow this room' } };
   }
@@ -348,11 +341,9 @@ export const authGate: UpgradeGate = async (_req, info, ctx) => {
  * For HTTP routes that change state (flyx room creation): the checks of a handshake on `dialect`'s
  * behalf, plus a permission. Undefined when allowed (always, with authentication off).
  */
-export async function refuseHttp(req: IncomingMessage, ctx: DialectContext, dialect: string, perm: Permission): Promise<AuthFailure | undefined> {
-  const auth = ctx.auth;
+export async function refuseHttp(req: HttpRequest, auth: Authenticator | undefined, dialect: string, perm: Permission): Promise<AuthFailure | undefined> {
   if (!auth?.enabled) return undefined;
-  const url = new URL(req.url ?? '/', 'http://x');
-  const r = await auth.authenticate({ path: url.pathname, dialect, remoteAddress: req.socket.remoteAddress ?? 'unknown', headers: req.headers, query: url.searchParams });
+  const r = await auth.authenticate({ path: req.path, dialect, remoteAddress: req.remoteAddress, headers: req.headers, query: req.query });
   if (!r.ok) return r;
   if (r.identity && !new AccessPolicy(r.identity).allows(perm)) return fail(403, 'access-denied', `your token does not have the "${perm}" permission`);
   return undefined;

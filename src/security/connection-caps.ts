@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Admission, UpgradeInfo } from '../dialects/dialect.js';
+import type { Admission, UpgradeInfo } from '../core/handshake.js';
 
 export interface ConnectionCapsOptions {
   /** WebSocket connections on this node (handshakes in admission included). */

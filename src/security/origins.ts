@@ -1,5 +1,5 @@
-import { ConfigError } from '../config.js';
-import type { Admission } from '../dialects/dialect.js';
+import { ConfigError } from '../config-error.js';
+import type { Admission } from '../core/handshake.js';
 
 /** An allowlist entry: an exact origin, or `scheme://*.domain` for any subdomain of it. */
 interface Rule {

@@ -1,7 +1,8 @@
 import type { Identity } from '../core/access.js';
 import type { Clock, Timer } from '../core/clock.js';
 import type { CloseReason } from '../core/types.js';
-import type { DialectContext } from '../dialects/dialect.js';
+import type { Config } from '../config.js';
+import type { Authenticator } from './auth.js';
 
 /**
  * How long a connection's credentials are good for. A token is checked when it is presented (the
@@ -45,7 +46,7 @@ export class TokenLifetime {
   ) {}
 
   /** The lifetime of a connection that just passed its handshake; undefined with authentication off. */
-  static start(owner: LifetimeOwner, ctx: DialectContext, identity: Identity | undefined): TokenLifetime | undefined {
+  static start(owner: LifetimeOwner, ctx: { auth?: Authenticator; clock: Clock; config: Config }, identity: Identity | undefined): TokenLifetime | undefined {
     if (!ctx.auth?.enabled) return undefined;
     const l = new TokenLifetime(owner, ctx.clock, ctx.config.auth);
     l.arm(l.deadlineFor(identity));

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Config } from '../config.js';
-import type { IceServer } from '../dialects/dialect.js';
+import type { IceServer } from '../core/handshake.js';
 
 /**
  * Ephemeral TURN credentials in the TURN REST API scheme that coturn implements as

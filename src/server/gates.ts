@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
-import type { Admission, DialectContext, UpgradeInfo } from '../dialects/dialect.js';
+import type { Admission, UpgradeInfo } from '../core/handshake.js';
+import type { DialectContext } from '../dialects/dialect.js';
 import { authGate } from '../security/auth.js';
 import type { ConnectionCaps } from '../security/connection-caps.js';
 import { createOriginCheck } from '../security/origins.js';
@@ -27,6 +28,6 @@ export function buildGates(deps: GateDeps): UpgradeGate[] {
     (_req, info) => originOk(typeof info.headers.origin === 'string' ? info.headers.origin : undefined),
     ...(caps ? [(req: IncomingMessage, info: UpgradeInfo) => caps.admit(req, info)] : []),
     // Last: token checks cost a signature verification, the webhook a round trip (off unless configured).
-    authGate,
+    (_req, info, ctx) => authGate(ctx.auth, info),
   ];
 }

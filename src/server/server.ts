@@ -12,8 +12,8 @@ import type { Backplane } from '../core/backplane.js';
 import { systemClock, type Clock, type Timer } from '../core/clock.js';
 import { Hub } from '../core/hub.js';
 import { FailureLog } from '../core/failure-log.js';
-import type { Dialect, DialectContext, HttpRoute, UpgradeInfo } from '../dialects/dialect.js';
-import { builtinDialects, defaultRoutes } from '../dialects/registry.js';
+import type { Dialect, DialectContext, HttpRequest, HttpRoute, UpgradeInfo } from '../dialects/dialect.js';
+import { builtinDialects, catchAll, DIALECTS } from '../dialects/registry.js';
 import { createLogger, logTap } from '../observability/logger.js';
 import { AdminApi } from '../admin/api.js';
 import { nodeStatus } from '../admin/status.js';
@@ -25,7 +25,7 @@ import { createClientAddress } from '../security/client-address.js';
 import { ConnectionCaps } from '../security/connection-caps.js';
 import { connectionCap, fdSoftLimit, socketCap } from '../security/fd-limit.js';
 import { FrameLimiter } from '../security/frame-limiter.js';
-import { refuseUpgrade, sendJson, sendText } from './http.js';
+import { readBody, refuseUpgrade, sendJson, sendResponse, sendText } from './http.js';
 import { buildGates, type UpgradeGate } from './gates.js';
 import { PathRouter } from './routes.js';
 import { StaticFiles } from './static.js';
@@ -144,7 +144,6 @@ export class SwitchboardServer {
       log: this.log,
       version: VERSION,
       countError: (dialect, code) => this.metrics.errors.inc({ dialect, code }),
-      clientAddress: (req) => this.clientAddress(req),
       auth: new Authenticator(config.auth, { clock: this.clock, log: this.log }),
     };
     const fds = fdSoftLimit();
@@ -183,14 +182,18 @@ export class SwitchboardServer {
         ws.add(r.path, d);
         served.add(d);
       });
-      for (const r of defaultRoutes) {
-        ws.add(r.path, r.dialect);
-        served.add(r.dialect);
+      for (const d of DIALECTS) {
+        for (const path of d.paths?.(this.config) ?? []) {
+          ws.add(path, d);
+          served.add(d);
+        }
       }
+      ws.add('*', catchAll);
+      served.add(catchAll);
     }
     const byMethod = new Map<string, PathRouter<HttpRoute>>();
     for (const d of served) {
-      for (const r of d.http ?? []) {
+      for (const r of d.http?.(this.config) ?? []) {
         if (!byMethod.has(r.method)) byMethod.set(r.method, new PathRouter());
         byMethod.get(r.method)!.add(r.path, r);
       }
@@ -282,7 +285,7 @@ export class SwitchboardServer {
     for (const a of this.addresses()) this.log.info({ host: a.host, port: a.port, version: VERSION }, `switchboard listening on ${a.host}:${a.port}`);
     this.log.info(
       { backplane: this.config.redis.url ? 'redis' : 'memory', node: this.hub.nodeId },
-      'endpoints: /v1 native · /ws vc · /ws/{room} flyx · /api/room/{id} flyx-cli · any other path: slam, slam-pair, call, mesh (by first frame) · GET /health /ready /metrics · /admin/v1/ (admin API) · /dashboard',
+      `endpoints: ${endpoints(this.config)} · GET /health /ready /metrics · /admin/v1/ (admin API) · /dashboard`,
     );
     return this.address();
   }
@@ -432,7 +435,7 @@ export class SwitchboardServer {
       if (hit?.value.creates && !this.httpCreations.take(this.clientAddress(req))) {
         return sendJson(res, 429, { error: 'too many rooms created from your address; slow down' });
       }
-      if (hit) return await hit.value.handle(req, res, hit.params, this.ctx);
+      if (hit) return sendResponse(res, await hit.value.handle(httpRequest(req, url, this.clientAddress(req)), hit.params, this.ctx));
       if (ws.match(url.pathname, false)) return sendJson(res, 426, { error: 'upgrade required: this path is a WebSocket endpoint' });
       return sendJson(res, 404, { error: 'not found' });
     } catch (err) {
@@ -452,6 +455,8 @@ export class SwitchboardServer {
     if (!hit) return refuseUpgrade(socket, 404, { error: 'no WebSocket endpoint at this path' });
     const dialect = hit.value;
     const info: UpgradeInfo = { path: url.pathname, params: hit.params, query: url.searchParams, headers: req.headers, remoteAddress: this.clientAddress(req), dialect: dialect.name };
+    const room = dialect.roomFromPath?.(info);
+    if (room !== undefined) info.room = room;
     try {
       for (const gate of this.gates) {
         const ok = await gate(req, info, this.ctx);
@@ -499,6 +504,28 @@ export class SwitchboardServer {
     }
     this.connections.add(conn);
   }
+}
+
+/** The startup log's list of WebSocket endpoints: each dialect's paths, then the catch-all's candidates. */
+function endpoints(config: Config): string {
+  const fixed = DIALECTS.flatMap((d) => {
+    const paths = d.paths?.(config) ?? [];
+    return paths.length ? [`${paths.map((p) => p.replace(/:(\w+)/g, '{$1}')).join(' ')} ${d.name}`] : [];
+  });
+  const guessed = DIALECTS.filter((d) => d.detect).map((d) => d.name);
+  return [...fixed, `any other path: ${guessed.join(', ')} (by first frame)`].join(' · ');
+}
+
+/** An HTTP request as a dialect's route sees it. */
+function httpRequest(req: IncomingMessage, url: URL, remoteAddress: string): HttpRequest {
+  return {
+    method: req.method ?? 'GET',
+    path: url.pathname,
+    query: url.searchParams,
+    headers: req.headers,
+    remoteAddress,
+    body: (maxBytes) => readBody(req, maxBytes),
+  };
 }
 
 function readTlsFile(path: string, key: string): Buffer {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import { identityPolicyFor } from '../../src/core/access.js';
+import { identityPolicyFor } from '../../src/dialects/identity.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, type Frame, type TestClient } from '../helpers/ws.js';
 import { SECRET, getJson, open, refusal, sign } from './auth-tokens.js';

@@ -1,10 +1,8 @@
-import type { ServerResponse } from 'node:http';
 import { HubError } from '../../core/errors.js';
 import type { IdGenerator } from '../../core/ids.js';
 import type { HubEvent, PeerInfo } from '../../core/types.js';
 import { refuseHttp } from '../../security/auth.js';
-import { sendJson, sendText } from '../../server/http.js';
-import type { Conn, Dialect, DialectContext, DialectHandler, HttpRoute } from '../dialect.js';
+import type { Conn, Dialect, DialectContext, DialectHandler, HttpResponse, HttpRoute } from '../dialect.js';
 import { parseRoomId, roomIdOf } from './ids.js';
 import { admitToRoom, CLI_NAMESPACE, enterRoom, findRole, FLYX_CLOSE_CODES, iso, quotaText, roleOf, ROOM_LIFETIMES } from './rooms.js';
 
@@ -49,7 +47,9 @@ export function createCliDialect(generate: IdGenerator): Dialect {
     types: new Set(['offer', 'answer', 'icecandidate']),
     // Close frames are not messages: the CLI only ever parses text frames.
     closeCodes: FLYX_CLOSE_CODES,
-    http: cliRoutes(generate),
+    paths: () => ['/api/room/:id'],
+    http: () => cliRoutes(generate),
+    roomFromPath: (info) => info.params.id,
 
     async admit(info, ctx) {
       // The CLI knows one refusal: this body. A malformed id cannot name a room, so it gets it too.
@@ -162,22 +162,21 @@ function acceptCli(conn: Conn, ctx: DialectContext): DialectHandler {
   };
 }
 
-function cliStatus(res: ServerResponse, ctx: DialectContext, raw: string | undefined): Promise<void> {
+async function cliStatus(ctx: DialectContext, raw: string | undefined): Promise<HttpResponse> {
   const room = parseRoomId(raw);
-  if (room === undefined) {
-    sendJson(res, 404, NOT_FOUND);
-    return Promise.resolve();
-  }
-  return ctx.hub.roomInfo(CLI_NAMESPACE, room).then((snap) => {
-    if (!snap) return sendJson(res, 404, NOT_FOUND);
-    sendJson(res, 200, {
+  if (room === undefined) return { status: 404, body: NOT_FOUND };
+  const snap = await ctx.hub.roomInfo(CLI_NAMESPACE, room);
+  if (!snap) return { status: 404, body: NOT_FOUND };
+  return {
+    status: 200,
+    body: {
       id: room,
       created_at: iso(snap.createdAt),
       last_activity: iso(snap.lastActivity),
       master: findRole(snap.members, MASTER)?.peerId ?? null,
       members: snap.members.map((m) => ({ id: m.peerId, role: roleOf(m) ?? SLAVE })),
-    });
-  });
+    },
+  };
 }
 
 function cliRoutes(generate: IdGenerator): HttpRoute[] {
@@ -187,21 +186,21 @@ function cliRoutes(generate: IdGenerator): HttpRoute[] {
       path: '/api/room',
       creates: true,
       // The CLI sends no options; a body, if any, is ignored.
-      async handle(req, res, _p, ctx) {
+      async handle(req, _p, ctx) {
         // With authentication on, creating a room takes a token with the `create` permission.
-        const denied = await refuseHttp(req, ctx, NAME, 'create');
-        if (denied) return sendJson(res, denied.status, { error: denied.message, reason: denied.reason });
+        const denied = await refuseHttp(req, ctx.auth, NAME, 'create');
+        if (denied) return { status: denied.status, body: { error: denied.message, reason: denied.reason } };
         try {
-          const id = await ctx.hub.createRoom(CLI_NAMESPACE, { generate, defaults: ROOM_LIFETIMES, address: ctx.clientAddress(req) });
-          sendJson(res, 200, { id });
+          const id = await ctx.hub.createRoom(CLI_NAMESPACE, { generate, defaults: ROOM_LIFETIMES, address: req.remoteAddress });
+          return { status: 200, body: { id } };
         } catch (err) {
           if (!(err instanceof HubError)) throw err;
-          if (err.code === 'room-quota') return sendJson(res, 429, { error: quotaText(ctx) });
-          sendJson(res, 503, { error: err.code === 'shutting-down' ? 'Server is shutting down' : 'Could not generate a free room id; try again' });
+          if (err.code === 'room-quota') return { status: 429, body: { error: quotaText(ctx) } };
+          return { status: 503, body: { error: err.code === 'shutting-down' ? 'Server is shutting down' : 'Could not generate a free room id; try again' } };
         }
       },
     },
-    { method: 'GET', path: '/api/health', handle: (_req, res) => sendText(res, 200, 'Ok') },
-    { method: 'GET', path: '/api/room/:id/status', handle: (_req, res, p, ctx) => cliStatus(res, ctx, p.id) },
+    { method: 'GET', path: '/api/health', handle: () => ({ status: 200, body: 'Ok' }) },
+    { method: 'GET', path: '/api/room/:id/status', handle: (_req, p, ctx) => cliStatus(ctx, p.id) },
   ];
 }

@@ -1,10 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HubError } from '../../core/errors.js';
 import type { IdGenerator } from '../../core/ids.js';
 import type { HubEvent, LeaveReason, PeerInfo } from '../../core/types.js';
 import { refuseHttp } from '../../security/auth.js';
-import { sendJson } from '../../server/http.js';
-import type { Conn, Dialect, DialectContext, DialectHandler, HttpRoute } from '../dialect.js';
+import type { Conn, Dialect, DialectContext, DialectHandler, HttpRequest, HttpResponse, HttpRoute } from '../dialect.js';
 import { readJsonBody } from './body.js';
 import { parseRoomId, roomIdOf } from './ids.js';
 import { parseRoomOptions } from './options.js';
@@ -62,7 +60,9 @@ export function createReadmeDialect(generate: IdGenerator): Dialect {
     name: NAME,
     types: new Set(['join', 'offer', 'answer', 'ice_candidate', 'disconnect']),
     closeCodes: FLYX_CLOSE_CODES,
-    http: readmeRoutes(generate),
+    paths: () => ['/ws/:room'],
+    http: () => readmeRoutes(generate),
+    roomFromPath: (info) => info.params.room,
 
     async admit(info, ctx) {
       return admitToRoom(ctx, README_NAMESPACE, roomIdOf(info, 'room'), {
@@ -226,50 +226,46 @@ function acceptReadme(conn: Conn, ctx: DialectContext): DialectHandler {
   };
 }
 
-function roomStatus(res: ServerResponse, ctx: DialectContext, raw: string | undefined): Promise<void> {
+async function roomStatus(ctx: DialectContext, raw: string | undefined): Promise<HttpResponse> {
   const room = parseRoomId(raw);
-  if (room === undefined) {
-    sendJson(res, 400, { error: INVALID_ID });
-    return Promise.resolve();
-  }
-  return ctx.hub.roomInfo(README_NAMESPACE, room).then((snap) => {
-    if (!snap) return sendJson(res, 404, { error: 'No room found' });
-    const clients = snap.members.map((m) => ({ client_id: m.peerId, role: roleOf(m) ?? RECEIVER }));
-    sendJson(res, 200, {
+  if (room === undefined) return { status: 400, body: { error: INVALID_ID } };
+  const snap = await ctx.hub.roomInfo(README_NAMESPACE, room);
+  if (!snap) return { status: 404, body: { error: 'No room found' } };
+  const clients = snap.members.map((m) => ({ client_id: m.peerId, role: roleOf(m) ?? RECEIVER }));
+  return {
+    status: 200,
+    body: {
       id: room,
       created_at: iso(snap.createdAt),
       last_activity: iso(snap.lastActivity),
       options: { max_clients: snap.options.capacity, timeout: snap.options.idleTtlMs / 1000 },
       sender: findRole(snap.members, SENDER)?.peerId ?? null,
       clients,
-    });
-  });
+    },
+  };
 }
 
-async function createRoom(req: IncomingMessage, res: ServerResponse, ctx: DialectContext, generate: IdGenerator): Promise<void> {
+async function createRoom(req: HttpRequest, ctx: DialectContext, generate: IdGenerator): Promise<HttpResponse> {
   // With authentication on, creating a room takes a token with the `create` permission.
-  const denied = await refuseHttp(req, ctx, NAME, 'create');
-  if (denied) return sendJson(res, denied.status, { error: denied.message, reason: denied.reason });
+  const denied = await refuseHttp(req, ctx.auth, NAME, 'create');
+  if (denied) return { status: denied.status, body: { error: denied.message, reason: denied.reason } };
   const body = await readJsonBody(req);
-  if (!body.ok) {
-    if (body.status === 413) res.setHeader('connection', 'close');
-    return sendJson(res, body.status, { error: body.error });
-  }
+  if (!body.ok) return { status: body.status, body: { error: body.error }, close: body.status === 413 };
   const opts = parseRoomOptions(body.value, ctx.config.rooms.maxPeers);
-  if (!opts.ok) return sendJson(res, 400, { error: opts.error });
+  if (!opts.ok) return { status: 400, body: { error: opts.error } };
   try {
-    const id = await ctx.hub.createRoom(README_NAMESPACE, { generate, options: opts.options, defaults: ROOM_LIFETIMES, address: ctx.clientAddress(req) });
-    sendJson(res, 201, { id });
+    const id = await ctx.hub.createRoom(README_NAMESPACE, { generate, options: opts.options, defaults: ROOM_LIFETIMES, address: req.remoteAddress });
+    return { status: 201, body: { id } };
   } catch (err) {
     if (!(err instanceof HubError)) throw err;
-    if (err.code === 'room-quota') return sendJson(res, 429, { error: quotaText(ctx) });
-    sendJson(res, 503, { error: err.code === 'shutting-down' ? 'Server is shutting down' : 'Could not generate a free room id; try again' });
+    if (err.code === 'room-quota') return { status: 429, body: { error: quotaText(ctx) } };
+    return { status: 503, body: { error: err.code === 'shutting-down' ? 'Server is shutting down' : 'Could not generate a free room id; try again' } };
   }
 }
 
 function readmeRoutes(generate: IdGenerator): HttpRoute[] {
   return [
-    { method: 'POST', path: '/room', creates: true, handle: (req, res, _p, ctx) => createRoom(req, res, ctx, generate) },
-    { method: 'GET', path: '/room/:id', handle: (_req, res, p, ctx) => roomStatus(res, ctx, p.id) },
+    { method: 'POST', path: '/room', creates: true, handle: (req, _p, ctx) => createRoom(req, ctx, generate) },
+    { method: 'GET', path: '/room/:id', handle: (_req, p, ctx) => roomStatus(ctx, p.id) },
   ];
 }

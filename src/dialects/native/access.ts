@@ -1,10 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AccessPolicy, identityPolicyFor, type Identity } from '../../core/access.js';
+import { AccessPolicy, type Identity } from '../../core/access.js';
+import { identityPolicyFor } from '../identity.js';
 import { randomId } from '../../core/ids.js';
 import { fail, type AuthFailure, type AuthRequest, type AuthResult } from '../../security/auth.js';
 import { iceServersFor } from '../../security/turn.js';
-import { sendJson } from '../../server/http.js';
-import type { DialectContext, HttpRoute } from '../dialect.js';
+import type { DialectContext, HttpRequest, HttpResponse, HttpRoute } from '../dialect.js';
 
 /**
  * Native's side of authentication: the identity alias that carries the duplicate-identity policy,
@@ -47,21 +46,20 @@ export async function roomCheck(ctx: DialectContext, id: Identity | undefined, r
   return undefined;
 }
 
-function requestOf(req: IncomingMessage, url: URL): AuthRequest {
-  return { path: '/v1', dialect: 'native', remoteAddress: req.socket.remoteAddress ?? 'unknown', headers: req.headers, query: url.searchParams };
+function requestOf(req: HttpRequest): AuthRequest {
+  return { path: '/v1', dialect: 'native', remoteAddress: req.remoteAddress, headers: req.headers, query: req.query };
 }
 
 /**
  * Both routes answer browsers on any origin: they reveal nothing the caller's own token does not
  * already carry, and no cookie is involved.
  */
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  res.setHeader('access-control-allow-origin', '*');
-  sendJson(res, status, body);
+function reply(status: number, body: unknown): HttpResponse {
+  return { status, body, headers: { 'access-control-allow-origin': '*' } };
 }
 
-function refused(res: ServerResponse, f: AuthFailure, identity?: Identity): void {
-  reply(res, f.status, { ok: false, reason: f.reason, message: f.message, ...(identity ? { identity } : {}) });
+function refused(f: AuthFailure, identity?: Identity): HttpResponse {
+  return reply(f.status, { ok: false, reason: f.reason, message: f.message, ...(identity ? { identity } : {}) });
 }
 
 /**
@@ -72,21 +70,20 @@ function refused(res: ServerResponse, f: AuthFailure, identity?: Identity): void
 export const validateRoute: HttpRoute = {
   method: 'GET',
   path: '/v1/validate',
-  async handle(req, res, _params, ctx) {
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (ctx.hub.draining) return refused(res, fail(503, 'shutting-down', 'the server is draining'));
-    const room = url.searchParams.get('room');
-    if (room !== null && !validRoom(room)) return refused(res, fail(400, 'invalid-room', 'room: 1-128 characters, no control characters'));
+  async handle(req, _params, ctx) {
+    if (ctx.hub.draining) return refused(fail(503, 'shutting-down', 'the server is draining'));
+    const room = req.query.get('room');
+    if (room !== null && !validRoom(room)) return refused(fail(400, 'invalid-room', 'room: 1-128 characters, no control characters'));
     const auth = ctx.auth;
-    const r: AuthResult = auth ? await auth.authenticate(requestOf(req, url)) : { ok: true };
-    if (!r.ok) return refused(res, r);
+    const r: AuthResult = auth ? await auth.authenticate(requestOf(req)) : { ok: true };
+    if (!r.ok) return refused(r);
     const taken = await identityTaken(ctx, r.identity);
-    if (taken) return refused(res, taken, r.identity);
+    if (taken) return refused(taken, r.identity);
     if (room !== null) {
       const bad = await roomCheck(ctx, r.identity, room);
-      if (bad) return refused(res, bad, r.identity);
+      if (bad) return refused(bad, r.identity);
     }
-    reply(res, 200, { ok: true, auth: auth?.enabled ?? false, identity: r.identity ?? null, ...(room !== null ? { room } : {}) });
+    return reply(200, { ok: true, auth: auth?.enabled ?? false, identity: r.identity ?? null, ...(room !== null ? { room } : {}) });
   },
 };
 
@@ -97,14 +94,13 @@ export const validateRoute: HttpRoute = {
 export const iceServersRoute: HttpRoute = {
   method: 'GET',
   path: '/v1/ice-servers',
-  async handle(req, res, _params, ctx) {
-    const url = new URL(req.url ?? '/', 'http://x');
+  async handle(req, _params, ctx) {
     const auth = ctx.auth;
-    const r: AuthResult = auth ? await auth.authenticate(requestOf(req, url)) : { ok: true };
-    if (!r.ok) return refused(res, r);
+    const r: AuthResult = auth ? await auth.authenticate(requestOf(req)) : { ok: true };
+    if (!r.ok) return refused(r);
     const peer = r.identity?.subject ?? randomId();
     const { config } = ctx;
     const iceServers = iceServersFor(config, peer, ctx.clock.now(), r.grant?.iceServers);
-    reply(res, 200, { iceServers, ...(config.turn.secret ? { ttlSeconds: config.turn.ttlSeconds } : {}) });
+    return reply(200, { iceServers, ...(config.turn.secret ? { ttlSeconds: config.turn.ttlSeconds } : {}) });
   },
 };

@@ -1,7 +1,8 @@
 import { memberSpan } from '../../core/json-span.js';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { TObject } from '@sinclair/typebox';
-import { AccessPolicy, displayName, identityPolicyFor, type Identity } from '../../core/access.js';
+import { AccessPolicy, displayName, type Identity } from '../../core/access.js';
+import { identityPolicyFor } from '../identity.js';
 import type { ResumeOutcome } from '../../core/hub.js';
 import type { LogEntry } from '../../core/replay-log.js';
 import type { ResumeError } from '../../core/resume-tokens.js';
@@ -71,7 +72,10 @@ export const nativeDialect: Dialect = {
     resumed: [4004, 'session resumed on another connection'],
     'token-expired': [4005, 'token expired'],
   },
-  http: [validateRoute, iceServersRoute],
+  paths: () => ['/v1'],
+  http: () => [validateRoute, iceServersRoute],
+  // Native has an identity only when a token binds one; a newer device takes over, like LiveKit.
+  identity: { default: 'replace', supports: ['reject', 'replace', 'allow'] },
 
   /** With the `reject` identity policy, a second connection of a connected identity is refused here (409). */
   async admit(info, ctx) {

@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../../core/errors.js';
+import type { Session } from '../../core/session.js';
 import type { HubEvent } from '../../core/types.js';
 import type { Conn, Dialect, DialectContext, DialectHandler } from '../dialect.js';
 import { NOT_A_FRAME, RELAY_TYPES, clip, closeReasonFor, has, hubErrorText, isFrame, rejectText, sendError, slamCloseCodes, type Frame } from './common.js';
@@ -22,101 +24,115 @@ export function detectPair(msg: unknown): boolean {
   return isFrame(msg) && RELAY_TYPES.has(msg.type) && !has(msg, 'target_id') && !has(msg, 'target_username');
 }
 
+type Refusal = { code: string; message: string };
+
 /**
  * The VI-SLAM Android app never registers and never addresses anyone: every socket on a path is
- * paired with the others on that path. The handler joins the path's room at connect time, because
- * the answering side stays silent until the offer reaches it. On catch-all paths this handler also
- * serves every socket that has not spoken yet; when first-frame detection hands the socket to
- * another dialect, `closed()` is called and it leaves without a word.
+ * paired with the others on that path. A line joins the path's room at connect time, because the
+ * answering side stays silent until the offer reaches it. On catch-all paths this line also serves
+ * every socket that has not spoken yet; when first-frame detection hands the socket to another
+ * dialect, `closed()` is called and it leaves without a word. A class rather than a closure per
+ * handler, like the native dialect's: such idle sockets are the most numerous, and each then costs
+ * one object, not a set of function objects.
  */
-function acceptPair(conn: Conn, ctx: DialectContext): DialectHandler {
-  const { hub } = ctx;
-  const room = conn.info.path;
-  const session = hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink, log: conn.log, identity: conn.info.identity, address: conn.info.remoteAddress });
-  conn.attach(session);
-
-  let inRoom = false;
-  let committed = false;
+class PairLine implements DialectHandler {
+  private readonly session: Session;
+  private readonly room: string;
+  private inRoom = false;
+  private committed = false;
   /** Set when this socket is leaving (closed, or handed to another dialect): nothing more is sent. */
-  let leaving = false;
-  let entering: Promise<{ code: string; message: string } | undefined> = enter();
+  private leaving = false;
+  /** The latest attempt to join the path's room: frames wait for it. */
+  private entering: Promise<Refusal | undefined>;
 
-  const error = (code: string, message: string) => sendError(conn, ctx, NAME, code, message);
+  constructor(
+    private readonly conn: Conn,
+    private readonly ctx: DialectContext,
+  ) {
+    const info = conn.info;
+    this.room = info.path;
+    this.session = ctx.hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink: (ev) => this.sink(ev), log: conn.log, identity: info.identity, address: info.remoteAddress });
+    conn.attach(this.session);
+    this.entering = this.enter();
+  }
+
+  private error(code: string, message: string): void {
+    sendError(this.conn, this.ctx, NAME, code, message);
+  }
 
   /** Joins the path's room; on failure the socket keeps working and the reason is returned. */
-  async function enter(): Promise<{ code: string; message: string } | undefined> {
+  private async enter(): Promise<Refusal | undefined> {
+    const room = this.room;
     try {
-      await hub.join(session, room, { defaults: PAIR_ROOM_DEFAULTS, create: true, counted: false });
-      inRoom = true;
+      await this.ctx.hub.join(this.session, room, { defaults: PAIR_ROOM_DEFAULTS, create: true, counted: false });
+      this.inRoom = true;
       return undefined;
     } catch (err) {
-      const e = hubErrorText(err, conn, { room });
-      if (!session.closed) conn.log.warn({ room, code: e.code }, 'could not join the pairing room');
+      const e = hubErrorText(err, this.conn, { room });
+      if (!this.session.closed) this.conn.log.warn({ room, code: e.code }, 'could not join the pairing room');
       return e.code === 'room-full' ? { code: e.code, message: `Pairing path is full: ${clip(room)}` } : e;
     }
   }
 
-  function sink(ev: HubEvent): void {
-    if (leaving) return;
+  private sink(ev: HubEvent): void {
+    if (this.leaving) return;
     if (ev.type === 'broadcast') {
       // The partner's frame object, exactly as it sent it.
-      if (isFrame(ev.data)) conn.send(ev.data);
+      if (isFrame(ev.data)) this.conn.send(ev.data);
       return;
     }
-    if (ev.type === 'peer-left' && ev.peerId === session.id) {
-      inRoom = false;
-      conn.log.info({ room, reason: ev.reason }, 'removed from the pairing room; closing');
-      conn.link.close(closeReasonFor(ev.reason));
-      void hub.closeSession(session, ev.reason);
+    if (ev.type === 'peer-left' && ev.peerId === this.session.id) {
+      this.inRoom = false;
+      this.conn.log.info({ room: this.room, reason: ev.reason }, 'removed from the pairing room; closing');
+      this.conn.link.close(closeReasonFor(ev.reason));
+      void this.ctx.hub.closeSession(this.session, ev.reason);
     }
     // Joins and leaves are not told: the app reports any frame type it does not know as an error.
   }
 
-  /** A forward the hub could not hand on once Redis answered, in the seed's words. */
-  function undelivered(err: unknown): void {
-    const e = hubErrorText(err, conn, { room });
-    error(e.code, e.message);
+  /** A forward the hub refused, or could not hand on once Redis answered, in the seed's words. */
+  private undelivered(err: unknown): void {
+    const e = hubErrorText(err, this.conn, { room: this.room });
+    this.error(e.code, e.message);
   }
 
-  async function forward(m: Frame): Promise<void> {
-    if (leaving || session.closed) return;
-    if (!inRoom) {
+  private async forward(m: Frame): Promise<void> {
+    if (this.leaving || this.session.closed) return;
+    if (!this.inRoom) {
       // A seat may have freed since connect (the room was full): try again before giving up.
-      entering = enter();
-      const failed = await entering;
-      if (failed) return error(failed.code, failed.message);
+      const failed = await (this.entering = this.enter());
+      if (failed) return this.error(failed.code, failed.message);
     }
     try {
-      hub.broadcast(session, room, m, false)?.catch(undelivered);
+      this.ctx.hub.broadcast(this.session, this.room, m, false)?.catch((err: unknown) => this.undelivered(err));
     } catch (err) {
-      const e = hubErrorText(err, conn, { room });
-      error(e.code, e.message);
+      this.undelivered(err);
     }
   }
 
-  return {
-    message(msg: unknown): void | Promise<void> {
-      if (!committed) {
-        // First-frame detection re-labelled the connection, which dropped its session: put it back
-        // so heartbeats and logs still see it.
-        committed = true;
-        conn.attach(session);
-      }
-      if (!isFrame(msg)) return error('invalid-message', NOT_A_FRAME);
-      if (!RELAY_TYPES.has(msg.type)) return error('unknown-type', `Unknown message type: ${clip(msg.type)}`);
-      const field = msg.type === 'ice_candidate' ? 'candidate' : 'sdp';
-      if (!has(msg, field)) return error('invalid-message', `Missing ${field}`);
-      return entering.then(() => forward(msg));
-    },
-    reject(code, detail) {
-      error(code, rejectText(code, detail));
-    },
-    async closed() {
-      leaving = true;
-      await entering;
-      await hub.closeSession(session, 'disconnect');
-    },
-  };
+  message(msg: unknown): void | Promise<void> {
+    if (!this.committed) {
+      // First-frame detection re-labelled the connection, which dropped its session: put it back
+      // so heartbeats and logs still see it.
+      this.committed = true;
+      this.conn.attach(this.session);
+    }
+    if (!isFrame(msg)) return this.error('invalid-message', NOT_A_FRAME);
+    if (!RELAY_TYPES.has(msg.type)) return this.error('unknown-type', `Unknown message type: ${clip(msg.type)}`);
+    const field = msg.type === 'ice_candidate' ? 'candidate' : 'sdp';
+    if (!has(msg, field)) return this.error('invalid-message', `Missing ${field}`);
+    return this.entering.then(() => this.forward(msg));
+  }
+
+  reject(code: ErrorCode, detail: string): void {
+    this.error(code, rejectText(code, detail));
+  }
+
+  async closed(): Promise<void> {
+    this.leaving = true;
+    await this.entering;
+    await this.ctx.hub.closeSession(this.session, 'disconnect');
+  }
 }
 
 /** The Android pairing variant of slam: bare negotiation frames forwarded, unchanged, to the path's other sockets. */
@@ -124,6 +140,8 @@ export const slamPairDialect: Dialect = {
   name: NAME,
   types: RELAY_TYPES,
   closeCodes: slamCloseCodes,
-  accept: acceptPair,
+  accept: (conn: Conn, ctx: DialectContext): DialectHandler => new PairLine(conn, ctx),
   detect: detectPair,
+  // A catch-all socket that has not spoken yet is a pairing socket: it must receive its partner's frames.
+  catchAllFallback: true,
 };

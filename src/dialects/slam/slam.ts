@@ -1,33 +1,13 @@
-import { identityPolicyFor } from '../../core/access.js';
-import { HubError } from '../../core/errors.js';
+import { identityPolicyFor } from '../identity.js';
+import { HubError, type ErrorCode } from '../../core/errors.js';
 import type { Session } from '../../core/session.js';
 import type { HubEvent, LeaveReason, PeerInfo } from '../../core/types.js';
-import type { Conn, Dialect, DialectContext, DialectHandler, OutFrame } from '../dialect.js';
-import {
-  NOT_A_FRAME,
-  RELAY_TYPES,
-  clip,
-  closeReasonFor,
-  has,
-  hubErrorText,
-  isFrame,
-  rejectText,
-  sendError,
-  slamCloseCodes,
-  type Frame,
-} from './common.js';
+import type { Conn, Dialect, DialectContext, DialectHandler } from '../dialect.js';
+import { NOT_A_FRAME, RELAY_TYPES, clip, closeReasonFor, has, hubErrorText, isFrame, rejectText, sendError, slamCloseCodes, type Frame } from './common.js';
+import { clientTypeOf, parseRegister, relayFrame, type Mate, type Registration } from './frames.js';
 
 const NAME = 'slam';
 const NAMESPACE = 'slam';
-const DEFAULT_ROOM = 'default';
-const DEFAULT_TYPE = 'unknown';
-
-/** Where a registered socket stands: the identity it holds and the one room it is in. */
-interface Registration {
-  clientId: string;
-  room: string;
-  clientType: string;
-}
 
 type Room = Extract<HubEvent, { room: string }>;
 type RoomEvent = Exclude<Room, { type: 'signal' }>;
@@ -44,220 +24,207 @@ export function detectSlam(msg: unknown): boolean {
   return RELAY_TYPES.has(msg.type) && has(msg, 'target_id');
 }
 
-/** Reads an optional string field: absent or null → the default; anything else must be a non-empty string. */
-function optionalString(m: Frame, key: string, fallback: string, max: number): string | { error: string } {
-  const v = m[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'string' || v === '') return { error: `Invalid ${key}: must be a non-empty string` };
-  if (v.length > max) return { error: `Invalid ${key}: longer than ${max} characters` };
-  return v;
+/** The roster of a room as a client knows it: client_id and client_type by peer id. */
+function matesOf(peers: PeerInfo[]): Map<string, Mate> {
+  return new Map(peers.flatMap((p) => (p.name === undefined ? [] : [[p.peerId, { clientId: p.name, clientType: clientTypeOf(p) }] as const])));
 }
 
-function parseRegister(m: Frame, max: number): Registration | { error: string } {
-  const c = m.client_id;
-  if (c === undefined || c === null || c === '') return { error: 'Missing client_id' };
-  if (typeof c !== 'string') return { error: 'Invalid client_id: must be a non-empty string' };
-  if (c.length > max) return { error: `Invalid client_id: longer than ${max} characters` };
-  const room = optionalString(m, 'room_id', DEFAULT_ROOM, max);
-  if (typeof room !== 'string') return room;
-  const clientType = optionalString(m, 'client_type', DEFAULT_TYPE, max);
-  if (typeof clientType !== 'string') return clientType;
-  return { clientId: c, room, clientType };
-}
-
-/** A member of my room as this client knows it (see `names`). */
-interface Mate {
-  clientId: string;
-  clientType: string;
-}
-
-function clientTypeOf(peer: PeerInfo): string {
-  const t = (peer.meta as { client_type?: unknown } | undefined)?.client_type;
-  return typeof t === 'string' ? t : DEFAULT_TYPE;
-}
-
-/** The frame the target receives; built by the sender's server side, so `sender_id` cannot be forged. */
-function relayFrame(m: Frame, senderId: string): OutFrame {
-  if (m.type !== 'ice_candidate') return { type: m.type, sender_id: senderId, sdp: m.sdp };
-  const out: OutFrame = { type: m.type, sender_id: senderId, candidate: m.candidate };
-  // A client sending flat candidates (the Android app's shape) keeps the fields it needs.
-  if (has(m, 'sdpMid')) out.sdpMid = m.sdpMid;
-  if (has(m, 'sdpMLineIndex')) out.sdpMLineIndex = m.sdpMLineIndex;
-  return out;
-}
-
-function acceptSlam(conn: Conn, ctx: DialectContext): DialectHandler {
-  const { hub, config } = ctx;
-  const maxName = config.limits.maxNameLength;
-  const maxRooms = config.rooms.maxRoomsPerPeer;
-  const session: Session = hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink, log: conn.log, identity: conn.info.identity, address: conn.info.remoteAddress });
-  conn.attach(session);
-  /** A token binds the client_id (its `sub`); the policy decides what a second holder of it gets. */
-  const identity = conn.info.identity;
-  const policy = identityPolicyFor(config.identity, NAME) === 'reject' ? 'reject' : 'replace';
-
-  let reg: Registration | undefined;
+/**
+ * One connection of the PC flavour: its registration (one room, one client_id) and what it knows of
+ * its room mates. A class rather than a closure per handler, like the native dialect's: an idle
+ * connection then costs one object, not a dozen function objects.
+ */
+class SlamLine implements DialectHandler {
+  private readonly session: Session;
+  private reg: Registration | undefined;
   /** A join in flight: events of that room wait here until `registered` has been sent. */
-  let joining: { room: string; events: RoomEvent[] } | undefined;
+  private joining: { room: string; events: RoomEvent[] } | undefined;
   /**
-   * client_id of each member of my room, by peer id. Only a rendering aid: the hub's `peer-left`
-   * carries the peer id alone and the roster has already dropped the leaver, so its client_id must
-   * be remembered to say `peer_left`. Routing and uniqueness still come from the hub.
+   * client_id of each member of my room, by peer id (set while registered). Only a rendering aid:
+   * the hub's `peer-left` carries the peer id alone and the roster has already dropped the leaver,
+   * so its client_id must be remembered to say `peer_left`. Routing and uniqueness still come from
+   * the hub.
    */
-  let names = new Map<string, Mate>();
+  private names: Map<string, Mate> | undefined;
 
-  const error = (code: string, message: string) => sendError(conn, ctx, NAME, code, message);
+  constructor(
+    private readonly conn: Conn,
+    private readonly ctx: DialectContext,
+  ) {
+    const info = conn.info;
+    this.session = ctx.hub.openSession({ dialect: NAME, namespace: NAMESPACE, link: conn.link, sink: (ev) => this.sink(ev), log: conn.log, identity: info.identity, address: info.remoteAddress });
+    conn.attach(this.session);
+  }
 
-  function sink(ev: HubEvent): void {
-    if (ev.type === 'signal') return deliver(ev.data);
+  private error(code: string, message: string): void {
+    sendError(this.conn, this.ctx, NAME, code, message);
+  }
+
+  // ---- hub events -----------------------------------------------------------------------------
+
+  private sink(ev: HubEvent): void {
+    if (ev.type === 'signal') {
+      if (isFrame(ev.data)) this.conn.send(ev.data);
+      return;
+    }
     if (ev.type === 'broadcast') return;
+    const joining = this.joining;
     if (joining && ev.room === joining.room) {
       joining.events.push(ev);
       return;
     }
-    if (reg && ev.room === reg.room) render(ev);
+    if (this.reg && ev.room === this.reg.room) this.render(ev);
   }
 
-  function deliver(data: unknown): void {
-    if (isFrame(data)) conn.send(data);
-  }
-
-  function render(ev: RoomEvent): void {
+  private render(ev: RoomEvent): void {
+    // Unset between registrations: only events still waiting behind a join when removed() ran get here then.
+    const names = (this.names ??= new Map());
     if (ev.type === 'peer-joined') {
       const id = ev.peer.name;
       if (id === undefined || names.has(ev.peer.peerId)) return;
       const mate = { clientId: id, clientType: clientTypeOf(ev.peer) };
       names.set(ev.peer.peerId, mate);
-      conn.send({ type: 'peer_joined', client_id: mate.clientId, client_type: mate.clientType });
+      this.conn.send({ type: 'peer_joined', client_id: mate.clientId, client_type: mate.clientType });
       return;
     }
     if (ev.type !== 'peer-left') return;
-    if (ev.peerId === session.id) return removed(ev.reason);
+    if (ev.peerId === this.session.id) return this.removed(ev.reason);
     const mate = names.get(ev.peerId);
     if (mate === undefined) return;
     names.delete(ev.peerId);
     // Who left, as peer_joined introduced them: the PC client tells a device from another PC.
-    conn.send({ type: 'peer_left', client_id: mate.clientId, client_type: mate.clientType });
+    this.conn.send({ type: 'peer_left', client_id: mate.clientId, client_type: mate.clientType });
   }
 
   /** The hub took us out of our room (kicked, or the room expired): say so with a close code. */
-  function removed(reason: LeaveReason): void {
-    conn.log.info({ room: reg?.room, reason }, 'removed from slam room; closing');
-    reg = undefined;
-    names = new Map();
-    conn.link.close(closeReasonFor(reason));
-    void hub.closeSession(session, reason);
+  private removed(reason: LeaveReason): void {
+    this.conn.log.info({ room: this.reg?.room, reason }, 'removed from slam room; closing');
+    this.reg = undefined;
+    this.names = undefined;
+    this.conn.link.close(closeReasonFor(reason));
+    void this.ctx.hub.closeSession(this.session, reason);
   }
 
-  async function register(m: Frame): Promise<void> {
-    const want = parseRegister(m, maxName);
-    if ('error' in want) return error('invalid-message', want.error);
-    if (identity && want.clientId !== identity.subject) return error('forbidden', `client_id must be the one your token names: ${clip(identity.subject)}`);
-    const prev = reg;
+  // ---- register -------------------------------------------------------------------------------
+
+  /** A token binds the client_id (its `sub`); the identity policy decides what a second holder of it gets. */
+  private async register(m: Frame): Promise<void> {
+    const { hub, config } = this.ctx;
+    const session = this.session;
+    const want = parseRegister(m, config.limits.maxNameLength);
+    if ('error' in want) return this.error('invalid-message', want.error);
+    const identity = this.conn.info.identity;
+    if (identity && want.clientId !== identity.subject) return this.error('forbidden', `client_id must be the one your token names: ${clip(identity.subject)}`);
+    const prev = this.reg;
     if (prev && prev.clientId === want.clientId && prev.room === want.room) {
-      return sendRegistered(want, hub.members(session, want.room).filter((p) => p.peerId !== session.id));
+      return this.sendRegistered(want, hub.members(session, want.room).filter((p) => p.peerId !== session.id));
     }
     const newAlias = !session.aliases.has(want.clientId);
     // Normally the new room is joined before the old one is left, so a failed join changes nothing.
     // A rename inside the room must leave first (the roster entry carries the name), and so must a
     // move when the server allows one room per connection.
-    const leaveFirst = prev !== undefined && (prev.room === want.room || session.rooms.size >= maxRooms);
+    const leaveFirst = prev !== undefined && (prev.room === want.room || session.rooms.size >= config.rooms.maxRoomsPerPeer);
     let peers: PeerInfo[];
+    let waiting: RoomEvent[];
     try {
       // 'replace' (the default): a device that reconnects wins; the previous holder is closed with
       // closeCodes.replaced. 'reject': the newcomer is told the client_id is taken.
-      await hub.claimAlias(session, want.clientId, policy);
+      await hub.claimAlias(session, want.clientId, identityPolicyFor(config.identity, NAME) === 'reject' ? 'reject' : 'replace');
       if (leaveFirst) {
-        reg = undefined;
-        names = new Map();
+        this.reg = undefined;
+        this.names = undefined;
         await hub.leave(session, prev.room, prev.room === want.room ? 'left' : 'switched-room');
       }
-      joining = { room: want.room, events: [] };
+      const joining = (this.joining = { room: want.room, events: [] });
+      waiting = joining.events;
       ({ peers } = await hub.join(session, want.room, { name: want.clientId, meta: { client_type: want.clientType } }));
     } catch (err) {
-      joining = undefined;
+      this.joining = undefined;
       // Undo this attempt, so a failed register never leaves a half-registered socket behind: it
       // keeps its previous registration, or (when it had already left) none at all.
       if (newAlias) await hub.releaseAlias(session, want.clientId);
       if (leaveFirst) await hub.releaseAlias(session, prev.clientId);
-      return fail(err, want);
+      return this.fail(err, want);
     }
     // From here on the new room is the one rendered; the old room's events no longer concern us.
-    const waiting = joining.events;
-    joining = undefined;
-    reg = want;
-    names = new Map(peers.flatMap((p) => (p.name === undefined ? [] : [[p.peerId, { clientId: p.name, clientType: clientTypeOf(p) }] as const])));
-    conn.log.info({ clientId: want.clientId, room: want.room, clientType: want.clientType }, 'slam client registered');
-    sendRegistered(want, peers);
-    for (const ev of waiting) render(ev);
-    if (prev && !leaveFirst) await leaveQuietly(prev.room);
+    this.joining = undefined;
+    this.reg = want;
+    this.names = matesOf(peers);
+    this.conn.log.info({ clientId: want.clientId, room: want.room, clientType: want.clientType }, 'slam client registered');
+    this.sendRegistered(want, peers);
+    for (const ev of waiting) this.render(ev);
+    if (prev && !leaveFirst) await this.leaveQuietly(prev.room);
     if (prev && prev.clientId !== want.clientId) await hub.releaseAlias(session, prev.clientId);
   }
 
-  async function leaveQuietly(room: string): Promise<void> {
+  private async leaveQuietly(room: string): Promise<void> {
     try {
-      await hub.leave(session, room, 'switched-room');
+      await this.ctx.hub.leave(this.session, room, 'switched-room');
     } catch (err) {
-      conn.log.warn({ err, room }, 'leaving the previous slam room failed');
+      this.conn.log.warn({ err, room }, 'leaving the previous slam room failed');
     }
   }
 
-  function fail(err: unknown, want: Registration): void {
-    if (err instanceof HubError && err.code === 'identity-taken') return error(err.code, `client_id already registered by another connection: ${clip(want.clientId)}`);
-    if (err instanceof HubError && err.code === 'room-quota') return error(err.code, `Too many open rooms created from your address (at most ${config.rooms.maxPerAddress})`);
-    const { code, message } = hubErrorText(err, conn, { room: want.room });
-    error(code, message);
+  private fail(err: unknown, want: Registration): void {
+    if (err instanceof HubError && err.code === 'identity-taken') return this.error(err.code, `client_id already registered by another connection: ${clip(want.clientId)}`);
+    if (err instanceof HubError && err.code === 'room-quota') return this.error(err.code, `Too many open rooms created from your address (at most ${this.ctx.config.rooms.maxPerAddress})`);
+    const { code, message } = hubErrorText(err, this.conn, { room: want.room });
+    this.error(code, message);
   }
 
-  /** A relay the hub could not hand on once Redis answered (its node is gone, or Redis is), in the seed's words. */
-  function undelivered(err: unknown, target: string): void {
-    const e = hubErrorText(err, conn, { target });
-    error(e.code, e.message);
+  private sendRegistered(r: Registration, peers: PeerInfo[]): void {
+    this.conn.send({ type: 'registered', client_id: r.clientId, room_id: r.room, peers: peers.flatMap((p) => (p.name === undefined ? [] : [p.name])) });
   }
 
-  function sendRegistered(r: Registration, peers: PeerInfo[]): void {
-    conn.send({ type: 'registered', client_id: r.clientId, room_id: r.room, peers: peers.flatMap((p) => (p.name === undefined ? [] : [p.name])) });
-  }
+  // ---- relays ---------------------------------------------------------------------------------
 
-  function relay(m: Frame): void {
+  private relay(m: Frame): void {
+    const reg = this.reg;
     // The hub may have closed the session (timeout, replaced) while frames were still in flight.
-    if (!reg || !session.rooms.has(reg.room)) return error('not-registered', 'Not registered: send register with a client_id first');
+    if (!reg || !this.session.rooms.has(reg.room)) return this.error('not-registered', 'Not registered: send register with a client_id first');
     const target = m.target_id;
-    if (typeof target !== 'string' || target === '') return error('invalid-message', 'Missing target_id');
+    if (typeof target !== 'string' || target === '') return this.error('invalid-message', 'Missing target_id');
     const field = m.type === 'ice_candidate' ? 'candidate' : 'sdp';
-    if (!has(m, field)) return error('invalid-message', `Missing ${field}`);
-    const peerId = memberNamed(reg.room, target);
-    if (peerId === undefined) return error('peer-not-found', `Peer not found: ${clip(target)}`);
+    if (!has(m, field)) return this.error('invalid-message', `Missing ${field}`);
+    const peerId = this.memberNamed(reg.room, target);
+    if (peerId === undefined) return this.error('peer-not-found', `Peer not found: ${clip(target)}`);
     try {
-      hub.signal(session, peerId, relayFrame(m, reg.clientId), reg.room)?.catch((err: unknown) => undelivered(err, target));
-      conn.log.debug({ type: m.type, target }, 'relayed');
+      this.ctx.hub.signal(this.session, peerId, relayFrame(m, reg.clientId), reg.room)?.catch((err: unknown) => this.undelivered(err, target));
+      this.conn.log.debug({ type: m.type, target }, 'relayed');
     } catch (err) {
-      const e = hubErrorText(err, conn, { target });
-      error(e.code, e.message);
+      this.undelivered(err, target);
     }
+  }
+
+  /** A relay the hub refused, or could not hand on once Redis answered (its node is gone, or Redis is), in the seed's words. */
+  private undelivered(err: unknown, target: string): void {
+    const e = hubErrorText(err, this.conn, { target });
+    this.error(e.code, e.message);
   }
 
   /** The peer id holding client_id `name` in my room, per the hub's roster (the newest, should two briefly overlap). */
-  function memberNamed(room: string, name: string): string | undefined {
+  private memberNamed(room: string, name: string): string | undefined {
     let found: string | undefined;
-    for (const p of hub.members(session, room)) if (p.name === name && p.peerId !== session.id) found = p.peerId;
+    for (const p of this.ctx.hub.members(this.session, room)) if (p.name === name && p.peerId !== this.session.id) found = p.peerId;
     return found;
   }
 
-  return {
-    message(msg: unknown): void | Promise<void> {
-      if (!isFrame(msg)) return error('invalid-message', NOT_A_FRAME);
-      if (msg.type === 'register') return register(msg);
-      if (RELAY_TYPES.has(msg.type)) return relay(msg);
-      error('unknown-type', `Unknown message type: ${clip(msg.type)}`);
-    },
-    reject(code, detail) {
-      error(code, rejectText(code, detail));
-    },
-    closed() {
-      return hub.closeSession(session, 'disconnect');
-    },
-  };
+  // ---- the connection -------------------------------------------------------------------------
+
+  message(msg: unknown): void | Promise<void> {
+    if (!isFrame(msg)) return this.error('invalid-message', NOT_A_FRAME);
+    if (msg.type === 'register') return this.register(msg);
+    if (RELAY_TYPES.has(msg.type)) return this.relay(msg);
+    this.error('unknown-type', `Unknown message type: ${clip(msg.type)}`);
+  }
+
+  reject(code: ErrorCode, detail: string): void {
+    this.error(code, rejectText(code, detail));
+  }
+
+  closed(): Promise<void> {
+    return this.ctx.hub.closeSession(this.session, 'disconnect');
+  }
 }
 
 /** The VI-SLAM signaling protocol (PC client ↔ Android device): register into a room, relay by client_id. */
@@ -265,6 +232,8 @@ export const slamDialect: Dialect = {
   name: NAME,
   types: new Set(['register', ...RELAY_TYPES]),
   closeCodes: slamCloseCodes,
-  accept: acceptSlam,
+  // The seed let a reconnecting device take its client_id over; slam addresses peers by client_id.
+  identity: { default: 'replace', supports: ['reject', 'replace'] },
+  accept: (conn: Conn, ctx: DialectContext): DialectHandler => new SlamLine(conn, ctx),
   detect: detectSlam,
 };

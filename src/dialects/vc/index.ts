@@ -1,4 +1,5 @@
-import { displayName, identityPolicyFor } from '../../core/access.js';
+import { displayName } from '../../core/access.js';
+import { identityPolicyFor } from '../identity.js';
 import { HubError } from '../../core/errors.js';
 import type { HubEvent } from '../../core/types.js';
 import { type Conn, type Dialect, type DialectContext, type DialectHandler, type OutFrame, seedCloseCodes } from '../dialect.js';
@@ -20,6 +21,9 @@ export const vcDialect: Dialect = {
   types: new Set(['join', 'leave', 'pong', 'offer', 'answer', 'ice', 'broadcast']),
   // timeout stays 1001 (going away), as the original closed silent peers.
   closeCodes: seedCloseCodes({ replaced: [1008, 'replaced'], expired: [1000, 'room expired'] }),
+  paths: () => ['/ws'],
+  // vc names were never unique; peers are addressed by server-made peer ids, so duplicates are harmless.
+  identity: { default: 'allow', supports: ['reject', 'replace', 'allow'] },
 
   accept(conn: Conn, ctx: DialectContext): DialectHandler {
     const { hub, config, clock } = ctx;
