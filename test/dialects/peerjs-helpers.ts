@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { connect, type Frame, type TestClient } from '../helpers/ws.js';
 
+/** Clock jumps of a minute must not look like silence to the server-wide WebSocket heartbeat. */
+export const CALM = { heartbeat: { intervalMs: 3_600_000, timeoutMs: 7_200_000 } };
+
 /** How the PeerJS tests reach a server: its `ws(path)` base. */
 export interface Reach {
   ws(path?: string): string;

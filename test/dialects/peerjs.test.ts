@@ -4,16 +4,13 @@ import { startServer, type TestServer } from '../helpers/server.js';
 import { connect } from '../helpers/ws.js';
 import { tick, until } from '../helpers/wait.js';
 import { wsSync } from '../security/drivers.js';
-import { mark, offerPayload, openPeer, peerUrl, refusedPeer } from './peerjs-helpers.js';
+import { CALM, mark, offerPayload, openPeer, peerUrl, refusedPeer } from './peerjs-helpers.js';
 
 /**
  * The PeerJS dialect over raw WebSockets, frame by frame as docs/dialects/peerjs.md (and the
  * capture of `peer` 1.0.2 with `peerjs` 1.5.5 it follows) says: registration, relays, ID-TAKEN and
  * take-over, the mailbox and EXPIRE, liveness, and the HTTP routes. Bad input: peerjs-input.test.ts.
  */
-
-/** Clock jumps of a minute must not look like silence to the server-wide WebSocket heartbeat. */
-export const CALM = { heartbeat: { intervalMs: 3_600_000, timeoutMs: 7_200_000 } };
 
 async function withServer(fn: (srv: TestServer) => Promise<void>, overrides: Parameters<typeof startServer>[0] = {}): Promise<void> {
   const srv = await startServer({ ...CALM, ...overrides });

@@ -209,7 +209,7 @@ export class PeerjsLine implements DialectHandler {
       this.conn.log.debug({}, 'frame over the rate limit dropped');
       return;
     }
-    this.violation(code, `Invalid message: ${detail}`);
+    this.violation(code, `Invalid message: ${detail.charAt(0).toLowerCase()}${detail.slice(1)}`);
   }
 
   closed(): void | Promise<void> {
