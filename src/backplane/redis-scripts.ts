@@ -241,7 +241,7 @@ if cur then
 end
 if ARGV[5] ~= '1' then return 'absent' end
 if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[7]) then return 'full' end
-redis.call('RPUSH', KEYS[2], ARGV[6] .. '\n' .. ARGV[4])
+redis.call('RPUSH', KEYS[2], ARGV[6] .. '\\n' .. ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[8])
 return 'queued'
 `,
@@ -261,7 +261,7 @@ return all
     lua: `
 local all = redis.call('LRANGE', KEYS[1], 0, -1)
 if #all == 0 then return 0 end
-local tag = ARGV[1] .. '\n'
+local tag = ARGV[1] .. '\\n'
 local kept = {}
 for _, e in ipairs(all) do
   if string.sub(e, 1, #tag) ~= tag then kept[#kept + 1] = e end

@@ -5,6 +5,11 @@ import type { CoreLogger, Session } from '../../core/session.js';
 import { expireText } from './wire.js';
 import { NAMESPACE } from './settings.js';
 
+/** How long Redis keeps a mailbox past its sender's expiry (its TTL), in case the sender's node dies first. */
+const MAILBOX_MARGIN_MS = 10_000;
+/** An expiry the store did not answer is tried again this often, within that margin. */
+const RETRY_MS = 1_000;
+
 /** One sender's undelivered messages to one id, waiting to expire. */
 interface Pending {
   timer: Timer;
@@ -36,8 +41,7 @@ export class MailExpiry {
 
   /** The mailbox a sender's message to an id that is not connected goes to. */
   mailbox(src: string): MailboxOptions {
-    // Redis keeps the list a little past the sender's expiry, in case the sender's node dies.
-    return { from: src, max: this.maxQueued, ttlMs: this.timeoutMs + 10_000 };
+    return { from: src, max: this.maxQueued, ttlMs: this.timeoutMs + MAILBOX_MARGIN_MS };
   }
 
   /** A message from `src` to `dst` waits in the mailbox (`dropped`: or was not even kept). */
@@ -53,22 +57,37 @@ export class MailExpiry {
     this.pending.set(key, { timer, dropped, sender });
   }
 
-  private async expire(key: string, src: string, dst: string): Promise<void> {
+  private async expire(key: string, src: string, dst: string, attempt = 1): Promise<void> {
     const p = this.pending.get(key);
     if (!p) return;
-    this.pending.delete(key);
-    let removed = 0;
+    let removed: number;
     try {
       removed = await this.hub.expireMail(NAMESPACE, dst, src);
     } catch (err) {
-      // Unreachable store: the mailbox's own TTL ends what is left; the sender still hears of it.
-      this.log.warn({ err: err instanceof Error ? err.message : err, dst }, 'queued messages not expired in the shared store');
-      p.dropped = true;
+      // Some never even reached the mailbox: the sender hears it now, whatever became of the rest.
+      if (p.dropped) {
+        this.pending.delete(key);
+        return this.tell(p.sender, src, dst);
+      }
+      // Unknown whether the entries are still there: try again, until the mailbox's own TTL has ended them.
+      if (attempt * RETRY_MS > MAILBOX_MARGIN_MS) {
+        this.pending.delete(key);
+        this.log.warn({ err: err instanceof Error ? err.message : err, src, dst }, 'queued messages could not be expired in the shared store; giving up');
+        return;
+      }
+      p.timer = this.clock.setTimeout(() => void this.expire(key, src, dst, attempt + 1), RETRY_MS);
+      return;
     }
+    this.pending.delete(key);
     if (removed === 0 && !p.dropped) return;
-    this.log.info({ src, dst, removed }, 'queued messages expired; telling the sender');
+    this.log.info({ src, dst, removed, dropped: p.dropped }, 'queued messages expired; telling the sender');
+    this.tell(p.sender, src, dst);
+  }
+
+  /** `{"type":"EXPIRE","src":dst,"dst":src}` to whoever holds the sender's id now, wherever. */
+  private tell(sender: Session, src: string, dst: string): void {
     try {
-      void Promise.resolve(this.hub.direct(p.sender, src, expireText(dst, src))).catch(() => {});
+      void Promise.resolve(this.hub.direct(sender, src, expireText(dst, src))).catch(() => {});
     } catch {
       // The store is down: the sender is on another node, or gone; nothing is left to tell.
     }
