@@ -20,6 +20,8 @@ export interface Proxy {
   hold: boolean;
   /** While true, bytes from the server are swallowed (the client never gets them). */
   holdDown: boolean;
+  /** The port new connections go to (set it to move later clients to another server). */
+  target: number;
   close(): Promise<void>;
 }
 
@@ -32,7 +34,7 @@ export async function startProxy(targetPort: number): Promise<Proxy> {
       return;
     }
     accepted++;
-    const upstream = createConnection({ port: targetPort, host: '127.0.0.1' });
+    const upstream = createConnection({ port: proxy.target, host: '127.0.0.1' });
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
     const drop = () => {
@@ -63,6 +65,7 @@ export async function startProxy(targetPort: number): Promise<Proxy> {
     refuse: false,
     hold: false,
     holdDown: false,
+    target: targetPort,
     cut() {
       const n = pairs.size;
       for (const [a, b] of [...pairs]) {
