@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { topLevelKeys } from '../helpers/json-keys.js';
+import { nextRawOf as nextRaw, topLevelKeys } from '../helpers/json-keys.js';
 import { connect, type TestClient } from '../helpers/ws.js';
 
 /**
@@ -34,13 +34,6 @@ after(async () => {
   await srv.close();
 });
 
-async function nextRaw(x: TestClient, type: string): Promise<string> {
-  await x.next(type);
-  const text = x.raw.find((r) => r.startsWith(`{"type":"${type}"`));
-  x.raw.length = 0;
-  assert.ok(text, 'raw frame recorded');
-  return text;
-}
 
 test('an offer carries the sender’s data bytes as written; from_username is the server’s', async () => {
   const data = `{"type" : "offer","sdp":"v=0\\r\\no=- \\u00e9 1 1 IN IP4 0.0.0.0", "n": 2.50}`;

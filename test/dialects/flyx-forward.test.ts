@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { topLevelKeys } from '../helpers/json-keys.js';
-import { connect, type TestClient } from '../helpers/ws.js';
+import { nextRawOf as nextRaw, topLevelKeys } from '../helpers/json-keys.js';
+import { connect } from '../helpers/ws.js';
 
 /** flyx relays carry the client's own `data` bytes with the server's `client_id` last (README shape); flyx-cli its `sdp`. Raw frames read. */
 let srv: TestServer;
@@ -17,13 +17,6 @@ async function room(path: string): Promise<string> {
   return ((await res.json()) as { id: string }).id;
 }
 
-async function nextRaw(c: TestClient, type: string): Promise<string> {
-  await c.next(type);
-  const text = c.raw.find((r) => r.startsWith(`{"type":"${type}"`));
-  c.raw.length = 0;
-  assert.ok(text, 'raw frame recorded');
-  return text;
-}
 
 test('README shape: the data bytes as sent, client_id the server’s; a client-sent client_id is dropped', async () => {
   const id = await room('/room');

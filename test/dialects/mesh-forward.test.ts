@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { topLevelKeys } from '../helpers/json-keys.js';
+import { nextRawOf as nextRaw, topLevelKeys } from '../helpers/json-keys.js';
 import { connect, type TestClient } from '../helpers/ws.js';
 
 /**
@@ -33,29 +33,22 @@ after(async () => {
   await srv.close();
 });
 
-async function nextRaw(x: TestClient): Promise<string> {
-  await x.next('signal');
-  const text = x.raw.find((r) => r.startsWith('{"type":"signal"'));
-  x.raw.length = 0;
-  assert.ok(text, 'raw frame recorded');
-  return text;
-}
 
 test('a targeted signal carries the sender’s payload bytes as written; senderId is the server’s', async () => {
   const payload = `{ "type":"offer", "sdp":"v=0\\r\\n\\u00e9", "n": 1.50 }`;
   a.send(`{"type":"signal","senderId":"forged","targetId":"${idb}","payload":${payload}}`);
-  const raw = await nextRaw(b);
+  const raw = await nextRaw(b, 'signal');
   assert.equal(raw, `{"type":"signal","senderId":"${ida}","payload":${payload}}`);
   assert.deepEqual(topLevelKeys(raw), ['type', 'senderId', 'payload']);
 });
 
 test('with duplicate payload keys the last one — the one validated — is forwarded', async () => {
   a.send(`{"type":"signal","targetId":"${idb}","payload":{"a":1},"payload":{"b":2}}`);
-  assert.deepEqual(JSON.parse(await nextRaw(b)), { type: 'signal', senderId: ida, payload: { b: 2 } });
+  assert.deepEqual(JSON.parse(await nextRaw(b, 'signal')), { type: 'signal', senderId: ida, payload: { b: 2 } });
 });
 
 test('a broadcast (no targetId) reaches every other member as the same bytes', async () => {
   a.send(`{"type":"signal","payload":[1, "two", {"three":3}]}`);
   const expected = `{"type":"signal","senderId":"${ida}","payload":[1, "two", {"three":3}]}`;
-  assert.deepEqual(await Promise.all([b, c].map(nextRaw)), [expected, expected]);
+  assert.deepEqual(await Promise.all([b, c].map((x) => nextRaw(x, 'signal'))), [expected, expected]);
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { topLevelKeys } from '../helpers/json-keys.js';
+import { nextRawOf as nextRaw, topLevelKeys } from '../helpers/json-keys.js';
 import { connect, type TestClient } from '../helpers/ws.js';
 
 /** slam relays carry the sender's own `sdp` / `candidate` bytes; `sender_id` is the server's. Raw frames read. */
@@ -26,13 +26,6 @@ after(async () => {
   await srv.close();
 });
 
-async function nextRaw(c: TestClient, type: string): Promise<string> {
-  await c.next(type);
-  const text = c.raw.find((r) => r.startsWith(`{"type":"${type}"`));
-  c.raw.length = 0;
-  assert.ok(text, 'raw frame recorded');
-  return text;
-}
 
 test('an offer carries the sender’s sdp bytes; a forged sender_id and extra fields never pass', async () => {
   const sdp = '"v=0\\r\\no=- \\u00e9 2 IN IP4 127.0.0.1\\r\\n"';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { topLevelKeys } from '../helpers/json-keys.js';
+import { nextRawOf as nextRaw, topLevelKeys } from '../helpers/json-keys.js';
 import { connect, type TestClient } from '../helpers/ws.js';
 
 /**
@@ -34,14 +34,6 @@ after(async () => {
   await srv.close();
 });
 
-/** The next raw frame of `type` a client received. */
-async function nextRaw(x: TestClient, type: string): Promise<string> {
-  await x.next(type);
-  const text = x.raw.find((r) => (JSON.parse(r) as { type?: unknown }).type === type);
-  x.raw.length = 0;
-  assert.ok(text, 'raw frame recorded');
-  return text;
-}
 
 test('a relay is the sender’s bytes, whitespace, escapes and number spellings kept, with "from" last', async () => {
   const sent = `{ "type" : "offer",\n "to":"${idb}", "sdp":"v=0\\r\\no=- 1 \\u00e9\\u2028", "n": 2.50e1, "deep": [ {"k": null} ] }\n`;

@@ -19,3 +19,12 @@ export function topLevelKeys(text: string): string[] {
   }
   return keys;
 }
+
+/** The next frame of `type` a client got, as the raw text the server sent (the client's raw log is cleared). */
+export async function nextRawOf(c: { next(type: string): Promise<unknown>; raw: string[] }, type: string): Promise<string> {
+  await c.next(type);
+  const text = c.raw.find((r) => (JSON.parse(r) as { type?: unknown }).type === type);
+  c.raw.length = 0;
+  if (text === undefined) throw new Error(`no raw ${type} frame recorded`);
+  return text;
+}
