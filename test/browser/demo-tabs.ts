@@ -70,7 +70,10 @@ export async function openDemo(browser: Browser, base: string, room: string, nam
   const q = new URLSearchParams({ room, name });
   if (server) q.set('server', server);
   await page.goto(`${base}/demo?${q}`);
-  await page.waitForFunction('window.demo && window.demo.call !== undefined', undefined, { timeout: 10_000 });
+  // A guard against a hang, not a timing check: three Chromium tests may share two cores with the rest of the suite.
+  await page.waitForFunction('window.demo && window.demo.call !== undefined', undefined, { timeout: 30_000 }).catch((err: unknown) => {
+    throw new Error(`${name}: the demo did not join within the guard; page errors: ${JSON.stringify(errors)}: ${String(err)}`);
+  });
   return {
     page,
     name,

@@ -103,10 +103,10 @@ describe('the demo at /demo in real Chromium (fake camera and microphone)', { sk
 
     await a.page.fill('#chat-input', 'hello Bob 👋');
     await a.page.press('#chat-input', 'Enter');
-    await b.page.waitForSelector('.msg:not(.mine) .bubble >> text=hello Bob 👋', { timeout: 10_000 });
+    await b.page.waitForSelector('.msg:not(.mine) .bubble >> text=hello Bob 👋', { timeout: 30_000 });
     await b.page.fill('#chat-input', 'hi Ann');
     await b.page.click('#chat-send');
-    await a.page.waitForSelector('.msg:not(.mine) .bubble >> text=hi Ann', { timeout: 10_000 });
+    await a.page.waitForSelector('.msg:not(.mine) .bubble >> text=hi Ann', { timeout: 30_000 });
     assert.equal(await a.page.textContent('.msg.mine .bubble'), 'hello Bob 👋');
 
     // watch the progress each side shows while the file crosses
@@ -124,7 +124,7 @@ describe('the demo at /demo in real Chromium (fake camera and microphone)', { sk
       return { size: buf.byteLength, hash };
     })()`)) as { size: number; hash: string };
     assert.deepEqual(got, { size: file.length, hash: sha });
-    await a.page.waitForSelector('.file[data-direction="out"][data-state="done"]', { timeout: 10_000 });
+    await a.page.waitForSelector('.file[data-direction="out"][data-state="done"]', { timeout: 30_000 });
 
     const seenB = (await b.page.evaluate('[...window.__seen]')) as string[];
     const seenA = (await a.page.evaluate('[...window.__seen]')) as string[];
