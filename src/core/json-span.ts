@@ -82,3 +82,26 @@ function valueEnd(t: string, i: number): number {
     j++;
   }
 }
+
+/** The text of a top-level member's value (memberSpan's slice): a client's own bytes, to forward as they are. */
+export function memberText(text: string, name: string): string | undefined {
+  const span = memberSpan(text, name);
+  return span && text.slice(span[0], span[1]);
+}
+
+const LEADING_TYPE = '{"type":"';
+
+/**
+ * A frame's `type`, for metrics: read off the front when the text starts `{"type":"` (every frame a
+ * dialect renders), else located as JSON.parse would see it (a client's own frame); `other` when none.
+ */
+export function frameTypeOf(text: string): string {
+  if (text.startsWith(LEADING_TYPE)) {
+    const end = text.indexOf('"', LEADING_TYPE.length);
+    const t = text.slice(LEADING_TYPE.length, end);
+    if (end > 0 && !t.includes('\\')) return t;
+  }
+  const raw = memberText(text, 'type');
+  const v: unknown = raw === undefined ? undefined : JSON.parse(raw);
+  return typeof v === 'string' ? v : 'other';
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { memberSpan } from '../../src/core/json-span.js';
+import { frameTypeOf, memberSpan, memberText } from '../../src/core/json-span.js';
 
 function check(text: string, name: string): void {
   const parsed = JSON.parse(text) as Record<string, unknown>;
@@ -52,4 +52,14 @@ test('memberSpan agrees with JSON.parse on generated documents (property)', () =
     }),
     { numRuns: 2000 },
   );
+});
+
+test('memberText is the value’s own text; frameTypeOf reads a rendered frame’s front, else locates type', () => {
+  assert.equal(memberText('{ "a" : [1, 2.50] , "b":{}}', 'a'), '[1, 2.50]');
+  assert.equal(memberText('{"a":1}', 'b'), undefined);
+  assert.equal(frameTypeOf('{"type":"offer","sdp":"x"}'), 'offer');
+  assert.equal(frameTypeOf('{ "to":"p", "type" : "mute" }'), 'mute');
+  assert.equal(frameTypeOf('{"type":"a\\u0062","x":1}'), 'ab');
+  assert.equal(frameTypeOf('{"type":3}'), 'other');
+  assert.equal(frameTypeOf('{"x":1}'), 'other');
 });

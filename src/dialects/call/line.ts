@@ -1,6 +1,6 @@
 import { displayName } from '../../core/access.js';
 import { isHubError, type ErrorCode } from '../../core/errors.js';
-import { memberSpan } from '../../core/json-span.js';
+import { frameTypeOf, memberText } from '../../core/json-span.js';
 import type { Session } from '../../core/session.js';
 import type { HubEvent, PeerInfo } from '../../core/types.js';
 import type { Conn, DialectContext, DialectHandler } from '../dialect.js';
@@ -279,7 +279,7 @@ export class CallLine implements DialectHandler {
         return this.sendOnlineUsers();
       case 'signal':
         // A relay arrives rendered by the sender (`raw`, see relay()): it goes out as it is.
-        if (ev.raw !== undefined) return this.conn.sendRaw(relayTypeOf(ev.raw), ev.raw);
+        if (ev.raw !== undefined) return this.conn.sendRaw(frameTypeOf(ev.raw), ev.raw);
         return this.onEnvelope(ev.from, ev.data);
       default:
         return;
@@ -378,11 +378,7 @@ export class CallLine implements DialectHandler {
  * a whole frame; undefined when `data` cannot be located, and the envelope is rendered instead).
  */
 function relayText(type: RelayType, from: string, text: string): string | undefined {
-  const span = memberSpan(text, 'data');
-  return span && `{"type":"${type}","from_username":${JSON.stringify(from)},"data":${text.slice(span[0], span[1])}}`;
+  const data = memberText(text, 'data');
+  return data && `{"type":"${type}","from_username":${JSON.stringify(from)},"data":${data}}`;
 }
 
-/** The type of a frame relayText built, for metrics. */
-function relayTypeOf(raw: string): string {
-  return /^\{"type":"([a-z_]+)"/.exec(raw)?.[1] ?? 'other';
-}

@@ -1,5 +1,5 @@
 import { HubError, type ErrorCode } from '../../core/errors.js';
-import { memberSpan } from '../../core/json-span.js';
+import { frameTypeOf, memberText } from '../../core/json-span.js';
 import type { HubEvent, PeerInfo } from '../../core/types.js';
 import type { Conn, DialectContext, DialectHandler } from '../dialect.js';
 import { FlyxRoomLine, type FlyxShape } from './room-line.js';
@@ -96,7 +96,7 @@ export class FlyxCliLine extends FlyxRoomLine {
       case 'signal':
       case 'broadcast': {
         // Built by the sender's side from a frame cliFrame accepted (cliText): it goes out as it is.
-        if (ev.raw !== undefined) return this.conn.sendRaw((ev.data as CliFrame | undefined)?.type ?? cliTypeOf(ev.raw), ev.raw);
+        if (ev.raw !== undefined) return this.conn.sendRaw(frameTypeOf(ev.raw), ev.raw);
         const f = cliFrame(ev.data);
         if (isDrop(f)) return this.drop('internal-error', `relay from ${ev.from}: ${f.drop}`);
         return this.send(f);
@@ -135,11 +135,7 @@ export class FlyxCliLine extends FlyxRoomLine {
  */
 function cliText(f: CliFrame, text: string): string | undefined {
   const field = f.type === 'icecandidate' ? 'candidate' : 'sdp';
-  const span = memberSpan(text, field);
-  return span && `{"type":"${f.type}","${field}":${text.slice(span[0], span[1])}}`;
+  const value = memberText(text, field);
+  return value && `{"type":"${f.type}","${field}":${value}}`;
 }
 
-/** The type of a frame cliText built, for metrics. */
-function cliTypeOf(raw: string): string {
-  return /^\{"type":"([a-z]+)"/.exec(raw)?.[1] ?? 'other';
-}

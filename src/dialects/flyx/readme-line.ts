@@ -1,5 +1,5 @@
 import { HubError, type ErrorCode } from '../../core/errors.js';
-import { memberSpan } from '../../core/json-span.js';
+import { frameTypeOf, memberText } from '../../core/json-span.js';
 import type { HubEvent, LeaveReason, PeerInfo } from '../../core/types.js';
 import type { Conn, DialectContext, DialectHandler } from '../dialect.js';
 import { FlyxRoomLine, type FlyxShape } from './room-line.js';
@@ -114,7 +114,7 @@ export class FlyxLine extends FlyxRoomLine {
       case 'signal':
       case 'broadcast': {
         // Built by the sender's side around the client's own bytes (relayText): it goes out as it is.
-        if (ev.raw !== undefined) return this.conn.sendRaw(asRelay(ev.data)?.type ?? relayTypeOf(ev.raw), ev.raw);
+        if (ev.raw !== undefined) return this.conn.sendRaw(frameTypeOf(ev.raw), ev.raw);
         const relay = asRelay(ev.data);
         if (!relay) return this.conn.log.warn({ from: ev.from }, 'dropped a relay that is not a flyx frame');
         // The originator is the hub's word, never the client's: data.client_id cannot be forged.
@@ -198,13 +198,8 @@ export class FlyxLine extends FlyxRoomLine {
  * is rebuilt without it instead). `type` is one of RELAYED.
  */
 function relayText(type: string, text: string, from: string): string | undefined {
-  const span = memberSpan(text, 'data');
-  if (!span) return undefined;
-  const data = text.slice(span[0], span[1]);
+  const data = memberText(text, 'data');
+  if (data === undefined) return undefined;
   return `{"type":"${type}","data":${data.slice(0, data.lastIndexOf('}'))},"client_id":${JSON.stringify(from)}}}`;
 }
 
-/** The type of a frame relayText built, for metrics. */
-function relayTypeOf(raw: string): string {
-  return /^\{"type":"([a-z_]+)"/.exec(raw)?.[1] ?? 'other';
-}

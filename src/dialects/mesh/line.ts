@@ -1,6 +1,6 @@
 import { isHubError, type ErrorCode } from '../../core/errors.js';
 import type { Session } from '../../core/session.js';
-import { memberSpan } from '../../core/json-span.js';
+import { memberText } from '../../core/json-span.js';
 import type { HubEvent, LeaveReason, PeerInfo } from '../../core/types.js';
 import type { Conn, DialectContext, DialectHandler } from '../dialect.js';
 import { ROOM_ID, parseFrame, type MeshRequest } from './frames.js';
@@ -118,7 +118,7 @@ export class MeshLine implements DialectHandler {
       case 'leave':
         return this.leave().catch((err: unknown) => this.fail(err));
       case 'signal':
-        return this.signal(req.payload, req.targetId, payloadText(text));
+        return this.signal(req.payload, req.targetId, memberText(text, 'payload'));
     }
   }
 
@@ -217,8 +217,3 @@ function signalText(from: string, payload: string): string {
   return `{"type":"signal","senderId":${JSON.stringify(from)},"payload":${payload}}`;
 }
 
-/** The client's text of its frame's `payload` (the one JSON.parse kept), located, not re-serialised. */
-function payloadText(text: string): string | undefined {
-  const span = memberSpan(text, 'payload');
-  return span && text.slice(span[0], span[1]);
-}

@@ -1,4 +1,4 @@
-import { memberSpan } from '../../core/json-span.js';
+import { frameTypeOf, memberText } from '../../core/json-span.js';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { TObject } from '@sinclair/typebox';
 import { AccessPolicy, displayName, policyFor, type Identity } from '../../core/access.js';
@@ -150,7 +150,7 @@ class NativeLine implements DialectHandler {
 
   /** A stored session's frames go to the line that carries it now. */
   private writer(s: Session): (seq: number, text: string) => void {
-    return (seq, text) => (this.v.lines.get(s) ?? this).conn.sendRaw(frameType(text), withSeq(seq, text));
+    return (seq, text) => (this.v.lines.get(s) ?? this).conn.sendRaw(frameTypeOf(text), withSeq(seq, text));
   }
 
   /** A resume through the shared store; on failure, a fresh session says why in its welcome. */
@@ -397,10 +397,10 @@ class NativeLine implements DialectHandler {
         return this.reply({ type: 'pong', ts: typeof m.ts === 'number' ? m.ts : this.ctx.clock.now() }, re);
       case 'signal':
         // Thrown refusals (peer-not-found, …) are answered by handle().
-        this.handedOn(hub.signal(session, m.to as string, m.data, m.room as string | undefined, rawData(text)), re);
+        this.handedOn(hub.signal(session, m.to as string, m.data, m.room as string | undefined, memberText(text, 'data')), re);
         return;
       case 'broadcast':
-        this.handedOn(hub.broadcast(session, m.room as string, m.data, false, rawData(text)), re);
+        this.handedOn(hub.broadcast(session, m.room as string, m.data, false, memberText(text, 'data')), re);
         return;
       case 'received':
         // Acknowledges frames up to seq: nothing is sent back (a reply would be a frame to acknowledge).
@@ -427,11 +427,6 @@ class NativeLine implements DialectHandler {
   }
 }
 
-/** The client's own text of `data`, forwarded as is (valid JSON: it passed JSON.parse). */
-function rawData(text: string): string | undefined {
-  const span = memberSpan(text, 'data');
-  return span && text.slice(span[0], span[1]);
-}
 
 /** A frame with its seq first: `{"seq":N,` and the rest of the rendered frame. */
 function withSeq(seq: number, text: string): string {
@@ -450,10 +445,6 @@ function numbered(seq: number, text: string): string {
   return text.startsWith('{"seq":') ? text : withSeq(seq, text);
 }
 
-/** The `type` of a rendered frame: every one starts with `{"type":"`. */
-function frameType(text: string): string {
-  return text.slice(9, text.indexOf('"', 9));
-}
 
 /**
  * A relay frame around the sender's own `data` text. Every byte outside `raw` is written here from

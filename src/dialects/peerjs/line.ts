@@ -1,3 +1,4 @@
+import { frameTypeOf, memberText } from '../../core/json-span.js';
 import { createHash } from 'node:crypto';
 import { isHubError, type ErrorCode } from '../../core/errors.js';
 import type { DirectOutcome } from '../../core/backplane.js';
@@ -7,7 +8,7 @@ import type { HubEvent } from '../../core/types.js';
 import type { Conn, DialectContext, DialectHandler } from '../dialect.js';
 import type { MailExpiry } from './expiry.js';
 import { NAMESPACE } from './settings.js';
-import { OPEN, QUEUED, RELAYED, TEXT, dynamicText, errorFrame, frameType, idTakenFrame, isObject, payloadText, relayText, validId } from './wire.js';
+import { OPEN, QUEUED, RELAYED, TEXT, dynamicText, errorFrame, idTakenFrame, isObject, relayText, validId } from './wire.js';
 
 /** What every PeerJS connection of one server shares. */
 export interface PeerjsShared {
@@ -105,7 +106,7 @@ export class PeerjsLine implements DialectHandler {
     }
     const early = this.early ?? [];
     this.early = undefined;
-    if (!s.closed) for (const text of [...mail, ...early]) this.conn.sendRaw(frameType(text), text);
+    if (!s.closed) for (const text of [...mail, ...early]) this.conn.sendRaw(frameTypeOf(text), text);
     this.armAlive(this.v.aliveTimeoutMs);
     return true;
   }
@@ -114,7 +115,7 @@ export class PeerjsLine implements DialectHandler {
   private onEvent(ev: HubEvent): void {
     if (ev.type !== 'signal' || ev.room !== '' || ev.raw === undefined || this.gone) return;
     if (this.early) this.early.push(ev.raw);
-    else this.conn.sendRaw(frameType(ev.raw), ev.raw);
+    else this.conn.sendRaw(frameTypeOf(ev.raw), ev.raw);
   }
 
   // ---- liveness ---------------------------------------------------------------------------------
@@ -164,7 +165,7 @@ export class PeerjsLine implements DialectHandler {
     }
     if (typeof dst !== 'string' || dst === '') return this.violation('invalid-message', dynamicText.noDst(type));
     if (dst.length > this.v.maxIdLength) return this.violation('invalid-message', dynamicText.longDst(type, this.v.maxIdLength));
-    this.relay(type, dst, relayText(type, this.id, dst, payloadText(text)));
+    this.relay(type, dst, relayText(type, this.id, dst, memberText(text, 'payload')));
   }
 
   /**

@@ -1,4 +1,3 @@
-import { memberSpan } from '../../core/json-span.js';
 
 /**
  * The PeerJS server protocol's words (as `peer` 1.x and the `peerjs` client speak them): message
@@ -57,16 +56,7 @@ export function relayText(type: string, src: string, dst: string, payload: strin
   return payload === undefined ? `${head}}` : `${head},"payload":${payload}}`;
 }
 
-/** The client's own text of `payload`, if the frame has one (the text JSON.parse saw). */
-export function payloadText(text: string): string | undefined {
-  const span = memberSpan(text, 'payload');
-  return span && text.slice(span[0], span[1]);
-}
 
-/** The `type` of a frame this dialect rendered: every one starts with `{"type":"`. */
-export function frameType(text: string): string {
-  return text.slice(9, text.indexOf('"', 9));
-}
 
 /** Ids as this server takes them: 1 to `max` characters, no control characters (the client allows fewer still). */
 export function validId(id: string, max: number): boolean {

@@ -1,7 +1,7 @@
 import type { OutFrame } from '../dialect.js';
 import type { PeerInfo } from '../../core/types.js';
-import { memberSpan } from '../../core/json-span.js';
-import { RELAY_TYPES, has, type Frame } from './common.js';
+import { memberText } from '../../core/json-span.js';
+import { has, type Frame } from './common.js';
 
 /**
  * The PC flavour's (`slam`) frames: a `register` read into a registration, the relay frame a
@@ -69,15 +69,8 @@ export function relayText(m: Frame, text: string, senderId: string): string {
   const fields = m.type === 'ice_candidate' ? ['candidate', ...['sdpMid', 'sdpMLineIndex'].filter((k) => has(m, k))] : ['sdp'];
   let out = `{"type":"${m.type}","sender_id":${JSON.stringify(senderId)}`;
   for (const f of fields) {
-    const span = memberSpan(text, f);
-    out += `,"${f}":${span ? text.slice(span[0], span[1]) : JSON.stringify(m[f] ?? null)}`;
+    out += `,"${f}":${memberText(text, f) ?? JSON.stringify(m[f] ?? null)}`;
   }
   return `${out}}`;
 }
 
-/** The type of a relayed frame's text (relayText's, or a client's own frame), for metrics. */
-export function frameTypeOf(raw: string): string {
-  const span = memberSpan(raw, 'type');
-  const t: unknown = span ? JSON.parse(raw.slice(span[0], span[1])) : undefined;
-  return typeof t === 'string' && RELAY_TYPES.has(t) ? t : 'other';
-}

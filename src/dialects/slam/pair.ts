@@ -3,7 +3,7 @@ import type { Session } from '../../core/session.js';
 import type { HubEvent } from '../../core/types.js';
 import type { Conn, Dialect, DialectContext, DialectHandler } from '../dialect.js';
 import { NOT_A_FRAME, RELAY_TYPES, clip, closeReasonFor, has, hubErrorText, isFrame, rejectText, sendError, slamCloseCodes, type Frame } from './common.js';
-import { frameTypeOf } from './frames.js';
+import { frameTypeOf } from '../../core/json-span.js';
 
 const NAME = 'slam-pair';
 const NAMESPACE = 'slam-pair';

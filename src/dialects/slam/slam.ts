@@ -1,10 +1,11 @@
 import { policyFor, type IdentityRule } from '../../core/access.js';
 import { HubError, type ErrorCode } from '../../core/errors.js';
+import { frameTypeOf } from '../../core/json-span.js';
 import type { Session } from '../../core/session.js';
 import type { HubEvent, LeaveReason, PeerInfo } from '../../core/types.js';
 import type { Conn, Dialect, DialectContext, DialectHandler } from '../dialect.js';
 import { NOT_A_FRAME, RELAY_TYPES, clip, closeReasonFor, has, hubErrorText, isFrame, rejectText, sendError, slamCloseCodes, type Frame } from './common.js';
-import { clientTypeOf, frameTypeOf, parseRegister, relayFrame, relayText, type Mate, type Registration } from './frames.js';
+import { clientTypeOf, parseRegister, relayFrame, relayText, type Mate, type Registration } from './frames.js';
 
 const NAME = 'slam';
 const NAMESPACE = 'slam';

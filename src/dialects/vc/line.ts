@@ -1,6 +1,6 @@
 import { displayName, policyFor, type IdentityRule } from '../../core/access.js';
 import { HubError, type ErrorCode } from '../../core/errors.js';
-import { memberSpan } from '../../core/json-span.js';
+import { frameTypeOf } from '../../core/json-span.js';
 import type { Session } from '../../core/session.js';
 import type { HubEvent } from '../../core/types.js';
 import type { Conn, DialectContext, DialectHandler, OutFrame } from '../dialect.js';
@@ -62,13 +62,13 @@ export class VcLine implements DialectHandler {
         if (ev.peerId === this.session.id) return this.removed(ev.room, ev.reason);
         return this.say({ type: 'peer-left', peer_id: ev.peerId, reason: ev.reason });
       case 'signal':
-        return ev.raw === undefined ? this.relayed(ev.data, ev.from) : this.conn.sendRaw(frameType(ev.data, ev.raw), withFrom(ev.raw, ev.from));
+        return ev.raw === undefined ? this.relayed(ev.data, ev.from) : this.conn.sendRaw(frameTypeOf(ev.raw), withFrom(ev.raw, ev.from));
       case 'broadcast': {
         if (ev.raw === undefined) return this.relayed(ev.data, ev.from);
         // One text for every local recipient of the broadcast.
         let text = broadcastTexts.get(ev);
         if (text === undefined) broadcastTexts.set(ev, (text = withFrom(ev.raw, ev.from)));
-        return this.conn.sendRaw(frameType(ev.data, ev.raw), text);
+        return this.conn.sendRaw(frameTypeOf(ev.raw), text);
       }
     }
   }
@@ -240,11 +240,3 @@ function withFrom(raw: string, from: string): string {
   return `${raw.slice(0, raw.lastIndexOf('}'))},"from":${JSON.stringify(from)}}`;
 }
 
-/** A relayed frame's type, for metrics: from the parsed frame on this node, else read off the text. */
-function frameType(data: unknown, raw: string): string {
-  const t = (data as { type?: unknown } | undefined)?.type;
-  if (typeof t === 'string') return t;
-  const span = memberSpan(raw, 'type');
-  const v: unknown = span ? JSON.parse(raw.slice(span[0], span[1])) : undefined;
-  return typeof v === 'string' ? v : 'other';
-}
