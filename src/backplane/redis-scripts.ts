@@ -205,7 +205,6 @@ drop_room(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1])
 return {1, members}
 `,
   },
-  /** KEYS alias node-aliases; ARGV holderJson peerId replace(0|1). Returns {ok, previousJson|''} */
   /**
    * KEYS alias node-aliases; ARGV holder-json peerId replace owner — claims the alias. A holder
    * other than peerId is replaced only with replace = '1' and, when owner is not '', only if it
