@@ -1,7 +1,10 @@
 // Runs every compiled test file (dist/test/**/*.test.js) with Node's built-in test runner.
 // Node 20's runner cannot glob .ts files itself, so `npm test` compiles first (typecheck) and runs the output.
+// Two passes: everything but the browser tests, three files at a time; then the browser tests
+// (dist/test/browser/), one file at a time. Each browser file drives several Chromium tabs with
+// live video; two or three of them at once beside the rest of the suite starve a 2-core CI machine.
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { spawn } from 'node:child_process';
 
 function find(dir) {
@@ -14,6 +17,13 @@ function find(dir) {
   return out;
 }
 
+function run(files, concurrency) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
 const filter = process.argv.slice(2);
 let files = find('dist/test').sort();
 if (filter.length) files = files.filter((f) => filter.some((x) => f.includes(x)));
@@ -21,5 +31,10 @@ if (!files.length) {
   console.error('run-tests: no test files found under dist/test (did the build run?)');
   process.exit(1);
 }
-const child = spawn(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=3', ...files], { stdio: 'inherit' });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+const browserDir = join('dist', 'test', 'browser') + sep;
+const browser = files.filter((f) => f.startsWith(browserDir));
+const rest = files.filter((f) => !f.startsWith(browserDir));
+let code = 0;
+if (rest.length) code ||= await run(rest, 3);
+if (browser.length) code = (await run(browser, 1)) || code;
+process.exit(code);

@@ -15,9 +15,9 @@ const srv = await startServer();
 const browser = await launchChromium({ fakeMedia: true });
 try {
   const base = srv.http('').replace(/\/$/, '');
-  const ann = await openDemo(browser, base, 'design-review', 'Ann Lee');
-  const bob = await openDemo(browser, base, 'design-review', 'Bob Martin');
-  const cat = await openDemo(browser, base, 'design-review', 'Carmen Ortiz');
+  const ann = await openDemo(browser, base, 'design-review', 'Ann Lee', undefined, { fullCamera: true });
+  const bob = await openDemo(browser, base, 'design-review', 'Bob Martin', undefined, { fullCamera: true });
+  const cat = await openDemo(browser, base, 'design-review', 'Carmen Ortiz', undefined, { fullCamera: true });
   for (const t of [ann, bob, cat]) await untilLive(t, 2, `${t.name}'s call`);
   await bob.page.fill('#chat-input', 'Morning! Can everyone see the new mockups?');
   await bob.page.press('#chat-input', 'Enter');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { chromiumSkip, launchChromium } from './chromium.js';
@@ -27,6 +27,10 @@ describe('the demo at /demo in real Chromium (fake camera and microphone)', { sk
     browser = await launchChromium({ fakeMedia: true });
     srv = await startServer();
     proxy = await startProxy(srv.port);
+  });
+  // a failed test leaves no tab behind to load the next one
+  afterEach(async () => {
+    for (const t of tabs.splice(0)) await t.page.close().catch(() => {});
   });
   after(async () => {
     await browser?.close();
@@ -90,13 +94,13 @@ describe('the demo at /demo in real Chromium (fake camera and microphone)', { sk
     const names = await d.page.$$eval('.tile:not(.local) .name', (els) => els.map((e) => e.textContent).sort());
     assert.deepEqual(names, ['Ann', 'Bob', 'Carol']);
     for (const t of tabs) assert.deepEqual(t.errors, [], `${t.name}: page errors`);
-    for (const t of tabs.splice(0)) await t.page.close();
   });
 
   test('a chat message and a 1 MB file cross between two tabs intact, with progress shown', async () => {
     const base = srv.http('').replace(/\/$/, '');
     const a = await openDemo(browser, base, 'files', 'Ann');
     const b = await openDemo(browser, base, 'files', 'Bob');
+    tabs.push(a, b);
     await untilLive(a, 1, 'Ann to see Bob');
     await untilLive(b, 1, 'Bob to see Ann');
     await eventually(async () => (await a.page.evaluate('[...window.demo.peers.values()].every((e) => e.p.channel("chat").readyState === "open" && e.p.channel("file").readyState === "open")')) as boolean, 'the data channels to open');
@@ -135,7 +139,5 @@ describe('the demo at /demo in real Chromium (fake camera and microphone)', { sk
     assert.ok(seenA.includes('out:100'));
     assert.match((await b.page.textContent('.file[data-direction="in"] .file-meta')) ?? '', /1\.0 MB · Received/);
     assert.deepEqual([...a.errors, ...b.errors], []);
-    await a.page.close();
-    await b.page.close();
   });
 });
