@@ -1,5 +1,8 @@
 import WebSocket from 'ws';
 
+/** How long a helper waits before calling a hang a failure (never a timing check). */
+const HANG_GUARD_MS = 15_000;
+
 export type Frame = { type?: string; [k: string]: unknown };
 
 /**
@@ -47,8 +50,12 @@ export class TestClient {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
-  /** The next frame (in arrival order) that matches; earlier non-matching frames stay queued. */
-  next(pred: string | ((f: Frame) => boolean) = () => true, guardMs = 5000): Promise<Frame> {
+  /**
+   * The next frame (in arrival order) that matches; earlier non-matching frames stay queued. The
+   * guard only turns a hang into a failure: 15 s by default, as a CI machine's two cores run three
+   * test files, their servers and their redis-servers at once.
+   */
+  next(pred: string | ((f: Frame) => boolean) = () => true, guardMs = HANG_GUARD_MS): Promise<Frame> {
     const p = typeof pred === 'string' ? (f: Frame) => f.type === pred : pred;
     const i = this.frames.findIndex(p);
     if (i >= 0) return Promise.resolve(this.frames.splice(i, 1)[0]!);
@@ -72,7 +79,7 @@ export class TestClient {
   }
 
   /** The close the server sends; the guard only turns a hang into a failure. */
-  closedWithin(guardMs = 5000): Promise<{ code: number; reason: string }> {
+  closedWithin(guardMs = HANG_GUARD_MS): Promise<{ code: number; reason: string }> {
     let timer: NodeJS.Timeout | undefined;
     const guard = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('the server did not close the socket')), guardMs);
