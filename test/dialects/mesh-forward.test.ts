@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startTrio, type Trio } from '../helpers/server.js';
 import { nextRawOf as nextRaw, topLevelKeys } from '../helpers/json-keys.js';
-import { connect, type TestClient } from '../helpers/ws.js';
+import type { TestClient } from '../helpers/ws.js';
 
 /**
  * mesh relays forward the sender's own `payload` text; the server writes only `type` and
  * `senderId`. These tests read the RAW frames a receiver gets.
  */
-let srv: TestServer;
+let trio: Trio;
 let a: TestClient;
 let b: TestClient;
 let c: TestClient;
@@ -16,8 +16,8 @@ let ida: string;
 let idb: string;
 
 before(async () => {
-  srv = await startServer({ rateLimits: { messagesPerSecond: 0 } });
-  [a, b, c] = [await connect(srv.ws('/')), await connect(srv.ws('/')), await connect(srv.ws('/'))];
+  trio = await startTrio('/');
+  [a, b, c] = trio.clients;
   a.send({ type: 'create' });
   const made = await a.next('room_created');
   ida = made.myId as string;
@@ -28,10 +28,7 @@ before(async () => {
   for (const x of [a, b, c]) x.take();
   a.raw.length = b.raw.length = c.raw.length = 0;
 });
-after(async () => {
-  for (const x of [a, b, c]) await x.close();
-  await srv.close();
-});
+after(() => trio.close());
 
 
 test('a targeted signal carries the sender’s payload bytes as written; senderId is the server’s', async () => {

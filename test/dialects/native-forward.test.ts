@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startTrio, type Trio } from '../helpers/server.js';
 import { topLevelKeys } from '../helpers/json-keys.js';
-import { connect, type TestClient } from '../helpers/ws.js';
+import type { TestClient } from '../helpers/ws.js';
 
 /**
  * Relays forward the sender's own `data` text instead of re-serialising it. These tests read the
  * RAW frames a receiver gets and prove a sender can never forge what the server sets.
  */
-let srv: TestServer;
+let trio: Trio;
 let a: TestClient;
 let b: TestClient;
 let c: TestClient;
@@ -18,8 +18,8 @@ let idb: string;
 
 before(async () => {
   // The injected clock never refills rate-limit buckets here: this test sends hundreds of frames.
-  srv = await startServer({ rateLimits: { messagesPerSecond: 0 } });
-  [a, b, c] = [await connect(srv.ws()), await connect(srv.ws()), await connect(srv.ws())];
+  trio = await startTrio();
+  [a, b, c] = trio.clients;
   ida = (await a.next('welcome')).peerId as string;
   idb = (await b.next('welcome')).peerId as string;
   await c.next('welcome');
@@ -31,10 +31,7 @@ before(async () => {
   b.take();
   c.take();
 });
-after(async () => {
-  for (const x of [a, b, c]) await x.close();
-  await srv.close();
-});
+after(() => trio.close());
 
 /**
  * The next frame of `type` as the server wrote it, after its leading `"seq":N,` (every frame of a

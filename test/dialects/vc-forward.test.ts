@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startTrio, type Trio } from '../helpers/server.js';
 import { nextRawOf as nextRaw, topLevelKeys } from '../helpers/json-keys.js';
-import { connect, type TestClient } from '../helpers/ws.js';
+import type { TestClient } from '../helpers/ws.js';
 
 /**
  * vc relays forward the sender's own frame text with the server's `from` spliced in as its last
  * member, never re-serialised. These tests read the RAW frames a receiver gets: the bytes are the
  * sender's, and `from` can never be forged.
  */
-let srv: TestServer;
+let trio: Trio;
 let a: TestClient;
 let b: TestClient;
 let c: TestClient;
@@ -18,8 +18,8 @@ let ida: string;
 let idb: string;
 
 before(async () => {
-  srv = await startServer({ rateLimits: { messagesPerSecond: 0 } });
-  [a, b, c] = [await connect(srv.ws('/ws')), await connect(srv.ws('/ws')), await connect(srv.ws('/ws'))];
+  trio = await startTrio('/ws');
+  [a, b, c] = trio.clients;
   ida = (await a.next('welcome')).peer_id as string;
   idb = (await b.next('welcome')).peer_id as string;
   await c.next('welcome');
@@ -29,10 +29,7 @@ before(async () => {
   }
   for (const x of [a, b, c]) x.take();
 });
-after(async () => {
-  for (const x of [a, b, c]) await x.close();
-  await srv.close();
-});
+after(() => trio.close());
 
 
 test('a relay is the sender’s bytes, whitespace, escapes and number spellings kept, with "from" last', async () => {

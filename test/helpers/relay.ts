@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { connect } from './ws.js';
+import { HANG_GUARD_MS, connect } from './ws.js';
 
 /**
  * Two native clients, at urlA and urlB (the same server, two nodes, or a proxy in front), join one
  * room and A's signal reaches B as the protocol says: from A, in that room, the data unchanged.
  */
-export async function relayNative(urlA: string, urlB = urlA, guardMs = 5000): Promise<void> {
+export async function relayNative(urlA: string, urlB = urlA, guardMs = HANG_GUARD_MS): Promise<void> {
   const a = await connect(urlA);
   const b = await connect(urlB);
   try {

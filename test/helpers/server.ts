@@ -2,6 +2,7 @@ import { loadConfig, type Config, type DeepPartial } from '../../src/config.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { SwitchboardServer, type ServerDeps } from '../../src/server/server.js';
 import pino from 'pino';
+import { connect, type TestClient } from './ws.js';
 
 export interface TestServer {
   server: SwitchboardServer;
@@ -31,5 +32,26 @@ export async function startServer(overrides: DeepPartial<Config> = {}, deps: Ser
     ws: (path = '/v1') => `ws://127.0.0.1:${port}${path}`,
     http: (path = '/') => `http://127.0.0.1:${port}${path}`,
     close: () => server.stop({ drainTimeoutMs: 0 }),
+  };
+}
+
+/** A server whose rate limits never refill (the injected clock stands still) and three clients at one path. */
+export interface Trio {
+  srv: TestServer;
+  clients: [TestClient, TestClient, TestClient];
+  /** Closes the three clients, then the server. */
+  close(): Promise<void>;
+}
+
+export async function startTrio(path?: string): Promise<Trio> {
+  const srv = await startServer({ rateLimits: { messagesPerSecond: 0 } });
+  const clients: [TestClient, TestClient, TestClient] = [await connect(srv.ws(path)), await connect(srv.ws(path)), await connect(srv.ws(path))];
+  return {
+    srv,
+    clients,
+    close: async () => {
+      for (const x of clients) await x.close();
+      await srv.close();
+    },
   };
 }

@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 
 /** How long a helper waits before calling a hang a failure (never a timing check). */
-const HANG_GUARD_MS = 15_000;
+export const HANG_GUARD_MS = 15_000;
 
 export type Frame = { type?: string; [k: string]: unknown };
 
