@@ -66,7 +66,9 @@ export const ConfigSchema = Type.Object(
     redis: Type.Object(
       {
         url: Type.String({ default: '', description: 'Redis URL (`redis://[:password@]host:port[/db]`) turning on the many-node backplane; empty: one node, all in memory.' }),
-        prefix: Type.String({ default: 'sb:', description: 'Prefix of every Redis key and channel (several clusters can share one Redis).' }),
+        cluster: Type.Boolean({ default: false, description: 'Run the backplane on a Redis Cluster (Redis ≥ 7): `redis.url` is then a seed node. Keys are hash-tagged into 16 slot buckets, so each room\'s atomic scripts stay on one shard; delivery is over sharded pub/sub (`SPUBLISH`). See docs/operations.md, "Redis Cluster".' }),
+        nodes: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'More seed nodes of the Redis Cluster besides `redis.url` (`redis://host:port` each), e.g. `["redis://10.0.0.2:6379"]`; any one reachable is enough. Only with `redis.cluster`.' }),
+        prefix: Type.String({ default: 'sb:', description: 'Prefix of every Redis key and channel (several clusters can share one Redis). With `redis.cluster` it must not contain `{` or `}` (they would change the hash tag).' }),
         presenceTtlMs: Count(10_000, 'A node whose presence is not refreshed for this long is dead: its peers are removed from every room (refreshed every quarter of it).', 1000),
       },
       { default: {}, additionalProperties: false },
@@ -410,6 +412,9 @@ export function validateConfig(input: unknown): Config {
   if (cfg.limits.maxMessageBytes > cfg.limits.maxFrameBytes) {
     throw new ConfigError('limits.maxMessageBytes', `must not exceed limits.maxFrameBytes (${cfg.limits.maxFrameBytes})`);
   }
+  if (cfg.redis.cluster && cfg.redis.url === '') throw new ConfigError('redis.url', 'redis.cluster needs redis.url: a seed node of the Redis Cluster');
+  if (!cfg.redis.cluster && cfg.redis.nodes.length) throw new ConfigError('redis.nodes', 'lists Redis Cluster seed nodes: set redis.cluster too (one Redis takes only redis.url)');
+  if (cfg.redis.cluster && /[{}]/.test(cfg.redis.prefix)) throw new ConfigError('redis.prefix', 'must not contain { or } with redis.cluster: they would change the keys\' hash tags');
   validateSecurity(cfg);
   if ((cfg.tls.cert === '') !== (cfg.tls.key === '')) {
     throw new ConfigError(cfg.tls.cert ? 'tls.key' : 'tls.cert', 'tls.cert and tls.key must be set together');

@@ -2,7 +2,7 @@ import type { ClusterLogs } from '../core/backplane.js';
 import type { Clock } from '../core/clock.js';
 import { TokenBucket } from '../core/rate.js';
 import type { CoreLogger } from '../core/session.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 
 /** Where a node's own log lines come from (the logger's tap, src/observability/logger.ts). */
 export interface LineSource {
@@ -20,9 +20,9 @@ export interface LogRedis {
   readonly nodeId: string;
   readonly prefix: string;
   /** The command connection when it is up. */
-  commands(): Redis | undefined;
+  commands(): RedisClient | undefined;
   /** The subscriber connection when it is up. */
-  subscriber(): Redis | undefined;
+  subscriber(): RedisClient | undefined;
 }
 
 /**

@@ -296,18 +296,28 @@ return 1
 `,
   },
   /**
-   * KEYS room members rooms due:empty due:idle; ARGV key node now prefix — removes a dead node's
-   * members, except those whose session is in the store (sbNodeSessions gave them a deadline).
-   * Returns {roomRemoved(0|1), peerIds...}.
+   * KEYS room members rooms due:empty due:idle; ARGV key node now prefix [keepJson] — removes a dead
+   * node's members, except those whose session is in the store (sbNodeSessions gave them a deadline).
+   * On a Redis Cluster the sessions live in other slots: the caller looked them up and passes the
+   * peerIds to keep (keepJson) instead. Returns {roomRemoved(0|1), peerIds...}.
    */
   sbRemoveNodeMembers: {
     numberOfKeys: 5,
     lua: `${AFTER_LEAVE}
+local keep = nil
+if ARGV[5] then
+  keep = {}
+  for _, id in ipairs(cjson.decode(ARGV[5])) do keep[id] = true end
+end
+local function stored(id)
+  if keep then return keep[id] == true end
+  return redis.call('EXISTS', ARGV[4] .. 'sess:' .. id) == 1
+end
 local removed = {}
 local all = redis.call('HGETALL', KEYS[2])
 for i = 1, #all, 2 do
   local ok, m = pcall(cjson.decode, all[i + 1])
-  if ok and m.node == ARGV[2] and not (m.resumable and redis.call('EXISTS', ARGV[4] .. 'sess:' .. all[i]) == 1) then
+  if ok and m.node == ARGV[2] and not (m.resumable and stored(all[i])) then
     redis.call('HDEL', KEYS[2], all[i])
     table.insert(removed, all[i])
   end
@@ -318,15 +328,37 @@ table.insert(removed, 1, gone)
 return removed
 `,
   },
-  /** KEYS alias; ARGV node prefix — deletes the alias only if a peer of that node holds it and has no stored session */
+  /**
+   * KEYS alias; ARGV node prefix [storedPeerId] — deletes the alias only if a peer of that node holds
+   * it and has no stored session. On a Redis Cluster the session is in another slot: the caller
+   * looked it up, and passes the holder it found with a session (or '') as storedPeerId.
+   */
   sbReleaseNodeAlias: {
     numberOfKeys: 1,
     lua: `
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
 local c = cjson.decode(cur)
-if c.node == ARGV[1] and redis.call('EXISTS', ARGV[2] .. 'sess:' .. c.peerId) == 0 then redis.call('DEL', KEYS[1]) return 1 end
-return 0
+if c.node ~= ARGV[1] then return 0 end
+if ARGV[3] then
+  if c.peerId == ARGV[3] then return 0 end
+elseif redis.call('EXISTS', ARGV[2] .. 'sess:' .. c.peerId) == 1 then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`,
+  },
+  /**
+   * Redis Cluster only: the per-address room quota, in the address's own slot (rooms live in
+   * others, so the room scripts do not count). KEYS created-by; ARGV roomKey max. Returns 2 the
+   * room was counted already, 1 counted now, 0 the address is at its quota.
+   */
+  sbReserve: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 2 end
+if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('SADD', KEYS[1], ARGV[1])
+return 1
 `,
   },
   /*
@@ -398,6 +430,16 @@ while first <= upto do
 end
 redis.call('HSET', KEYS[1], 'first', first, 'bytes', bytes)
 return 1
+`,
+  },
+  /** KEYS sess log; ARGV afterSeq — the entries kept after afterSeq ("<seq> <text>", oldest first): a catch-up. */
+  sbReadLog: {
+    numberOfKeys: 2,
+    lua: `
+local first = tonumber(redis.call('HGET', KEYS[1], 'first'))
+if not first then return {} end
+local skip = math.max(0, tonumber(ARGV[1]) - first + 1)
+return redis.call('LRANGE', KEYS[2], skip, -1)
 `,
   },
   /** KEYS sess; ARGV rooms aliases */
@@ -509,3 +551,11 @@ return {h[1], h[5], h[6], h[7]}
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
+
+/**
+ * The scripts as run on a Redis Cluster: every PUBLISH is a sharded SPUBLISH, to a channel the
+ * caller tagged with the script's own slot bucket (a script may touch nothing outside its slot).
+ */
+export const CLUSTER_SCRIPTS = Object.fromEntries(
+  Object.entries(SCRIPTS).map(([name, s]) => [name, { numberOfKeys: s.numberOfKeys, lua: s.lua.replaceAll("redis.call('PUBLISH'", "redis.call('SPUBLISH'") }]),
+) as Record<ScriptName, { numberOfKeys: number; lua: string }>;

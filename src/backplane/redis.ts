@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
   ASK_TIMEOUT_MS,
   UNDELIVERED,
@@ -34,8 +34,28 @@ import { HubError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { silentLogger, type CoreLogger } from '../core/session.js';
 import type { RoomOptions } from '../core/types.js';
-import { SCRIPTS, type ScriptName } from './redis-scripts.js';
+import { CLUSTER_SCRIPTS, SCRIPTS, type ScriptName } from './redis-scripts.js';
 import { RedisLogs, type LineSource } from './redis-logs.js';
+import { createRedisClient, publishOn, type RedisClient } from './redis-client.js';
+
+/**
+ * Slot buckets of a Redis Cluster. Every key and channel of a room, an alias or a session carries
+ * the hash tag `{bN}` of its bucket (N = bucketOf(room key, alias or peerId)), and each bucket has
+ * its own copy of the cluster-wide indexes (rooms, due:*, node-rooms:N, …). So every script's keys
+ * share one slot, and the load spreads over as many shards as there are buckets. Every node of a
+ * cluster must agree on it: it is not a setting.
+ */
+export const CLUSTER_BUCKETS = 16;
+
+/** The bucket of a room key, an alias or a peerId (FNV-1a of its UTF-16 code units). */
+export function bucketOf(s: string, buckets = CLUSTER_BUCKETS): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % buckets;
+}
 
 /** Metrics hooks of the backplane. */
 export interface BackplaneObserver {
@@ -49,6 +69,9 @@ export interface BackplaneObserver {
 
 export interface RedisBackplaneOptions {
   url: string;
+  /** A Redis Cluster (redis.cluster): `url` and `nodes` are seeds. */
+  cluster?: boolean;
+  nodes?: string[];
   prefix: string;
   /** A node silent this long is dead; refreshed every quarter of it. */
   presenceTtlMs: number;
@@ -141,8 +164,14 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   private readonly log: CoreLogger;
   private readonly observer: BackplaneObserver | undefined;
   private readonly clock: Clock;
-  private cmd: Redis | undefined;
-  private sub: Redis | undefined;
+  private cmd: RedisClient | undefined;
+  private sub: RedisClient | undefined;
+  /** On a Redis Cluster (keys in slot buckets, sharded pub/sub); on one Redis, key names carry no tag. */
+  readonly cluster: boolean;
+  private readonly buckets: number;
+  /** Shards lost since the last resync (cluster): one that comes back may have come back empty. */
+  private readonly lostShards = new Set<string>();
+  private resyncWanted = false;
   private sink: BackplaneSink | undefined;
   private cmdReady = false;
   private subReady = false;
@@ -165,6 +194,8 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     super();
     this.nodeId = opts.nodeId ?? randomId(6);
     this.p = opts.prefix;
+    this.cluster = opts.cluster === true;
+    this.buckets = this.cluster ? CLUSTER_BUCKETS : 1;
     this.log = (opts.log ?? silentLogger).child({ backplane: 'redis', node: this.nodeId });
     this.observer = opts.observer;
     this.clock = opts.clock;
@@ -186,21 +217,19 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   /** Connects; resolves after the first connection attempt of both clients, whatever its outcome. */
   async start(sink: BackplaneSink): Promise<void> {
     this.sink = sink;
-    const base: RedisOptions = {
-      // Reconnect forever, backing off to 2 s: a Redis outage must never end the process.
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-      lazyConnect: true,
-      connectionName: `switchboard-${this.nodeId}`,
-    };
+    const target = { url: this.opts.url, cluster: this.cluster, nodes: this.opts.nodes ?? [] };
+    const connectionName = `switchboard-${this.nodeId}`;
     // Commands fail fast while disconnected (no unbounded offline queue on the hot path).
-    this.cmd = new Redis(this.opts.url, { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
-    this.sub = new Redis(this.opts.url, { ...base, enableOfflineQueue: true, maxRetriesPerRequest: null });
-    for (const [name, s] of Object.entries(SCRIPTS)) this.cmd.defineCommand(name, s);
+    this.cmd = createRedisClient(target, { connectionName, failFast: true });
+    this.sub = createRedisClient(target, { connectionName, failFast: false, sharded: true });
+    for (const [name, s] of Object.entries(this.cluster ? CLUSTER_SCRIPTS : SCRIPTS)) this.cmd.defineCommand(name, s);
     this.wire(this.cmd, 'cmd');
     this.wire(this.sub, 'sub');
     this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    this.sub.on('smessage', (channel: string, message: string) => this.onMessage(channel, message));
+    if (this.cluster) this.wireShards(this.cmd, this.sub);
     this.outage = true;
-    const first = (r: Redis) => r.connect().catch((err: Error) => this.log.warn({ err: err.message }, 'redis unreachable; retrying in the background'));
+    const first = (r: RedisClient) => r.connect().catch((err: Error) => this.log.warn({ err: err.message }, 'redis unreachable; retrying in the background'));
     await Promise.all([first(this.cmd), first(this.sub)]);
     this.started = true;
     if (this.subReady) await this.subscribeNode();
@@ -215,13 +244,13 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     this.logs.stop();
     for (const settle of this.asking.values()) settle({ ok: false, error: 'no-answer', message: 'this node is stopping' });
     this.flushOutbox();
-    if (this.cmdReady) await this.cmd!.multi().zrem(`${this.p}nodes`, this.nodeId).del(`${this.p}status:${this.nodeId}`).exec().catch(() => {});
+    if (this.cmdReady) await Promise.all([this.cmd!.zrem(`${this.p}nodes`, this.nodeId), this.cmd!.del(`${this.p}status:${this.nodeId}`)]).catch(() => {});
     this.cmd?.disconnect();
     this.sub?.disconnect();
     this.cmdReady = this.subReady = false;
   }
 
-  private wire(r: Redis, which: 'cmd' | 'sub'): void {
+  private wire(r: RedisClient, which: 'cmd' | 'sub'): void {
     r.on('ready', () => {
       if (which === 'cmd') this.cmdReady = true;
       else {
@@ -250,6 +279,29 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     r.on('error', (err: Error) => this.log.debug({ err: err.message, which }, 'redis error'));
   }
 
+  /**
+   * Redis Cluster: a shard that was lost and is back may have come back empty (no persistence, or
+   * a failover that lost writes), so every node puts its own state back (as after an outage of
+   * one Redis: onResync), once the store answers again. And once the sharded subscribers are set up
+   * anew (a slot moved: resharding, failover), frames of stored sessions published while a slot
+   * had no subscriber are caught up from their logs (BackplaneSink.onCatchUp).
+   */
+  private wireShards(cmd: RedisClient, sub: RedisClient): void {
+    cmd.on('-node', (_r: Redis, key: string) => {
+      if (this.stopping) return;
+      if (!this.lostShards.has(key)) this.log.warn({ shard: key }, 'redis cluster shard lost');
+      this.lostShards.add(key);
+    });
+    cmd.on('+node', (_r: Redis, key: string) => {
+      if (!this.started || !this.lostShards.delete(key)) return;
+      this.log.info({ shard: key }, 'redis cluster shard back: resyncing this node\'s state');
+      this.resyncWanted = true;
+    });
+    sub.on('subscribersReady', () => {
+      if (this.started && !this.stopping) this.sink?.onCatchUp?.();
+    });
+  }
+
   private maybeResync(): void {
     if (!this.healthy || !this.outage) return;
     this.outage = false;
@@ -260,16 +312,63 @@ export class RedisBackplane extends EventEmitter implements Backplane {
 
   private async subscribeNode(): Promise<void> {
     // ioredis re-subscribes known channels itself after a reconnect; this covers the first time.
-    await this.sub!.subscribe(`${this.p}n:${this.nodeId}`).catch((err: Error) => this.log.warn({ err: err.message }, 'subscribe failed'));
+    const failed = (err: Error) => this.log.warn({ err: err.message }, 'subscribe failed');
+    if (!this.cluster) return void (await this.sub!.subscribe(this.nodeChannel(this.nodeId, 0)).catch(failed));
+    // One channel per slot bucket, each on its own shard (an SSUBSCRIBE names channels of one slot).
+    await Promise.all(Array.from({ length: this.buckets }, (_, b) => this.sub!.ssubscribe(this.nodeChannel(this.nodeId, b)).catch(failed)));
   }
 
   private async refreshPresence(): Promise<void> {
     if (!this.cmdReady) return;
-    const write = this.cmd!.multi().zadd(`${this.p}nodes`, this.clock.now(), this.nodeId);
     const status = this.statusJson();
-    if (status !== undefined) write.set(`${this.p}status:${this.nodeId}`, status, 'PX', 2 * this.opts.presenceTtlMs);
-    await write.exec().catch(() => {});
+    const writes: Promise<unknown>[] = [this.cmd!.zadd(`${this.p}nodes`, this.clock.now(), this.nodeId)];
+    if (status !== undefined) writes.push(this.cmd!.set(`${this.p}status:${this.nodeId}`, status, 'PX', 2 * this.opts.presenceTtlMs));
+    const ok = await Promise.all(writes).then(
+      () => true,
+      () => false,
+    );
     await this.logs.check();
+    if (ok && this.resyncWanted) {
+      this.resyncWanted = false;
+      if ((await this.sink?.onResync()) === false) this.resyncWanted = true;
+    }
+  }
+
+  // ---- key and channel names ------------------------------------------------------------------
+
+  /** The key prefix of slot bucket `b`: `P{bN}` on a Redis Cluster, just `P` on one Redis. */
+  bk(b: number): string {
+    return this.cluster ? `${this.p}{b${b}}` : this.p;
+  }
+
+  /** The key prefix of the bucket of a room key, an alias (`NS/ALIAS`) or a peerId. */
+  at(s: string): string {
+    return this.cluster ? this.bk(bucketOf(s)) : this.p;
+  }
+
+  /** Every bucket's key prefix (one on one Redis). */
+  allBuckets(): string[] {
+    return Array.from({ length: this.buckets }, (_, b) => this.bk(b));
+  }
+
+  /** Node N's channel in bucket b (a script may publish only within its own slot). */
+  private nodeChannel(node: string, b: number): string {
+    return `${this.bk(b)}n:${node}`;
+  }
+
+  private roomChannel(key: string): string {
+    return `${this.at(key)}r:${key}`;
+  }
+
+  /** The room key of a room channel, or undefined for any other channel. */
+  private roomOfChannel(channel: string): string | undefined {
+    if (!this.cluster) return channel.startsWith(`${this.p}r:`) ? channel.slice(this.p.length + 2) : undefined;
+    const i = channel.indexOf('}r:', this.p.length);
+    return i < 0 ? undefined : channel.slice(i + 3);
+  }
+
+  private pub(r: RedisClient, channel: string, message: string): Promise<number> {
+    return publishOn(r, this.cluster, channel, message);
   }
 
   private statusJson(): string | undefined {
@@ -294,7 +393,8 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     if (!ids.includes(this.nodeId)) ids.push(this.nodeId);
     ids.sort();
     const others = ids.filter((id) => id !== this.nodeId);
-    const stored = others.length ? await this.call((r) => r.mget(others.map((id) => `${this.p}status:${id}`))) : [];
+    // One slot per status key: no MGET across them on a cluster (auto-pipelined there instead).
+    const stored = others.length ? await this.call((r) => (this.cluster ? Promise.all(others.map((id) => r.get(`${this.p}status:${id}`))) : r.mget(others.map((id) => `${this.p}status:${id}`)))) : [];
     const byId = new Map(others.map((id, i) => [id, stored[i]]));
     return ids.map((id) => ({ id, status: id === this.nodeId ? this.status?.() : parseStatus(byId.get(id)) }));
   }
@@ -323,7 +423,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     const wire: AskWire = { q: id, o: this.nodeId, op: req.op, args: req.args };
     let receivers = 0;
     try {
-      receivers = await this.call((r) => r.publish(`${this.p}n:${node}`, `A${JSON.stringify(wire)}`));
+      receivers = await this.call((r) => this.pub(r, this.nodeChannel(node, 0), `A${JSON.stringify(wire)}`));
     } catch {
       this.asking.get(id)?.({ ok: false, error: 'no-answer', message: 'the shared store is unreachable' });
     }
@@ -356,14 +456,14 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       } catch (err) {
         text = `A${JSON.stringify({ r: id, o: this.nodeId, ok: false, error: 'failed', message: (err as Error).message })}`;
       }
-      this.cmd!.publish(`${this.p}n:${asker}`, text).catch(() => {});
+      this.pub(this.cmd!, this.nodeChannel(asker, 0), text).catch(() => {});
     });
   }
 
   // ---- commands -------------------------------------------------------------------------------
 
   /** Runs a store operation; any failure is the typed `unavailable` the dialects know how to say. */
-  private async call<T>(fn: (r: Redis) => Promise<T>): Promise<T> {
+  private async call<T>(fn: (r: RedisClient) => Promise<T>): Promise<T> {
     if (!this.cmdReady) throw new HubError('unavailable');
     this.flushOutbox();
     try {
@@ -379,35 +479,63 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   }
 
   private roomKeys(key: string): string[] {
-    const p = this.p;
+    const p = this.at(key);
     return [`${p}room:${key}`, `${p}members:${key}`, `${p}rooms`, `${p}due:empty`, `${p}due:idle`];
   }
 
   private aliasKey(namespace: string, alias: string): string {
-    return `${this.p}alias:${namespace}/${alias}`;
+    const a = `${namespace}/${alias}`;
+    return `${this.at(a)}alias:${a}`;
   }
 
   private mailKey(namespace: string, alias: string): string {
-    return `${this.p}mail:${namespace}/${alias}`;
+    const a = `${namespace}/${alias}`;
+    return `${this.at(a)}mail:${a}`;
   }
 
-  /** The set of an address's live rooms (redis-scripts.ts); no key at all for a room not counted. */
+  /**
+   * The set of an address's live rooms (redis-scripts.ts); no key at all for a room not counted.
+   * On a Redis Cluster it is in the address's own slot and the room scripts cannot reach it: the
+   * scripts are then handed a key of the room's own slot they leave alone, and a quota of 0.
+   */
   private createdBy(creator: RoomCreator | undefined): string {
-    return creator ? `${this.p}created-by:${creator.address}` : '';
+    if (!creator) return '';
+    return this.cluster ? `${this.at(`@${creator.address}`)}created-by:${creator.address}` : `${this.p}created-by:${creator.address}`;
   }
 
   async createRoom(key: string, options: Required<RoomOptions>, now: number, creator?: RoomCreator): Promise<'created' | 'exists' | 'quota'> {
     const [room, , rooms, dueEmpty] = this.roomKeys(key);
-    const r = await this.script('sbCreate', room!, rooms!, dueEmpty!, this.createdBy(creator), key, JSON.stringify(options), now, options.emptyTtlMs, creator?.max ?? 0);
+    if (this.cluster && creator && creator.max > 0) {
+      const counted = await this.reserve(creator, room!);
+      if (counted === 0) return 'quota';
+      const r = await this.script('sbCreate', room!, rooms!, dueEmpty!, room!, key, JSON.stringify(options), now, options.emptyTtlMs, 0);
+      if (r !== 1 && counted === 1) await this.unreserve(creator, room!);
+      return r === 1 ? 'created' : 'exists';
+    }
+    const r = await this.script('sbCreate', room!, rooms!, dueEmpty!, this.cluster ? room! : this.createdBy(creator), key, JSON.stringify(options), now, options.emptyTtlMs, this.cluster ? 0 : (creator?.max ?? 0));
     return r === 1 ? 'created' : r === 2 ? 'quota' : 'exists';
   }
 
   async joinRoom(key: string, req: JoinRequest): Promise<JoinOutcome> {
+    if (!(this.cluster && req.create && req.creator && req.creator.max > 0)) return this.joinOnce(key, req);
+    // Redis Cluster, a room that counts against its creator: join if it exists; else count it, then create it.
+    const existing = await this.joinOnce(key, { ...req, create: false });
+    if (existing.ok || existing.code !== 'room-not-found') return existing;
+    const room = this.roomKeys(key)[0]!;
+    const counted = await this.reserve(req.creator, room);
+    if (counted === 0) return { ok: false, code: 'room-quota' };
+    const out = await this.joinOnce(key, req);
+    if (counted === 1 && !(out.ok && out.created)) await this.unreserve(req.creator, room);
+    return out;
+  }
+
+  private async joinOnce(key: string, req: JoinRequest): Promise<JoinOutcome> {
+    const keys = this.roomKeys(key);
     const r = (await this.script(
       'sbJoin',
-      ...this.roomKeys(key),
-      `${this.p}node-rooms:${req.member.node}`,
-      this.createdBy(req.creator),
+      ...keys,
+      `${this.at(key)}node-rooms:${req.member.node}`,
+      this.cluster ? keys[0]! : this.createdBy(req.creator),
       key,
       req.member.peerId,
       JSON.stringify(req.member),
@@ -415,10 +543,33 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       JSON.stringify(req.defaults),
       req.maxCapacity,
       req.now,
-      req.creator?.max ?? 0,
+      this.cluster ? 0 : (req.creator?.max ?? 0),
     )) as [number, string, string, string, string[], number, number];
     if (r[0] !== 1) return { ok: false, code: r[1] as 'room-full' | 'room-not-found' | 'room-quota' };
     return { ok: true, room: record(key, r[1], r[2], r[3]), members: r[4].map(parseMember), created: r[5] === 1, added: r[6] === 1 };
+  }
+
+  /**
+   * Redis Cluster: counts room `room` (its hash's key) against its creator's quota, in the
+   * address's slot: 2 counted already, 1 counted now, 0 at the quota. At the quota every entry is
+   * checked against its room (rooms are removed without touching the count, which is in another
+   * slot) and the gone ones dropped before asking again, so the count is exact when it refuses. A
+   * node that dies between counting and creating leaves an entry with no room: dropped the same way.
+   */
+  private async reserve(creator: RoomCreator, room: string): Promise<number> {
+    const set = this.createdBy(creator);
+    const first = Number(await this.script('sbReserve', set, room, creator.max));
+    if (first !== 0) return first;
+    const entries = await this.call((r) => r.smembers(set));
+    const live = await this.call((r) => Promise.all(entries.map((e) => r.exists(e))));
+    const gone = entries.filter((_, i) => live[i] === 0);
+    if (!gone.length) return 0;
+    await this.call((r) => r.srem(set, ...gone));
+    return Number(await this.script('sbReserve', set, room, creator.max));
+  }
+
+  private async unreserve(creator: RoomCreator, room: string): Promise<void> {
+    await this.call((r) => r.srem(this.createdBy(creator), room)).catch(() => {});
   }
 
   async leaveRoom(key: string, peerId: string, now: number): Promise<LeaveOutcome> {
@@ -444,13 +595,18 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   }
 
   async listRooms(namespace?: string): Promise<RoomRecord[]> {
-    const keys = (await this.call((r) => r.smembers(`${this.p}rooms`))).filter((k) => namespace === undefined || k.startsWith(`${namespace}/`));
+    const all = await this.call((r) => Promise.all(this.allBuckets().map((b) => r.smembers(`${b}rooms`))));
+    const keys = all.flat().filter((k) => namespace === undefined || k.startsWith(`${namespace}/`));
     if (!keys.length) return [];
-    const pipe = this.cmd!.pipeline();
-    for (const k of keys) pipe.hmget(`${this.p}room:${k}`, 'createdAt', 'lastActivity', 'options');
-    const res = await this.call(() => pipe.exec());
+    // One pipelined write on one Redis; on a cluster, auto-pipelined per shard.
+    const res = await this.call((r): Promise<[Error | null, unknown][]> => {
+      if (this.cluster) return Promise.all(keys.map((k) => r.hmget(`${this.at(k)}room:${k}`, 'createdAt', 'lastActivity', 'options').then((v): [Error | null, unknown] => [null, v], (err: Error): [Error | null, unknown] => [err, null])));
+      const pipe = r.pipeline();
+      for (const k of keys) pipe.hmget(`${this.p}room:${k}`, 'createdAt', 'lastActivity', 'options');
+      return pipe.exec().then((x) => x ?? []);
+    });
     const out: RoomRecord[] = [];
-    (res ?? []).forEach(([err, v], i) => {
+    res.forEach(([err, v], i) => {
       const f = v as (string | null)[];
       if (!err && f?.[2]) out.push(record(keys[i]!, f[0]!, f[1]!, f[2]));
     });
@@ -460,7 +616,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   async sweep(now: number): Promise<SweptRoom[]> {
     const out: SweptRoom[] = [];
     for (const which of ['empty', 'idle'] as const) {
-      const due = await this.call((r) => r.zrangebyscore(`${this.p}due:${which}`, '-inf', now, 'LIMIT', 0, 500));
+      const due = (await this.call((r) => Promise.all(this.allBuckets().map((b) => r.zrangebyscore(`${b}due:${which}`, '-inf', now, 'LIMIT', 0, 500))))).flat();
       for (const key of due) {
         const r = (await this.script('sbSweepRoom', ...this.roomKeys(key), key, now, which)) as 0 | [number, string[]];
         if (r === 0) continue;
@@ -479,26 +635,45 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       if (node === this.nodeId) continue;
       if ((await this.script('sbExpireNode', `${this.p}nodes`, node, staleBefore)) !== 1) continue;
       this.observer?.nodeExpired();
+      const buckets = this.allBuckets();
       // Its stored sessions wait for a resume elsewhere (their window starts now) and stay in their rooms.
-      const waiting = await this.script('sbNodeSessions', `${this.p}node-sess:${node}`, `${this.p}sess-due`, node, now, RESUME_KEY_MARGIN_MS, this.p);
-      const rooms = await this.call((r) => r.smembers(`${this.p}node-rooms:${node}`));
+      let waiting = 0;
+      for (const b of buckets) waiting += Number(await this.script('sbNodeSessions', `${b}node-sess:${node}`, `${b}sess-due`, node, now, RESUME_KEY_MARGIN_MS, b));
+      const rooms = (await this.call((r) => Promise.all(buckets.map((b) => r.smembers(`${b}node-rooms:${node}`))))).flat();
       let peers = 0;
       for (const key of rooms) {
-        const [gone, ...removed] = (await this.script('sbRemoveNodeMembers', ...this.roomKeys(key), key, node, now, this.p)) as [number, ...string[]];
+        const keep = this.cluster ? [JSON.stringify(await this.storedMembers(key, node))] : [];
+        const [gone, ...removed] = (await this.script('sbRemoveNodeMembers', ...this.roomKeys(key), key, node, now, this.p, ...keep)) as [number, ...string[]];
         for (const peerId of removed) this.announce(key, { k: 'left', room: key, peerId, reason: 'disconnect' });
         if (gone === 1) this.sink?.roomGone?.(key);
         peers += removed.length;
       }
-      const aliases = await this.call((r) => r.smembers(`${this.p}node-aliases:${node}`));
-      for (const a of aliases) await this.script('sbReleaseNodeAlias', a, node, this.p);
-      await this.call((r) => r.del(`${this.p}node-rooms:${node}`, `${this.p}node-aliases:${node}`));
+      const aliases = (await this.call((r) => Promise.all(buckets.map((b) => r.smembers(`${b}node-aliases:${node}`))))).flat();
+      for (const a of aliases) await this.script('sbReleaseNodeAlias', a, node, this.p, ...(this.cluster ? [await this.storedHolder(a, node)] : []));
+      await this.call((r) => Promise.all(buckets.map((b) => r.del(`${b}node-rooms:${node}`, `${b}node-aliases:${node}`))));
       this.log.warn({ deadNode: node, peers, rooms: rooms.length, waiting }, 'node presence expired: its peers were removed (resumable sessions wait for a resume)');
     }
   }
 
+  /** Redis Cluster: the resumable members of a dead node in room `key` whose session is still stored (sessions live in other slots). */
+  private async storedMembers(key: string, node: string): Promise<string[]> {
+    const all = (await this.call((r) => r.hvals(this.roomKeys(key)[1]!))).map(parseMember).filter((m) => m.node === node && m.resumable);
+    const live = await this.call((r) => Promise.all(all.map((m) => r.exists(`${this.at(m.peerId)}sess:${m.peerId}`))));
+    return all.filter((_, i) => live[i] === 1).map((m) => m.peerId);
+  }
+
+  /** Redis Cluster: the holder of alias key `aliasKey` if it is node's and its session is still stored, else ''. */
+  private async storedHolder(aliasKey: string, node: string): Promise<string> {
+    const v = await this.call((r) => r.get(aliasKey));
+    if (!v) return '';
+    const h = memberRef(v);
+    if (h.node !== node) return '';
+    return (await this.call((r) => r.exists(`${this.at(h.peerId)}sess:${h.peerId}`))) === 1 ? h.peerId : '';
+  }
+
   async claimAlias(namespace: string, alias: string, who: MemberRef, replace: boolean, owner?: string): Promise<ClaimOutcome> {
     const holder = JSON.stringify(owner === undefined ? { peerId: who.peerId, node: who.node } : { peerId: who.peerId, node: who.node, owner });
-    const r = (await this.script('sbClaim', this.aliasKey(namespace, alias), `${this.p}node-aliases:${who.node}`, holder, who.peerId, replace ? '1' : '0', owner ?? '')) as [number, string];
+    const r = (await this.script('sbClaim', this.aliasKey(namespace, alias), `${this.at(`${namespace}/${alias}`)}node-aliases:${who.node}`, holder, who.peerId, replace ? '1' : '0', owner ?? '')) as [number, string];
     const prev = r[1] ? memberRef(r[1]) : undefined;
     if (r[0] !== 1) return { ok: false, holder: prev! };
     return prev && prev.peerId !== who.peerId ? { ok: true, previous: prev } : { ok: true };
@@ -514,17 +689,31 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     return v ? memberRef(v) : undefined;
   }
 
-  /** A SCAN over the namespace's alias keys (glob characters in the prefix escaped). */
+  /**
+   * A SCAN over the namespace's alias keys (glob characters in the prefix escaped); on a cluster,
+   * over every master, matching any bucket's tag and then checked exactly.
+   */
   async listAliases(namespace: string, max: number): Promise<string[]> {
-    const prefix = this.aliasKey(namespace, '');
-    const match = `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+    const esc = (t: string) => t.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+    const rest = `alias:${namespace}/`;
+    const match = this.cluster ? `${esc(`${this.p}{b`)}*${esc(`}${rest}`)}*` : `${esc(`${this.p}${rest}`)}*`;
+    const nameOf = (k: string): string | undefined => {
+      const at = this.cluster ? k.indexOf('}', this.p.length) + 1 : this.p.length;
+      return at > 0 && k.startsWith(rest, at) ? k.slice(at + rest.length) : undefined;
+    };
+    const shards = this.cluster ? (this.cmd as unknown as { nodes(role: 'master'): Redis[] }).nodes('master') : [this.cmd!];
     const out: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.call((r) => r.scan(cursor, 'MATCH', match, 'COUNT', 1000));
-      cursor = next;
-      for (const k of keys) if (out.length < max) out.push(k.slice(prefix.length));
-    } while (cursor !== '0' && out.length < max);
+    for (const shard of shards) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.call(() => shard.scan(cursor, 'MATCH', match, 'COUNT', 1000));
+        cursor = next;
+        for (const k of keys) {
+          const name = nameOf(k);
+          if (name !== undefined && out.length < max) out.push(name);
+        }
+      } while (cursor !== '0' && out.length < max);
+    }
     return out;
   }
 
@@ -541,7 +730,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     const head = `{"o":${JSON.stringify(this.nodeId)},"t":${Date.now()},"p":`;
     const tail = `,"e":${JSON.stringify({ k: 'direct', alias: env.alias, from: env.from })}}\n`;
     this.observer?.published('peer');
-    return this.queue('sbDirect', [this.aliasKey(namespace, alias), this.mailKey(namespace, alias), `${this.p}n:`, head, tail, env.raw, mailbox ? '1' : '0', mailbox?.from ?? '', mailbox?.max ?? 0, mailbox?.ttlMs ?? 0]) as Promise<DirectOutcome>;
+    return this.queue('sbDirect', [this.aliasKey(namespace, alias), this.mailKey(namespace, alias), `${this.at(`${namespace}/${alias}`)}n:`, head, tail, env.raw, mailbox ? '1' : '0', mailbox?.from ?? '', mailbox?.max ?? 0, mailbox?.ttlMs ?? 0]) as Promise<DirectOutcome>;
   }
 
   async takeMailbox(namespace: string, alias: string): Promise<string[]> {
@@ -558,12 +747,14 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   async watchRoom(key: string): Promise<void> {
     if (!this.subReady) throw new HubError('unavailable');
     this.watched.add(key);
-    await this.sub!.subscribe(`${this.p}r:${key}`);
+    const channel = this.roomChannel(key);
+    await (this.cluster ? this.sub!.ssubscribe(channel) : this.sub!.subscribe(channel));
   }
 
   unwatchRoom(key: string): void {
     if (!this.watched.delete(key)) return;
-    void this.sub?.unsubscribe(`${this.p}r:${key}`).catch(() => {});
+    const channel = this.roomChannel(key);
+    void (this.cluster ? this.sub?.sunsubscribe(channel) : this.sub?.unsubscribe(channel))?.catch(() => {});
   }
 
   toPeer(target: MemberRef, env: Envelope): Handoff {
@@ -571,14 +762,17 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       this.sink?.onPeer(target.peerId, env);
       return undefined;
     }
-    return this.publish(`${this.p}n:${target.node}`, { o: this.nodeId, t: Date.now(), p: target.peerId, e: env }, 'peer');
+    // On a cluster, through the bucket of the room it is about (the shard its room publications
+    // take, so the two stay in order), else of the peer.
+    const b = this.cluster ? bucketOf('room' in env && typeof env.room === 'string' ? env.room : target.peerId) : 0;
+    return this.publish(this.nodeChannel(target.node, b), { o: this.nodeId, t: Date.now(), p: target.peerId, e: env }, 'peer');
   }
 
   toRoom(key: string, env: Envelope): Handoff {
     this.sink?.onRoom(key, env);
     // Always published, even when this node knows of no member elsewhere: one may have just joined
     // on another node, admitted by the store before its 'joined' reached us.
-    return this.publish(`${this.p}r:${key}`, { o: this.nodeId, t: Date.now(), e: env }, 'room');
+    return this.publish(this.roomChannel(key), { o: this.nodeId, t: Date.now(), e: env }, 'room');
   }
 
   /** A room publication of the backplane's own (a dead node's members leaving): logged if it fails. */
@@ -628,14 +822,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       for (const b of batch) this.settle(b, 'not sent', 0);
       return;
     }
-    if (batch.length === 1 && !('script' in batch[0]!)) {
-      const b = batch[0] as Outgoing;
-      this.cmd!.publish(b.channel, b.message).then(
-        (receivers) => this.settle(b, null, receivers),
-        (err: unknown) => this.settle(b, err, 0),
-      );
-      return;
-    }
+    if (this.cluster || (batch.length === 1 && !('script' in batch[0]!))) return this.sendEach(batch);
     const pipe = this.cmd!.pipeline();
     for (const b of batch) {
       if ('script' in b) (pipe as unknown as Record<ScriptName, (...a: (string | number)[]) => void>)[b.script](...b.args);
@@ -653,6 +840,22 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       },
     );
   };
+
+  /**
+   * The batch one command at a time: a lone publication (no pipeline to build), or any batch on a
+   * Redis Cluster, where ioredis pipelines a tick's commands per shard itself (a pipeline there
+   * must stay on one shard). Commands to one shard keep their order.
+   */
+  private sendEach(batch: (Outgoing | QueuedScript)[]): void {
+    const r = this.cmd!;
+    for (const b of batch) {
+      const sent = 'script' in b ? (r as unknown as Record<ScriptName, ScriptFn>)[b.script](...b.args) : this.pub(r, b.channel, b.message);
+      sent.then(
+        (reply) => this.settle(b, null, reply),
+        (err: unknown) => this.settle(b, err, 0),
+      );
+    }
+  }
 
   /**
    * One publication's outcome, from its reply. Handed on: Redis took it and — for a peer, whose
@@ -697,6 +900,11 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     return this.p;
   }
 
+  /** Room `key`'s roster as stored (after this tick's writes). */
+  async members(key: string): Promise<MemberRecord[]> {
+    return (await this.call((r) => r.hvals(this.roomKeys(key)[1]!))).map(parseMember);
+  }
+
   zrange(key: string, max: number): Promise<string[]> {
     return this.call((r) => r.zrangebyscore(key, '-inf', max, 'LIMIT', 0, 200));
   }
@@ -721,10 +929,10 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       this.sink?.onPeer(w.p, w.e);
       return;
     }
-    const prefix = `${this.p}r:`;
-    if (channel.startsWith(prefix)) {
+    const room = this.roomOfChannel(channel);
+    if (room !== undefined) {
       this.observer?.received('room', latency);
-      this.sink?.onRoom(channel.slice(prefix.length), w.e);
+      this.sink?.onRoom(room, w.e);
     }
   }
 }
@@ -756,9 +964,19 @@ function parseMember(json: string): MemberRecord {
 /** Stored keys outlive a detached session's deadline by this much (the sweep ends it first). */
 const RESUME_KEY_MARGIN_MS = 60_000;
 
-/** The SessionStore over Redis (keys and scripts: redis-scripts.ts, "Stored sessions"). */
+/**
+ * The SessionStore over Redis (keys and scripts: redis-scripts.ts, "Stored sessions"). On a Redis
+ * Cluster a session's keys (sess, log, its tokens, and its place in node-sess and sess-due) are all
+ * in its peerId's slot bucket: its tokens are drawn so they hash there too (sameShard), which is
+ * what lets a resume by token alone find the session in one script.
+ */
 class RedisSessions implements SessionStore {
   private readonly rememberMs: number;
+  /**
+   * Cluster: the room fan-outs still reading their rosters. Appends made after one wait for it, so
+   * that this node's frames reach each log in the order they were sent.
+   */
+  private gate: Promise<void> | undefined;
 
   constructor(
     private readonly bp: RedisBackplane,
@@ -767,27 +985,55 @@ class RedisSessions implements SessionStore {
     this.rememberMs = Math.max(60_000, 2 * windowMs);
   }
 
+  /** A key of session `id`'s own (or of a token hash, which lands in the same bucket). */
   private k(what: string, id: string): string {
-    return `${this.bp.prefix}${what}:${id}`;
+    return `${this.bp.at(id)}${what}:${id}`;
+  }
+
+  sameShard(key: string, tokenHash: string): boolean {
+    return !this.bp.cluster || bucketOf(key) === bucketOf(tokenHash);
   }
 
   open(init: { peerId: string; namespace: string; subject: string; tokenHash: string; maxBytes: number; windowMs: number; last?: number; ifAbsent?: boolean }): Promise<boolean> {
     const { peerId } = init;
+    const p = this.bp.at(peerId);
     return this.bp
-      .queue('sbOpenSession', [this.k('sess', peerId), this.k('log', peerId), this.k('node-sess', this.bp.nodeId), this.k('tok', init.tokenHash), peerId, this.bp.nodeId, init.namespace, init.subject, init.tokenHash, init.maxBytes, init.windowMs, init.last ?? 0, init.ifAbsent ? '1' : '0'])
+      .queue('sbOpenSession', [this.k('sess', peerId), this.k('log', peerId), `${p}node-sess:${this.bp.nodeId}`, `${p}tok:${init.tokenHash}`, peerId, this.bp.nodeId, init.namespace, init.subject, init.tokenHash, init.maxBytes, init.windowMs, init.last ?? 0, init.ifAbsent ? '1' : '0'])
       .then(
         (r) => r === 1,
         () => false,
       );
   }
 
-  async append(peerId: string, text: string, owner: string): Promise<AppendOutcome> {
-    const r = Number(await this.bp.queue('sbAppend', [this.k('sess', peerId), this.k('log', peerId), peerId, text, owner, this.bp.prefix]));
+  append(peerId: string, text: string, owner: string): Promise<AppendOutcome> {
+    const run = () => this.appendNow(peerId, text, owner);
+    return this.gate ? this.gate.then(run) : run();
+  }
+
+  private async appendNow(peerId: string, text: string, owner: string): Promise<AppendOutcome> {
+    const r = Number(await this.bp.queue('sbAppend', [this.k('sess', peerId), this.k('log', peerId), peerId, text, owner, this.bp.at(peerId)]));
     return r > 0 ? r : r === -2 ? 'moved' : r === -3 ? 'overflow' : 'gone';
   }
 
   async fanout(key: string, text: string, except: string): Promise<string[]> {
-    return ((await this.bp.queue('sbFanout', [`${this.bp.prefix}members:${key}`, text, except, this.bp.prefix])) as string[]) ?? [];
+    if (!this.bp.cluster) return ((await this.bp.queue('sbFanout', [`${this.bp.prefix}members:${key}`, text, except, this.bp.prefix])) as string[]) ?? [];
+    // Cluster: each member's log is in its own slot, so no one script reaches them all: the roster
+    // is read, then one append per stored member (in this tick's writes, per shard).
+    let over: Promise<string[]> = Promise.resolve([]);
+    const prev = this.gate;
+    const gate = (async () => {
+      await prev;
+      const members = (await this.bp.members(key)).filter((m) => m.resumable && m.peerId !== except);
+      const outs = members.map((m) => this.appendNow(m.peerId, text, '').catch((): AppendOutcome => 'gone'));
+      over = Promise.all(outs).then((r) => members.filter((_, i) => r[i] === 'overflow').map((m) => m.peerId));
+    })();
+    const settled = gate.catch(() => {});
+    this.gate = settled;
+    void settled.then(() => {
+      if (this.gate === settled) this.gate = undefined;
+    });
+    await gate;
+    return over;
   }
 
   trim(peerId: string, seq: number): void {
@@ -801,33 +1047,43 @@ class RedisSessions implements SessionStore {
   async detach(peerId: string, node: string, deadline: number): Promise<void> {
     // Real-time TTL for the keys: past any window (the sweep ends the session at its deadline first).
     const ttl = this.rememberMs + RESUME_KEY_MARGIN_MS;
-    await this.bp.queue('sbDetachSession', [this.k('sess', peerId), this.k('log', peerId), `${this.bp.prefix}sess-due`, peerId, node, deadline, ttl, this.bp.prefix]);
+    const p = this.bp.at(peerId);
+    await this.bp.queue('sbDetachSession', [this.k('sess', peerId), this.k('log', peerId), `${p}sess-due`, peerId, node, deadline, ttl, p]);
   }
 
   async resume(tokenHash: string, newTokenHash: string, subject: string, afterSeq: number, now: number): Promise<StoreResume> {
-    const r = (await this.bp.run('sbResumeSession', [this.k('tok', tokenHash), `${this.bp.prefix}sess-due`, tokenHash, newTokenHash, this.bp.nodeId, subject, afterSeq, now, this.bp.prefix])) as (string | number)[];
+    const p = this.bp.at(tokenHash);
+    const r = (await this.bp.run('sbResumeSession', [this.k('tok', tokenHash), `${p}sess-due`, tokenHash, newTokenHash, this.bp.nodeId, subject, afterSeq, now, p])) as (string | number)[];
     if (r[0] !== 1) {
       const out: StoreResume = { ok: false, error: String(r[1]) as Extract<StoreResume, { ok: false }>['error'] };
       if (r[2] !== undefined) out.peerId = String(r[2]);
       return out;
     }
-    const missed: { seq: number; item: string; bytes: number }[] = [];
-    for (let i = 6; i < r.length; i++) {
-      const e = String(r[i]);
-      const sp = e.indexOf(' ');
-      missed.push({ seq: Number(e.slice(0, sp)), item: e.slice(sp + 1), bytes: e.length - sp - 1 });
-    }
-    return { ok: true, session: stored(String(r[1]), r.slice(2, 6).map(String)), missed };
+    return { ok: true, session: stored(String(r[1]), r.slice(2, 6).map(String)), missed: entries(r.slice(6)) };
+  }
+
+  async since(peerId: string, afterSeq: number): Promise<{ seq: number; item: string; bytes: number }[]> {
+    return entries((await this.bp.run('sbReadLog', [this.k('sess', peerId), this.k('log', peerId), afterSeq])) as string[]);
   }
 
   async end(peerId: string, how: string, now: number, onlyDue: boolean): Promise<StoredSession | undefined> {
-    const r = await this.bp.run('sbEndSession', [this.k('sess', peerId), this.k('log', peerId), `${this.bp.prefix}sess-due`, peerId, how, this.rememberMs, now, onlyDue ? '1' : '0', this.bp.prefix]);
+    const p = this.bp.at(peerId);
+    const r = await this.bp.run('sbEndSession', [this.k('sess', peerId), this.k('log', peerId), `${p}sess-due`, peerId, how, this.rememberMs, now, onlyDue ? '1' : '0', p]);
     return Array.isArray(r) ? stored(peerId, r.map(String)) : undefined;
   }
 
-  due(now: number): Promise<string[]> {
-    return this.bp.zrange(`${this.bp.prefix}sess-due`, now);
+  async due(now: number): Promise<string[]> {
+    return (await Promise.all(this.bp.allBuckets().map((b) => this.bp.zrange(`${b}sess-due`, now)))).flat();
   }
+}
+
+/** Log entries as stored ("<seq> <text>"). */
+function entries(list: (string | number)[]): { seq: number; item: string; bytes: number }[] {
+  return list.map((x) => {
+    const e = String(x);
+    const sp = e.indexOf(' ');
+    return { seq: Number(e.slice(0, sp)), item: e.slice(sp + 1), bytes: e.length - sp - 1 };
+  });
 }
 
 function stored(peerId: string, [node, ns, rooms, aliases]: string[]): StoredSession {

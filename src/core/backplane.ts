@@ -101,8 +101,14 @@ export interface BackplaneSink {
   /**
    * The shared store came back after an outage (or was unreachable at start): the node must
    * re-announce its sessions' memberships and identities, and refresh the rosters it caches.
+   * Resolves to whether that went through (false: the backplane asks again later).
    */
-  onResync(): void;
+  onResync(): void | Promise<boolean>;
+  /**
+   * Deliveries of stored sessions' frames may have been lost (a Redis Cluster slot moved and had no
+   * subscriber for a moment): each local stored session reads what it missed from its log.
+   */
+  onCatchUp?(): void;
   /** The backplane published a room event of its own (a dead node's members leaving): stored members need it too. */
   announced?(roomKey: string, env: Envelope): void;
   /** The backplane removed a room of its own accord (a dead node's last members went): once cluster-wide. */
@@ -151,6 +157,13 @@ export interface SessionStore {
   end(peerId: string, how: string, now: number, onlyDue: boolean): Promise<StoredSession | undefined>;
   /** Sessions whose deadline passed. */
   due(now: number): Promise<string[]>;
+  /**
+   * Whether a token hashing to `tokenHash` may serve the session of `key` (its peerId, or the hash
+   * of one of its tokens); absent: any. A Redis Cluster keeps a session's tokens in its own slot.
+   */
+  sameShard?(key: string, tokenHash: string): boolean;
+  /** The entries kept after `afterSeq`: a catch-up of frames whose delivery was lost (a slot moved). */
+  since?(peerId: string, afterSeq: number): Promise<{ seq: number; item: string; bytes: number }[]>;
 }
 
 export type ClaimOutcome = { ok: true; previous?: MemberRef } | { ok: false; holder: MemberRef };

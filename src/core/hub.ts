@@ -137,6 +137,8 @@ const closeFor: Partial<Record<LeaveReason, CloseReason>> = {
 
 /** The link of a session between sockets: nothing to probe, nothing to close. */
 const DETACHED: Link = { ping() {}, close() {} };
+/** How long a stored session waits for the frames of a gap (they come in order: past this they were lost) before reading them from its log. */
+const GAP_CATCH_UP_MS = 1000;
 
 export function roomKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
@@ -259,7 +261,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     if (init.identity) s.access = new AccessPolicy(init.identity);
     s.address = init.address;
     if (init.resumable && this.resumeEnabled) {
-      const token = newResumeToken();
+      const token = this.tokenFor(id);
       if (this.store && this.healthy) {
         // Kept in the shared store (with the store down at open: on this node only, as without one).
         s.resume = { log: new ReplayLog(0), tokens: [token], durable: true, written: 0 };
@@ -386,11 +388,48 @@ export class Hub extends EventEmitter implements BackplaneSink {
     if (r.detachedAt !== undefined || seq <= r.written!) return;
     if (seq > r.written! + 1 || !s.frames) {
       (r.pending ??= new Map()).set(seq, text);
+      // Frames come in seq order from the store; one past a gap means the ones between may be lost.
+      if (seq > r.written! + 1) r.gapTimer ??= this.clock.setTimeout(() => {
+        r.gapTimer = undefined;
+        void this.catchUp(s);
+      }, GAP_CATCH_UP_MS);
       return;
     }
     r.written = seq;
     s.frames(seq, text);
     this.flushFrames(s);
+  }
+
+  /**
+   * Reads what a stored session's socket missed from its log and writes it (a delivery from the
+   * store lost on the way: a Redis Cluster slot that moved had no subscriber for a moment). Frames
+   * already written are skipped, so a catch-up that overlaps live delivery writes nothing twice.
+   */
+  async catchUp(s: Session): Promise<void> {
+    const r = s.resume;
+    const since = this.store?.since;
+    if (!r?.durable || s.closed || r.detachedAt !== undefined || !since) return;
+    let got;
+    try {
+      got = await since.call(this.store, s.id, r.written!);
+    } catch (err) {
+      s.log.warn({ err: err instanceof Error ? err.message : err }, 'catch-up from the stored log failed');
+      return;
+    }
+    if (got.length) s.log.info({ after: r.written, frames: got.length }, 'caught up frames from the stored log');
+    for (const e of got) if (s.resume === r && r.durable) this.writeFrame(s, e.seq, e.item);
+  }
+
+  /** BackplaneSink: deliveries from the store may have been lost; every local stored session catches up. */
+  onCatchUp(): void {
+    for (const s of this.sessions.values()) if (s.resume?.durable && !s.closed && s.resume.detachedAt === undefined) void this.catchUp(s);
+  }
+
+  /** A resume token whose hash the store can keep with the session of `key` (its peerId, or one of its token hashes). */
+  private tokenFor(key: string): string {
+    let token = newResumeToken();
+    if (this.store?.sameShard) while (!this.store.sameShard(key, hashToken(token))) token = newResumeToken();
+    return token;
   }
 
   /** Writes the frames that waited for their turn (or for the dialect's writer). */
@@ -403,7 +442,11 @@ export class Hub extends EventEmitter implements BackplaneSink {
       p.delete(++r.written!);
       s.frames(r.written!, next);
     }
-    if (p.size === 0) r.pending = undefined;
+    if (p.size === 0) {
+      r.pending = undefined;
+      r.gapTimer?.cancel();
+      r.gapTimer = undefined;
+    }
   }
 
   /**
@@ -486,7 +529,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     const store = this.store!;
     // A session numbered on this node (the store was away when it needed it) resumes here only.
     if (this.resumeTokens.get(token)) return this.resume(token, afterSeq, link, sink, subject);
-    const fresh = newResumeToken();
+    const fresh = this.tokenFor(hashToken(token));
     this.claiming++;
     try {
       let got;
@@ -1206,11 +1249,15 @@ export class Hub extends EventEmitter implements BackplaneSink {
    * After a store outage: put this node's memberships and identities back, then reconcile every
    * cached roster with the store and tell local members what changed while we could not hear.
    */
-  onResync(): void {
-    void this.resync().catch((err) => {
-      this.log.warn({ err }, 'resync with the shared store failed; will retry on the next reconnect');
-      this.emit('resync-failed', err);
-    });
+  onResync(): Promise<boolean> {
+    return this.resync().then(
+      () => true,
+      (err: unknown) => {
+        this.log.warn({ err }, 'resync with the shared store failed; will retry on the next reconnect');
+        this.emit('resync-failed', err);
+        return false;
+      },
+    );
   }
 
   private async resync(): Promise<void> {

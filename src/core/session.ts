@@ -26,6 +26,8 @@ export interface ResumeState {
   demoted?: boolean;
   written?: number;
   pending?: Map<number, string>;
+  /** A frame came past a gap: the catch-up from the log that runs if the gap is still open then (Hub.catchUp). */
+  gapTimer?: Timer;
 }
 
 /** Minimal structured-logger shape the core needs (pino satisfies it); keeps pino out of core. */

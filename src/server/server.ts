@@ -171,7 +171,7 @@ export class SwitchboardServer {
     const backplane: Backplane =
       deps.backplane ??
       (config.redis.url
-        ? new RedisBackplane({ url: config.redis.url, prefix: config.redis.prefix, presenceTtlMs: config.redis.presenceTtlMs, resumeWindowMs: config.resume.windowMs, clock: this.clock, log: this.log, observer: this.metrics, logSource: logTap(this.log) })
+        ? new RedisBackplane({ url: config.redis.url, cluster: config.redis.cluster, nodes: config.redis.nodes, prefix: config.redis.prefix, presenceTtlMs: config.redis.presenceTtlMs, resumeWindowMs: config.resume.windowMs, clock: this.clock, log: this.log, observer: this.metrics, logSource: logTap(this.log) })
         : new MemoryBackplane());
     backplane.setStatus(() =>
       nodeStatus({

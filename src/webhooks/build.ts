@@ -10,7 +10,7 @@ export function buildWebhooks(config: Config, deps: { clock: Clock; log: CoreLog
   const { url, secret, timeoutMs, maxAttempts, maxQueue } = config.webhooks;
   if (url === '') return undefined;
   const queue = config.redis.url
-    ? new RedisQueue({ url: config.redis.url, prefix: config.redis.prefix, maxQueue, leadMs: config.redis.presenceTtlMs, log: deps.log })
+    ? new RedisQueue({ url: config.redis.url, cluster: config.redis.cluster, nodes: config.redis.nodes, prefix: config.redis.prefix, maxQueue, leadMs: config.redis.presenceTtlMs, log: deps.log })
     : new MemoryQueue(maxQueue);
   return new Webhooks({ url, secret, timeoutMs, maxAttempts, queue, clock: deps.clock, log: deps.log, observer: deps.observer, version: deps.version });
 }

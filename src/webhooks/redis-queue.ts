@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { createRedisClient, type RedisClient } from '../backplane/redis-client.js';
 import { randomId } from '../core/ids.js';
 import { silentLogger, type CoreLogger } from '../core/session.js';
 import { decodeEvent, encodeEvent, type QueuedEvent } from './events.js';
@@ -26,6 +26,9 @@ return 0
 
 export interface RedisQueueOptions {
   url: string;
+  /** A Redis Cluster (redis.cluster; `url` and `nodes` are seeds): the queue and the lock are one key each, so any shard serves them. */
+  cluster?: boolean;
+  nodes?: string[];
   prefix: string;
   maxQueue: number;
   /** The leader lock's TTL: a leader silent this long (dead, cut off) is replaced. */
@@ -41,7 +44,7 @@ export interface RedisQueueOptions {
  */
 export class RedisQueue implements WebhookQueue {
   readonly shared = true;
-  private redis: Redis | undefined;
+  private redis: RedisClient | undefined;
   private readonly token = randomId(12);
   private readonly q: string;
   private readonly lock: string;
@@ -62,12 +65,12 @@ export class RedisQueue implements WebhookQueue {
 
   async start(): Promise<void> {
     // Fail fast while disconnected: an event that cannot be queued is counted (store-down), never held in memory unbounded.
-    this.redis = new Redis(this.opts.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: (n) => Math.min(50 * 2 ** Math.min(n, 6), 2000), connectionName: 'switchboard-webhooks' });
+    this.redis = createRedisClient({ url: this.opts.url, cluster: this.opts.cluster === true, nodes: this.opts.nodes ?? [] }, { connectionName: 'switchboard-webhooks', failFast: true });
     this.redis.on('error', (err: Error) => this.log.debug({ err: err.message }, 'redis error'));
     await this.redis.connect().catch((err: Error) => this.log.warn({ err: err.message }, 'webhook queue: redis unreachable; retrying in the background'));
   }
 
-  private get r(): Redis {
+  private get r(): RedisClient {
     if (!this.redis) throw new Error('webhook queue not started');
     return this.redis;
   }
