@@ -1,6 +1,8 @@
 // Runs every compiled test file (dist/test/**/*.test.js) with Node's built-in test runner.
 // Node 20's runner cannot glob .ts files itself, so `npm test` compiles first (typecheck) and runs the output.
-// Two passes: everything but the browser tests, three files at a time; then the browser tests
+// Three passes: everything but the browser tests, three files at a time; then the cluster suite
+// (dist/test/cluster/) again, on a real 3-master Redis Cluster instead of one redis-server
+// (SWITCHBOARD_TEST_REDIS=cluster, see test/helpers/redis.ts); then the browser tests
 // (dist/test/browser/), one file at a time. Each browser file drives several Chromium tabs with
 // live video; two or three of them at once beside the rest of the suite starve a 2-core CI machine.
 import { readdirSync, statSync } from 'node:fs';
@@ -17,9 +19,9 @@ function find(dir) {
   return out;
 }
 
-function run(files, concurrency) {
+function run(files, concurrency, env = {}) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
+    const child = spawn(process.execPath, ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit', env: { ...process.env, ...env } });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
 }
@@ -35,6 +37,12 @@ const browserDir = join('dist', 'test', 'browser') + sep;
 const browser = files.filter((f) => f.startsWith(browserDir));
 const rest = files.filter((f) => !f.startsWith(browserDir));
 let code = 0;
+const clusterDir = join('dist', 'test', 'cluster') + sep;
+const onCluster = rest.filter((f) => f.startsWith(clusterDir));
 if (rest.length) code ||= await run(rest, 3);
+if (onCluster.length) {
+  console.log('# run-tests: the cluster suite again, on a 3-master Redis Cluster (SWITCHBOARD_TEST_REDIS=cluster)');
+  code = (await run(onCluster, 2, { SWITCHBOARD_TEST_REDIS: 'cluster' })) || code;
+}
 if (browser.length) code = (await run(browser, 1)) || code;
 process.exit(code);

@@ -349,15 +349,17 @@ return 1
   },
   /**
    * Redis Cluster only: the per-address room quota, in the address's own slot (rooms live in
-   * others, so the room scripts do not count). KEYS created-by; ARGV roomKey max. Returns 2 the
-   * room was counted already, 1 counted now, 0 the address is at its quota.
+   * others, so the room scripts do not count). The set is a sorted set: room key → when it was
+   * counted, so a room counted but not created yet (in flight on some node) is told from one that
+   * is gone. KEYS created-by; ARGV roomKey max now. Returns 2 the room was counted already, 1
+   * counted now, 0 the address is at its quota.
    */
   sbReserve: {
     numberOfKeys: 1,
     lua: `
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 2 end
-if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 2 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 return 1
 `,
   },

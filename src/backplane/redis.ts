@@ -506,10 +506,11 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   async createRoom(key: string, options: Required<RoomOptions>, now: number, creator?: RoomCreator): Promise<'created' | 'exists' | 'quota'> {
     const [room, , rooms, dueEmpty] = this.roomKeys(key);
     if (this.cluster && creator && creator.max > 0) {
-      const counted = await this.reserve(creator, room!);
+      const counted = await this.reserve(creator, room!, now);
       if (counted === 0) return 'quota';
       const r = await this.script('sbCreate', room!, rooms!, dueEmpty!, room!, key, JSON.stringify(options), now, options.emptyTtlMs, 0);
-      if (r !== 1 && counted === 1) await this.unreserve(creator, room!);
+      if (r === 1) await this.confirm(creator, room!);
+      else if (counted === 1) await this.unreserve(creator, room!);
       return r === 1 ? 'created' : 'exists';
     }
     const r = await this.script('sbCreate', room!, rooms!, dueEmpty!, this.cluster ? room! : this.createdBy(creator), key, JSON.stringify(options), now, options.emptyTtlMs, this.cluster ? 0 : (creator?.max ?? 0));
@@ -522,10 +523,11 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     const existing = await this.joinOnce(key, { ...req, create: false });
     if (existing.ok || existing.code !== 'room-not-found') return existing;
     const room = this.roomKeys(key)[0]!;
-    const counted = await this.reserve(req.creator, room);
+    const counted = await this.reserve(req.creator, room, req.now);
     if (counted === 0) return { ok: false, code: 'room-quota' };
     const out = await this.joinOnce(key, req);
-    if (counted === 1 && !(out.ok && out.created)) await this.unreserve(req.creator, room);
+    if (out.ok && out.created) await this.confirm(req.creator, room);
+    else if (counted === 1) await this.unreserve(req.creator, room);
     return out;
   }
 
@@ -553,23 +555,30 @@ export class RedisBackplane extends EventEmitter implements Backplane {
    * Redis Cluster: counts room `room` (its hash's key) against its creator's quota, in the
    * address's slot: 2 counted already, 1 counted now, 0 at the quota. At the quota every entry is
    * checked against its room (rooms are removed without touching the count, which is in another
-   * slot) and the gone ones dropped before asking again, so the count is exact when it refuses. A
-   * node that dies between counting and creating leaves an entry with no room: dropped the same way.
+   * slot), and those whose room is gone are dropped before asking again — unless counted within
+   * the last QUOTA_GRACE_MS and not yet confirmed (score 0, see confirm()), when their room may
+   * still be being created on some node. So the count is exact when it refuses. A node that dies
+   * between counting and creating leaves an entry with no room: dropped once the grace is over.
    */
-  private async reserve(creator: RoomCreator, room: string): Promise<number> {
+  private async reserve(creator: RoomCreator, room: string, now: number): Promise<number> {
     const set = this.createdBy(creator);
-    const first = Number(await this.script('sbReserve', set, room, creator.max));
+    const first = Number(await this.script('sbReserve', set, room, creator.max, now));
     if (first !== 0) return first;
-    const entries = await this.call((r) => r.smembers(set));
+    const entries = await this.call((r) => r.zrangebyscore(set, '-inf', now - QUOTA_GRACE_MS));
     const live = await this.call((r) => Promise.all(entries.map((e) => r.exists(e))));
     const gone = entries.filter((_, i) => live[i] === 0);
     if (!gone.length) return 0;
-    await this.call((r) => r.srem(set, ...gone));
-    return Number(await this.script('sbReserve', set, room, creator.max));
+    await this.call((r) => r.zrem(set, ...gone));
+    return Number(await this.script('sbReserve', set, room, creator.max, now));
+  }
+
+  /** The counted room exists now: its entry's score becomes 0 (past any grace: judged by its room alone). */
+  private async confirm(creator: RoomCreator, room: string): Promise<void> {
+    await this.call((r) => r.zadd(this.createdBy(creator), 'XX', 0, room)).catch(() => {});
   }
 
   private async unreserve(creator: RoomCreator, room: string): Promise<void> {
-    await this.call((r) => r.srem(this.createdBy(creator), room)).catch(() => {});
+    await this.call((r) => r.zrem(this.createdBy(creator), room)).catch(() => {});
   }
 
   async leaveRoom(key: string, peerId: string, now: number): Promise<LeaveOutcome> {
@@ -961,6 +970,9 @@ function parseMember(json: string): MemberRecord {
   return JSON.parse(json) as MemberRecord;
 }
 
+/** Redis Cluster: a room counted against its creator this recently may still be being created (see reserve()). */
+const QUOTA_GRACE_MS = 10_000;
+
 /** Stored keys outlive a detached session's deadline by this much (the sweep ends it first). */
 const RESUME_KEY_MARGIN_MS = 60_000;
 
@@ -977,6 +989,11 @@ class RedisSessions implements SessionStore {
    * that this node's frames reach each log in the order they were sent.
    */
   private gate: Promise<void> | undefined;
+  /**
+   * Cluster: the last fan-out not yet settled. What is appended after it settles after it too, so
+   * the senders' acks come in the order they sent (a fan-out settles a few steps after its appends).
+   */
+  private tail: Promise<unknown> | undefined;
 
   constructor(
     private readonly bp: RedisBackplane,
@@ -1007,7 +1024,8 @@ class RedisSessions implements SessionStore {
 
   append(peerId: string, text: string, owner: string): Promise<AppendOutcome> {
     const run = () => this.appendNow(peerId, text, owner);
-    return this.gate ? this.gate.then(run) : run();
+    const mine = this.gate ? this.gate.then(run) : run();
+    return this.tail ? Promise.all([this.tail, mine]).then(([, r]) => r) : mine;
   }
 
   private async appendNow(peerId: string, text: string, owner: string): Promise<AppendOutcome> {
@@ -1020,20 +1038,29 @@ class RedisSessions implements SessionStore {
     // Cluster: each member's log is in its own slot, so no one script reaches them all: the roster
     // is read, then one append per stored member (in this tick's writes, per shard).
     let over: Promise<string[]> = Promise.resolve([]);
-    const prev = this.gate;
+    const prevGate = this.gate;
+    const prevTail = this.tail;
     const gate = (async () => {
-      await prev;
+      await prevGate;
       const members = (await this.bp.members(key)).filter((m) => m.resumable && m.peerId !== except);
       const outs = members.map((m) => this.appendNow(m.peerId, text, '').catch((): AppendOutcome => 'gone'));
       over = Promise.all(outs).then((r) => members.filter((_, i) => r[i] === 'overflow').map((m) => m.peerId));
     })();
-    const settled = gate.catch(() => {});
-    this.gate = settled;
-    void settled.then(() => {
-      if (this.gate === settled) this.gate = undefined;
+    const done = gate.then(async () => {
+      await prevTail;
+      return over;
     });
-    await gate;
-    return over;
+    const queued = gate.catch(() => {});
+    const settled = done.catch(() => {});
+    this.gate = queued;
+    this.tail = settled;
+    void queued.then(() => {
+      if (this.gate === queued) this.gate = undefined;
+    });
+    void settled.then(() => {
+      if (this.tail === settled) this.tail = undefined;
+    });
+    return done;
   }
 
   trim(peerId: string, seq: number): void {

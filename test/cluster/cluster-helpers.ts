@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Config, DeepPartial } from '../../src/config.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { launchServer } from '../helpers/launch.js';
-import { RedisProcess } from '../helpers/redis.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { tick } from '../helpers/wait.js';
 import { connect, type Frame, type TestClient } from '../helpers/ws.js';
@@ -10,23 +10,24 @@ import type { RedisBackplane } from '../../src/backplane/redis.js';
 import type { Logger } from 'pino';
 
 export interface Cluster {
-  redis: RedisProcess;
+  redis: TestRedis;
   clock: ManualClock;
   nodes: TestServer[];
   close(): Promise<void>;
 }
 
 /**
- * N Switchboard nodes in this process sharing one real redis-server and one ManualClock (started
+ * N Switchboard nodes in this process sharing one real store (a redis-server, or a 3-master Redis
+ * Cluster when SWITCHBOARD_TEST_REDIS=cluster: see test/helpers/redis.ts) and one ManualClock (started
  * at the wall-clock time, so presence scores line up with nodes in other processes). `logger`
  * makes each node's logger (e.g. one with a tap, for the admin log stream); default: silent.
  */
-export async function startCluster(n: number, overrides: DeepPartial<Config> = {}, redis?: RedisProcess, logger?: () => Logger): Promise<Cluster> {
-  const r = redis ?? (await RedisProcess.start());
+export async function startCluster(n: number, overrides: DeepPartial<Config> = {}, redis?: TestRedis, logger?: () => Logger): Promise<Cluster> {
+  const r = redis ?? (await startRedis());
   const clock = new ManualClock(Date.now());
   const nodes: TestServer[] = [];
   for (let i = 0; i < n; i++) {
-    nodes.push(await startServer({ ...overrides, redis: { url: r.url, prefix: overrides.redis?.prefix ?? 'sb:', presenceTtlMs: overrides.redis?.presenceTtlMs ?? 10_000 } }, logger ? { clock, logger: logger() } : { clock }));
+    nodes.push(await startServer({ ...overrides, redis: { ...r.config, prefix: overrides.redis?.prefix ?? 'sb:', presenceTtlMs: overrides.redis?.presenceTtlMs ?? 10_000 } }, logger ? { clock, logger: logger() } : { clock }));
   }
   return {
     redis: r,
@@ -52,9 +53,9 @@ export async function advance(clock: ManualClock, ms: number, nodes: TestServer[
 }
 
 /** A Switchboard node in its own process (so it can be killed with SIGKILL). */
-export async function spawnNode(redisUrl: string, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; port: number; ws(path?: string): string }> {
+export async function spawnNode(redis: TestRedis, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; port: number; ws(path?: string): string }> {
   const { child: proc, port } = await launchServer(process.execPath, ['bin/switchboard.js'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_REDIS_URL: redisUrl, SWITCHBOARD_LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...redis.env, SWITCHBOARD_LOG_LEVEL: 'info', ...env },
   });
   return { proc, port, ws: (path = '/v1') => `ws://127.0.0.1:${port}${path}` };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
-import { RedisProcess, freePort, redisSkip } from '../helpers/redis.js';
+import { redisSkip, startRedis } from '../helpers/redis.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import type { Frame } from '../helpers/ws.js';
 import { advance, backplane, join, peer, spawnNode, startCluster, sync, tick } from './cluster-helpers.js';
@@ -18,7 +18,7 @@ test('kill -9 of a node: its peers leave every roster elsewhere within the prese
   const cl = await startCluster(2, { redis: { presenceTtlMs: ttl } });
   // The doomed node runs on the wall clock; it must not judge the others by it, so it gets a longer TTL.
   // Its sessions not resumable (resume off there): a resumable one waits resume.windowMs instead (resume-cluster.test.ts).
-  const doomed = await spawnNode(cl.redis.url, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000', SWITCHBOARD_RESUME_WINDOW_MS: '0' });
+  const doomed = await spawnNode(cl.redis, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000', SWITCHBOARD_RESUME_WINDOW_MS: '0' });
   try {
     const a = await peer(cl.nodes[0]!.ws());
     const b = await peer(cl.nodes[1]!.ws());
@@ -105,14 +105,15 @@ test('Redis killed and restarted mid-session: local rooms keep working, /ready 5
 });
 
 test('a Redis unreachable at start: the node starts, is not ready, and joins it once Redis comes up', { skip: redisSkip }, async () => {
-  const port = await freePort();
-  const node = await startServer({ redis: { url: `redis://127.0.0.1:${port}` } }, { clock: new ManualClock(Date.now()) });
+  const redis = await startRedis();
+  await redis.kill(); // known ports, nobody listening: the node starts against a store that is not there
+  const node = await startServer({ redis: { ...redis.config } }, { clock: new ManualClock(Date.now()) });
   assert.equal(node.server.state, 'ready');
   assert.equal((await fetch(node.http('/ready'))).status, 503);
   const a = await peer(node.ws());
   assert.equal((await join(a.c, 'late')).code, 'unavailable');
   const up = once(node.server.hub, 'resynced');
-  const redis = await RedisProcess.start(port);
+  await redis.start();
   await up;
   assert.equal((await fetch(node.http('/ready'))).status, 200);
   assert.equal((await join(a.c, 'late')).type, 'joined');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/backplane/redis-client.js';
 import { redisSkip } from '../helpers/redis.js';
 import type { TestServer } from '../helpers/server.js';
 import { memberCount, until } from '../helpers/wait.js';
@@ -33,7 +33,7 @@ async function killRedis(cl: Cluster): Promise<void> {
  * expire it: their clock is not advanced), and its node id.
  */
 async function doomedNode(cl: Cluster, env: Record<string, string> = {}): Promise<{ node: Awaited<ReturnType<typeof spawnNode>>; id: string; kill(): Promise<void> }> {
-  const node = await spawnNode(cl.redis.url, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000', ...env });
+  const node = await spawnNode(cl.redis, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000', ...env });
   const live = new Set(cl.nodes.map((n) => n.server.hub.nodeId));
   const id = (await withRedis(cl, (r) => r.zrange('sb:nodes', 0, -1))).find((n) => !live.has(n))!;
   assert.ok(id, 'the spawned node is present in Redis');
@@ -45,15 +45,15 @@ async function doomedNode(cl: Cluster, env: Record<string, string> = {}): Promis
       await once(node.proc, 'exit');
       await withRedis(cl, async (r) => {
         // Redis notices the dead node's subscriber connection on its own time; its presence stays.
-        await until(async () => ((await r.pubsub('NUMSUB', `sb:n:${id}`)) as [string, number])[1] === 0, 'Redis dropped the dead node\'s subscription');
+        await until(async () => (await cl.redis.nodeSubscribers(id)) === 0, 'Redis dropped the dead node\'s subscription');
         assert.ok((await r.zscore('sb:nodes', id)) !== null, 'the dead node\'s presence has not expired');
       });
     },
   };
 }
 
-async function withRedis<T>(cl: Cluster, fn: (r: Redis) => Promise<T>): Promise<T> {
-  const r = new Redis(cl.redis.url);
+async function withRedis<T>(cl: Cluster, fn: (r: RedisClient) => Promise<T>): Promise<T> {
+  const r = cl.redis.client();
   try {
     return await fn(r);
   } finally {
@@ -113,7 +113,6 @@ test('Redis down: a cross-node signal gets unavailable (with its re, or none), n
 // (docs/operations.md, Session resume across nodes; test/cluster/resume-cluster.test.ts).
 test('a publication in flight when Redis dies: no ack before Redis has answered, then unavailable', { skip: redisSkip }, async () => {
   const cl = await startCluster(2, { resume: { windowMs: 0 } });
-  const admin = new Redis(cl.redis.url);
   try {
     const [n1, n2] = cl.nodes as [TestServer, TestServer];
     const a = await peer(n1.ws());
@@ -121,7 +120,7 @@ test('a publication in flight when Redis dies: no ack before Redis has answered,
     for (const p of [a, c]) assert.equal((await join(p.c, 'flight')).type, 'joined');
     await a.c.next('peer-joined');
     // Redis holds every command unanswered: the publication leaves the node, its outcome is unknown
-    assert.equal(await admin.call('CLIENT', 'PAUSE', '60000', 'ALL'), 'OK');
+    await cl.redis.pause(60_000);
     a.c.send({ type: 'signal', id: 'pending', to: c.id, data: 'x' });
     await sync(a.c); // handled after the signal, and answered without Redis
     assert.deepEqual(a.c.frames.filter((f) => f.re === 'pending'), [], 'not acked while Redis has not answered');
@@ -131,7 +130,6 @@ test('a publication in flight when Redis dies: no ack before Redis has answered,
     assert.deepEqual(a.c.take().filter((f) => f.re === 'pending'), [], 'one answer');
     for (const p of [a, c]) await p.c.close();
   } finally {
-    admin.disconnect();
     await cl.redis.kill(); // a paused Redis would hold the nodes' shutdown
     await cl.close();
   }

@@ -105,7 +105,7 @@ test('discovery lists the ids of every node', opts, async () => {
 test('kill -9 of a node: messages to its ids wait in the mailbox, the presence sweep frees the ids, and whoever takes one gets them', opts, async () => {
   const ttl = 10_000;
   const cl = await startCluster(2, { ...CALM, redis: { presenceTtlMs: ttl }, peerjs: { expireTimeoutMs: 60_000 } });
-  const doomed = await spawnNode(cl.redis.url, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000' });
+  const doomed = await spawnNode(cl.redis, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000' });
   try {
     const [n0, n1] = cl.nodes as [(typeof cl.nodes)[0] & object, (typeof cl.nodes)[0] & object];
     const alice = await openPeer(doomed, 'alice', { token: 'first' });

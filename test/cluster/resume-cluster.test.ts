@@ -140,7 +140,7 @@ test('kill -9 of the node holding a receiving session mid-stream: it resumes on 
   const cl = await startCluster(2, { rateLimits: { messagesPerSecond: 0 } });
   const [n1, n2] = cl.nodes as [TestServer, TestServer];
   // The doomed node runs on the wall clock: a long presence TTL keeps it from judging the others.
-  const doomed = await spawnNode(cl.redis.url, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000', SWITCHBOARD_RATE_LIMITS_MESSAGES_PER_SECOND: '0' });
+  const doomed = await spawnNode(cl.redis, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000', SWITCHBOARD_RATE_LIMITS_MESSAGES_PER_SECOND: '0' });
   try {
     const s = await open(n1.ws());
     const x = await open(doomed.ws());
@@ -195,7 +195,7 @@ test('kill -9 of the node holding a receiving session mid-stream: it resumes on 
 
 test('no resume within the window after its node died: the room hears peer-left (disconnect) exactly once', { skip: redisSkip }, async () => {
   const cl = await startCluster(2);
-  const doomed = await spawnNode(cl.redis.url, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000' });
+  const doomed = await spawnNode(cl.redis, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000' });
   try {
     const a = await open(cl.nodes[0]!.ws());
     const b = await open(cl.nodes[1]!.ws());

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
-import { Redis } from 'ioredis';
-import { redisSkip } from '../helpers/redis.js';
+import type { RedisClient } from '../../src/backplane/redis-client.js';
+import { onRedisCluster, redisSkip, type TestRedis } from '../helpers/redis.js';
 import type { TestServer } from '../helpers/server.js';
 import { connect, type Frame, type TestClient } from '../helpers/ws.js';
 import { advance, spawnNode, startCluster } from './cluster-helpers.js';
@@ -38,25 +38,31 @@ async function vcJoin(c: TestClient, room: string): Promise<Frame> {
 
 /**
  * The rooms Redis counts against 127.0.0.1. Read directly because a refusal also drops entries of
- * rooms that are gone: only the store shows that a removal uncounted its room at once.
+ * rooms that are gone: only the store shows that a removal uncounted its room at once. On a Redis
+ * Cluster the count (a sorted set there) is in the address's slot, the rooms in others: a removal
+ * leaves its entry, which stops counting with its room and is dropped at the next refusal, so there
+ * the count is its entries whose rooms exist.
  */
-function counted(redis: Redis): Promise<number> {
-  return redis.scard('sb:created-by:127.0.0.1');
+async function counted(redis: RedisClient, store: TestRedis): Promise<number> {
+  const set = store.key('created-by:127.0.0.1', '@127.0.0.1');
+  if (!onRedisCluster) return redis.scard(set);
+  const rooms = await redis.zrange(set, 0, -1);
+  return (await Promise.all(rooms.map((r) => redis.exists(r)))).filter((n) => n === 1).length;
 }
 
 describe('the per-address room quota is cluster-wide (real redis-server)', { skip: redisSkip }, () => {
   test('two nodes, one address: rooms made on either count together, and a removal on one frees a slot on the other', async () => {
     const cl = await startCluster(2, { rooms: { maxPerAddress: 3 } });
     const [n0, n1] = cl.nodes as [TestServer, TestServer];
-    const redis = new Redis(cl.redis.url);
+    const redis = cl.redis.client();
     try {
       // a vc room has no empty grace: it is uncounted the moment its last member leaves
       const v = await vc(n1.ws('/ws'));
       assert.equal((await vcJoin(v, 'brief')).type, 'joined');
-      assert.equal(await counted(redis), 1);
+      assert.equal(await counted(redis, cl.redis), 1);
       v.send({ type: 'leave' });
       await v.next('left');
-      assert.equal(await counted(redis), 0);
+      assert.equal(await counted(redis, cl.redis), 0);
       await v.close();
 
       const a = await native(n0);
@@ -72,7 +78,7 @@ describe('the per-address room quota is cluster-wide (real redis-server)', { ski
       assert.equal((await ask(a, { type: 'create-room' })).code, 'room-quota', 'an empty room still counts during its grace');
       await advance(cl.clock, 31_000, cl.nodes);
       // all three were empty, so all three went, and were uncounted as they went
-      assert.equal(await counted(redis), 0);
+      assert.equal(await counted(redis, cl.redis), 0);
       for (let i = 0; i < 3; i++) assert.equal((await ask(i % 2 ? a : b, { type: 'create-room' })).type, 'room-created');
       assert.equal((await ask(a, { type: 'create-room' })).code, 'room-quota');
       await Promise.all([a.close(), b.close()]);
@@ -94,8 +100,8 @@ describe('the per-address room quota is cluster-wide (real redis-server)', { ski
       assert.equal(created, 5);
       assert.equal(refused, 15);
       assert.equal((await cl.nodes[0]!.server.hub.listRooms('native')).length, 5);
-      const redis = new Redis(cl.redis.url);
-      assert.equal(await counted(redis), 5);
+      const redis = cl.redis.client();
+      assert.equal(await counted(redis, cl.redis), 5);
       redis.disconnect();
       await Promise.all(clients.map((c) => c.close()));
     } finally {
@@ -107,9 +113,9 @@ describe('the per-address room quota is cluster-wide (real redis-server)', { ski
     const ttl = 10_000;
     const cl = await startCluster(1, { rooms: { maxPerAddress: 1 }, redis: { presenceTtlMs: ttl } });
     const survivor = cl.nodes[0]!;
-    const redis = new Redis(cl.redis.url);
+    const redis = cl.redis.client();
     // The doomed node runs on the wall clock; it must not judge the others by it, so it gets a longer TTL.
-    const doomed = await spawnNode(cl.redis.url, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000', SWITCHBOARD_ROOMS_MAX_PER_ADDRESS: '1' });
+    const doomed = await spawnNode(cl.redis, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000', SWITCHBOARD_ROOMS_MAX_PER_ADDRESS: '1' });
     try {
       const there = await vc(doomed.ws('/ws'));
       assert.equal((await vcJoin(there, 'made-on-doomed')).type, 'joined');
@@ -121,7 +127,7 @@ describe('the per-address room quota is cluster-wide (real redis-server)', { ski
       const start = cl.clock.now();
       while ((await survivor.server.hub.roomInfo('vc', 'made-on-doomed')) && cl.clock.now() - start < 3 * ttl) await advance(cl.clock, 500, cl.nodes);
       assert.equal(await survivor.server.hub.roomInfo('vc', 'made-on-doomed'), undefined, 'the dead node\'s room was removed');
-      assert.equal(await counted(redis), 0);
+      assert.equal(await counted(redis, cl.redis), 0);
       assert.equal((await vcJoin(here, 'wanted')).type, 'joined');
       await here.close();
     } finally {
@@ -133,12 +139,14 @@ describe('the per-address room quota is cluster-wide (real redis-server)', { ski
 
   test('a room record lost from the store (evicted, deleted by hand) stops counting: the count is derived from the rooms', async () => {
     const cl = await startCluster(1, { rooms: { maxPerAddress: 1 } });
-    const redis = new Redis(cl.redis.url);
+    const redis = cl.redis.client();
     try {
       const a = await native(cl.nodes[0]!);
       const { room } = await ask(a, { type: 'create-room' });
       assert.equal((await ask(a, { type: 'create-room' })).code, 'room-quota');
-      await redis.del(`sb:room:native/${room as string}`, `sb:members:native/${room as string}`);
+      const key = `native/${room as string}`;
+      await redis.del(cl.redis.key(`room:${key}`, key));
+      await redis.del(cl.redis.key(`members:${key}`, key));
       assert.equal((await ask(a, { type: 'create-room' })).type, 'room-created');
       assert.equal((await ask(a, { type: 'create-room' })).code, 'room-quota');
       await a.close();

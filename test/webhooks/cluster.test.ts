@@ -148,7 +148,7 @@ test('kill -9 of a node: its members\' peer.left and their room\'s room.finished
   const ttl = 10_000;
   const cl = await startCluster(2, { webhooks: { url: rx.url, secret: SECRET }, redis: { presenceTtlMs: ttl } });
   // Not resumable, and a long TTL of its own: it must not judge the others by its wall clock (see failures.test.ts).
-  const doomed = await spawnNode(cl.redis.url, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000', SWITCHBOARD_RESUME_WINDOW_MS: '0', SWITCHBOARD_ROOMS_EMPTY_TTL_MS: '0', SWITCHBOARD_WEBHOOKS_URL: rx.url, SWITCHBOARD_WEBHOOKS_SECRET: SECRET });
+  const doomed = await spawnNode(cl.redis, { SWITCHBOARD_REDIS_PRESENCE_TTL_MS: '600000', SWITCHBOARD_RESUME_WINDOW_MS: '0', SWITCHBOARD_ROOMS_EMPTY_TTL_MS: '0', SWITCHBOARD_WEBHOOKS_URL: rx.url, SWITCHBOARD_WEBHOOKS_SECRET: SECRET });
   try {
     const x = await peer(doomed.ws());
     assert.equal((await join(x.c, 'orphan')).type, 'joined');
