@@ -19,6 +19,9 @@ export interface ClientRole {
   sharded?: boolean;
 }
 
+/** On a Redis Cluster, a command of a fail-fast client not answered within this long fails. */
+export const CLUSTER_COMMAND_TIMEOUT_MS = 5000;
+
 /** Reconnect forever, backing off to 2 s: a Redis outage must never end the process. */
 const backoff = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000);
 
@@ -37,7 +40,13 @@ export function createRedisClient(target: RedisTarget, role: ClientRole): RedisC
   if (first.username) redisOptions.username = decodeURIComponent(first.username);
   if (first.password) redisOptions.password = decodeURIComponent(first.password);
   if (first.protocol === 'rediss:') redisOptions.tls = {};
-  if (role.failFast) redisOptions.maxRetriesPerRequest = 0;
+  if (role.failFast) {
+    redisOptions.maxRetriesPerRequest = 0;
+    // A shard's connections queue commands while they (re)connect (ioredis needs that to reach a
+    // node before it is ready), so a command to a shard that just died can wait on reconnects:
+    // bounded here, it then fails like any other (`unavailable`).
+    redisOptions.commandTimeout = CLUSTER_COMMAND_TIMEOUT_MS;
+  }
   const options: ClusterOptions = {
     lazyConnect: true,
     clusterRetryStrategy: backoff,

@@ -36,7 +36,7 @@ import { silentLogger, type CoreLogger } from '../core/session.js';
 import type { RoomOptions } from '../core/types.js';
 import { CLUSTER_SCRIPTS, SCRIPTS, type ScriptName } from './redis-scripts.js';
 import { RedisLogs, type LineSource } from './redis-logs.js';
-import { createRedisClient, publishOn, type RedisClient } from './redis-client.js';
+import { CLUSTER_COMMAND_TIMEOUT_MS, createRedisClient, publishOn, type RedisClient } from './redis-client.js';
 
 /**
  * Slot buckets of a Redis Cluster. Every key and channel of a room, an alias or a session carries
@@ -172,6 +172,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   /** Shards lost since the last resync (cluster): one that comes back may have come back empty. */
   private readonly lostShards = new Set<string>();
   private resyncWanted = false;
+  private catchUpQueued = false;
   private sink: BackplaneSink | undefined;
   private cmdReady = false;
   private subReady = false;
@@ -287,18 +288,26 @@ export class RedisBackplane extends EventEmitter implements Backplane {
    * had no subscriber are caught up from their logs (BackplaneSink.onCatchUp).
    */
   private wireShards(cmd: RedisClient, sub: RedisClient): void {
+    // While a shard is down ioredis drops and re-adds it on every slot refresh: logged once per
+    // outage (until the resync that follows it went through), the flapping at debug.
     cmd.on('-node', (_r: Redis, key: string) => {
       if (this.stopping) return;
-      if (!this.lostShards.has(key)) this.log.warn({ shard: key }, 'redis cluster shard lost');
+      if (!this.lostShards.has(key)) this.log.warn({ shard: key }, 'redis cluster shard lost; what it holds answers unavailable until it is back');
       this.lostShards.add(key);
     });
     cmd.on('+node', (_r: Redis, key: string) => {
-      if (!this.started || !this.lostShards.delete(key)) return;
-      this.log.info({ shard: key }, 'redis cluster shard back: resyncing this node\'s state');
+      if (!this.started || !this.lostShards.has(key)) return;
+      this.log.debug({ shard: key }, 'redis cluster shard listed again');
       this.resyncWanted = true;
     });
     sub.on('subscribersReady', () => {
-      if (this.started && !this.stopping) this.sink?.onCatchUp?.();
+      if (!this.started || this.stopping || this.catchUpQueued) return;
+      // A burst of resets (a shard flapping) is one catch-up, once the burst is over.
+      this.catchUpQueued = true;
+      setImmediate(() => {
+        this.catchUpQueued = false;
+        this.sink?.onCatchUp?.();
+      });
     });
   }
 
@@ -331,6 +340,10 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     if (ok && this.resyncWanted) {
       this.resyncWanted = false;
       if ((await this.sink?.onResync()) === false) this.resyncWanted = true;
+      else if (this.lostShards.size) {
+        this.log.info({ shards: [...this.lostShards] }, 'redis cluster shard back: this node\'s state is put back');
+        this.lostShards.clear();
+      }
     }
   }
 
@@ -757,7 +770,18 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     if (!this.subReady) throw new HubError('unavailable');
     this.watched.add(key);
     const channel = this.roomChannel(key);
-    await (this.cluster ? this.sub!.ssubscribe(channel) : this.sub!.subscribe(channel));
+    if (!this.cluster) return void (await this.sub!.subscribe(channel));
+    // A shard that is down holds the SSUBSCRIBE until it is back: bounded, the join then fails
+    // (unavailable) like the store operations on that shard.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new HubError('unavailable')), CLUSTER_COMMAND_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.sub!.ssubscribe(channel), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   unwatchRoom(key: string): void {

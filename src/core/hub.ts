@@ -296,7 +296,16 @@ export class Hub extends EventEmitter implements BackplaneSink {
             void this.endStored(s.id, 'buffer-overflow', false);
           } else if (out === 'gone') s.log.warn({}, 'frame not stored: the session is no longer in the shared store');
         },
-        (err: unknown) => s.log.warn({ err: err instanceof Error ? err.message : err }, 'frame not stored; the shared store is unreachable'),
+        (err: unknown) => {
+          s.log.warn({ err: err instanceof Error ? err.message : err }, 'frame not stored; the shared store is unreachable');
+          // The part of the store that keeps this session is unreachable (a Redis Cluster shard
+          // down, while the rest answers): the frame, and those after it, are numbered here.
+          if (s.resume !== r || !r.durable || s.closed) return;
+          this.demote(s);
+          const seq = r.log.append(text, text.length, r.detachedAt === undefined);
+          if (seq === undefined) void this.endResumable(s, 'buffer-overflow');
+          else if (r.detachedAt === undefined) s.frames?.(seq, text);
+        },
       );
       return undefined;
     }
@@ -408,13 +417,16 @@ export class Hub extends EventEmitter implements BackplaneSink {
   async catchUp(s: Session): Promise<void> {
     const r = s.resume;
     const since = this.store?.since;
-    if (!r?.durable || s.closed || r.detachedAt !== undefined || !since) return;
+    if (!r?.durable || s.closed || r.detachedAt !== undefined || !since || r.catchingUp) return;
     let got;
+    r.catchingUp = true;
     try {
       got = await since.call(this.store, s.id, r.written!);
     } catch (err) {
       s.log.warn({ err: err instanceof Error ? err.message : err }, 'catch-up from the stored log failed');
       return;
+    } finally {
+      r.catchingUp = false;
     }
     if (got.length) s.log.info({ after: r.written, frames: got.length }, 'caught up frames from the stored log');
     for (const e of got) if (s.resume === r && r.durable) this.writeFrame(s, e.seq, e.item);

@@ -28,6 +28,8 @@ export interface ResumeState {
   pending?: Map<number, string>;
   /** A frame came past a gap: the catch-up from the log that runs if the gap is still open then (Hub.catchUp). */
   gapTimer?: Timer;
+  /** A catch-up is reading the log (one at a time). */
+  catchingUp?: boolean;
 }
 
 /** Minimal structured-logger shape the core needs (pino satisfies it); keeps pino out of core. */

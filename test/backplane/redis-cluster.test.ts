@@ -161,10 +161,16 @@ describe('on a real 3-master Redis Cluster', { skip }, () => {
     for (const p of [a, b]) assert.equal((await join(p.c, room)).type, 'joined');
     await a.c.next('peer-joined');
     const shard = await store.shards.ownerOf(await slotOf(store, bucketOf(`native/${room}`)));
+    // A client whose own session is kept on that shard too: every frame to it is numbered there.
+    let c = await peer(n1.ws());
+    while ((await store.shards.ownerOf(await slotOf(store, bucketOf(c.id)))) !== shard) {
+      await c.c.close();
+      c = await peer(n1.ws());
+    }
     await store.shards.killShard(shard);
     // Requests whose keys live on the dead shard fail (once the cluster marks it failed, every
-    // request does: full slot coverage is required by default).
-    const c = await peer(n1.ws());
+    // request does: full slot coverage is required by default). The answer reaches c all the same:
+    // its session is numbered on its node from then on.
     const refused = await join(c.c, room);
     assert.equal(refused.code, 'unavailable', 'a join to a room on the dead shard');
     await store.shards.startShard(shard);
