@@ -28,15 +28,21 @@ const PEERJS_TYPE: Record<Kind, string> = { offer: 'OFFER', answer: 'ANSWER', ca
 const VC_FRAME: Record<Kind, { type: string; field: string }> = { offer: { type: 'offer', field: 'sdp' }, answer: { type: 'answer', field: 'sdp' }, candidate: { type: 'ice', field: 'candidate' } };
 const VC_RELAYED: ReadonlySet<unknown> = new Set(['offer', 'answer', 'ice']);
 
+/** Switchboard's handshake: the server's `welcome` names the id in `field`; an `error` is a refusal. */
+function welcomeHandshake(field: string): Wire['handshake'] {
+  return (frame) => {
+    const id = frame.type === 'welcome' ? frame[field] : undefined;
+    if (typeof id === 'string') return id;
+    if (frame.type === 'error') throw new Error(`refused: ${JSON.stringify(frame)}`);
+    return undefined;
+  };
+}
+
 export const nativeWire: Wire = {
   protocol: 'native',
   rooms: true,
   url: (base) => `${base}/v1`,
-  handshake(frame) {
-    if (frame.type === 'welcome' && typeof frame.peerId === 'string') return frame.peerId;
-    if (frame.type === 'error') throw new Error(`refused: ${JSON.stringify(frame)}`);
-    return undefined;
-  },
+  handshake: welcomeHandshake('peerId'),
   signal: (to, _kind, data) => `{"type":"signal","to":${JSON.stringify(to)},"data":${data}}`,
   deliveredFrom: (f) => (f.type === 'signal' && typeof f.from === 'string' ? f.from : undefined),
 };
@@ -51,11 +57,7 @@ export const vcWire: Wire = {
   protocol: 'vc',
   rooms: true,
   url: (base) => `${base}/ws`,
-  handshake(frame) {
-    if (frame.type === 'welcome' && typeof frame.peer_id === 'string') return frame.peer_id;
-    if (frame.type === 'error') throw new Error(`refused: ${JSON.stringify(frame)}`);
-    return undefined;
-  },
+  handshake: welcomeHandshake('peer_id'),
   signal(to, kind, data) {
     const f = VC_FRAME[kind];
     return `{"type":"${f.type}","to":${JSON.stringify(to)},"${f.field}":${data}}`;

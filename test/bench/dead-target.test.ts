@@ -10,7 +10,7 @@ import { freePort } from '../../bench/redis.js';
 import { latency, relay } from '../../bench/scenarios.js';
 import { startTarget, TARGETS } from '../../bench/targets.js';
 import { WakeupProbe } from '../../bench/wakeup.js';
-import { tinyCtx } from './tiny-plan.js';
+import { tinyCtx } from './harness.js';
 
 const ctx = tinyCtx;
 

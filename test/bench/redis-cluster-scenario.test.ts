@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { redisCluster } from '../../bench/scenarios.js';
 import { startTarget, TARGETS } from '../../bench/targets.js';
 import { redisSkip } from '../helpers/redis.js';
-import { tinyCtx } from './tiny-plan.js';
+import { tinyCtx } from './harness.js';
 
 /** The config the Switchboard launcher builds from `env` (recorded by a stand-in library). */
 async function launcherConfig(env: Record<string, string>): Promise<{ redis?: unknown }> {

@@ -7,7 +7,7 @@ import { nativeWire, vcWire } from '../../bench/protocol.js';
 import { relay } from '../../bench/scenarios.js';
 import { SWITCHBOARD_VC, TARGETS } from '../../bench/targets.js';
 import { startServer } from '../helpers/server.js';
-import { tinyCtx } from './tiny-plan.js';
+import { closedLoopAll, tinyCtx } from './harness.js';
 
 test('vc frames: vc-client\'s offer/answer {to, sdp} and ice {to, candidate}, carrying the same payload as native', () => {
   const bank = payloadBank(1);
@@ -35,13 +35,7 @@ test('the relay driver speaks vc to Switchboard at /ws: pairs share a room, ever
   const srv = await startServer({ rateLimits: { messagesPerSecond: 0 } });
   const d = new RelayDriver({ base: `ws://127.0.0.1:${srv.port}`, protocol: 'vc', pairs: 3, window: 2, tagBase: 0, name: 'vc', maxSends: 90, verifyEvery: 1 });
   try {
-    await d.connect();
-    d.beginMeasure();
-    d.start({ mode: 'closed' });
-    await Promise.race([d.idle(), d.failed]);
-    const w = d.endMeasure();
-    assert.deepEqual([d.sent, d.received, w.sent, w.received, w.samples.length], [90, 90, 90, 90, 90]);
-    assert.deepEqual(await d.stop(0), { sent: 90, received: 90, lost: 0 });
+    await closedLoopAll(d, 90);
   } finally {
     await d.close();
     await srv.close();
