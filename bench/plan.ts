@@ -1,6 +1,6 @@
 /** How much load each scenario applies, and for how long: `--quick` (< 1 min) and full (< 10 min). */
 
-export const SCENARIOS = ['relay', 'latency', 'join-storm', 'fan-out', 'idle', 'cluster', 'resume'] as const;
+export const SCENARIOS = ['relay', 'latency', 'join-storm', 'fan-out', 'idle', 'cluster', 'redis-cluster', 'resume'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Plan {

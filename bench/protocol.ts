@@ -4,10 +4,11 @@ import type { Kind } from './payloads.js';
 /**
  * How a load-generator client speaks to each server under test. Switchboard's native protocol
  * (/v1) and the bare relay share one wire format (the bare relay implements the same frames, only
- * less of them); PeerJS has its own (client-chosen ids, {type, dst, payload} → {type, src, dst,
- * payload}, no rooms).
+ * less of them); Switchboard's vc dialect (/ws) is vc-server's protocol (server-made `peer_id`,
+ * relays `{type, to, …}` forwarded whole with `from` added); PeerJS has its own (client-chosen
+ * ids, {type, dst, payload} → {type, src, dst, payload}, no rooms).
  */
-export type Protocol = 'native' | 'peerjs';
+export type Protocol = 'native' | 'vc' | 'peerjs';
 
 export interface Wire {
   readonly protocol: Protocol;
@@ -23,18 +24,45 @@ export interface Wire {
 }
 
 const PEERJS_TYPE: Record<Kind, string> = { offer: 'OFFER', answer: 'ANSWER', candidate: 'CANDIDATE' };
+/** vc-client's relay frames: `offer {to, sdp}`, `answer {to, sdp}`, `ice {to, candidate}`. */
+const VC_FRAME: Record<Kind, { type: string; field: string }> = { offer: { type: 'offer', field: 'sdp' }, answer: { type: 'answer', field: 'sdp' }, candidate: { type: 'ice', field: 'candidate' } };
+const VC_RELAYED: ReadonlySet<unknown> = new Set(['offer', 'answer', 'ice']);
+
+/** Switchboard's handshake: the server's `welcome` names the id in `field`; an `error` is a refusal. */
+function welcomeHandshake(field: string): Wire['handshake'] {
+  return (frame) => {
+    const id = frame.type === 'welcome' ? frame[field] : undefined;
+    if (typeof id === 'string') return id;
+    if (frame.type === 'error') throw new Error(`refused: ${JSON.stringify(frame)}`);
+    return undefined;
+  };
+}
 
 export const nativeWire: Wire = {
   protocol: 'native',
   rooms: true,
   url: (base) => `${base}/v1`,
-  handshake(frame) {
-    if (frame.type === 'welcome' && typeof frame.peerId === 'string') return frame.peerId;
-    if (frame.type === 'error') throw new Error(`refused: ${JSON.stringify(frame)}`);
-    return undefined;
-  },
+  handshake: welcomeHandshake('peerId'),
   signal: (to, _kind, data) => `{"type":"signal","to":${JSON.stringify(to)},"data":${data}}`,
   deliveredFrom: (f) => (f.type === 'signal' && typeof f.from === 'string' ? f.from : undefined),
+};
+
+/**
+ * vc at `/ws`. The payload (the same bytes as the native `data`) is the value of the field vc-client
+ * puts it in (`sdp`, `candidate`); the server forwards the sender's frame text with `"from"` spliced
+ * in. vc's `join {room}` → `joined` / `peer-joined` have the native frames' shape, so the relay
+ * driver's room setup (`roomFrames.join`) serves both; vc relays, too, only reach a room-mate.
+ */
+export const vcWire: Wire = {
+  protocol: 'vc',
+  rooms: true,
+  url: (base) => `${base}/ws`,
+  handshake: welcomeHandshake('peer_id'),
+  signal(to, kind, data) {
+    const f = VC_FRAME[kind];
+    return `{"type":"${f.type}","to":${JSON.stringify(to)},"${f.field}":${data}}`;
+  },
+  deliveredFrom: (f) => (VC_RELAYED.has(f.type) && typeof f.from === 'string' ? f.from : undefined),
 };
 
 export const peerjsWire: Wire = {
@@ -50,11 +78,13 @@ export const peerjsWire: Wire = {
   deliveredFrom: (f) => (typeof f.src === 'string' && (f.type === 'OFFER' || f.type === 'ANSWER' || f.type === 'CANDIDATE') ? f.src : undefined),
 };
 
+const WIRES: Record<Protocol, Wire> = { native: nativeWire, vc: vcWire, peerjs: peerjsWire };
+
 export function wireFor(p: Protocol): Wire {
-  return p === 'native' ? nativeWire : peerjsWire;
+  return WIRES[p];
 }
 
-/** Native-protocol room frames (Switchboard and the bare relay). */
+/** Native-protocol room frames (Switchboard and the bare relay); vc's `join` is the same frame. */
 export const roomFrames = {
   join: (room: string) => `{"type":"join","room":${JSON.stringify(room)}}`,
   broadcast: (room: string, data: string) => `{"type":"broadcast","room":${JSON.stringify(room)},"data":${data}}`,

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import type { Plan } from './plan.js';
-import type { FanoutResult, IdleResult, LatencyResult, RelayResult, StormSizeResult } from './scenarios.js';
+import type { FanoutResult, IdleResult, LatencyResult, RedisClusterResult, RelayResult, StormSizeResult } from './scenarios.js';
 import type { LatencySummary } from './stats.js';
 
 export type ClusterResult = (RelayResult & { nodes: number }) | { skipped: string };
@@ -53,6 +53,9 @@ export interface RunResult {
   /** The round with the highest closed-loop throughput (the least disturbed), per target. */
   relay: Partial<Record<TargetName, RelayResult>>;
   relayRounds: Partial<Record<TargetName, RelayResult[]>>;
+  /** Switchboard's vc dialect (/ws) in the relay scenario: its best round, and every round. */
+  relayVc?: RelayResult;
+  relayVcRounds: RelayResult[];
   joinStorm: Partial<Record<TargetName, StormSizeResult[]>>;
   fanout: Partial<Record<TargetName, FanoutResult>>;
   idle: Partial<Record<TargetName, IdleResult>>;
@@ -60,6 +63,8 @@ export interface RunResult {
   /** The wake-up probe alone before the first scenario (ms late): the machine at rest. */
   wakeupAtRest?: LatencySummary;
   cluster: ClusterResult | undefined;
+  /** The cluster scenario on a 3-master Redis Cluster instead of one Redis. */
+  redisCluster?: RedisClusterResult;
   /** Switchboard with session resume on (the default) and off, interleaved rounds, one node and two. */
   resume?: ResumeCost;
   skipped: string[];
@@ -126,6 +131,25 @@ function rows(r: RunResult): Row[] {
     add(h, 'other processes\' CPU (% of a core)', (t) => r.relay[t]?.half.otherCpuPct, 0, false);
     if (COLS.some((t) => r.relay[t]?.half.wakeup)) add(h, PROBE, () => undefined, 0, false, (t) => late(r.relay[t]?.half.wakeup));
   }
+  const vc = r.relayVc;
+  if (vc) {
+    const s = `relay, closed loop, Switchboard's vc dialect at /ws (the same pairs, payloads and window${p.relay.rounds > 1 ? `; best of ${p.relay.rounds} rounds` : ''}; the other columns repeat their relay figures above)`;
+    // Switchboard's column is the vc run; the baselines' are their own relay, so the ratio columns are vc's.
+    const vcOr = (f: (x: RelayResult) => number | undefined) => (t: TargetName) => {
+      const x = t === 'switchboard' ? vc : r.relay[t];
+      return x && f(x);
+    };
+    add(s, 'messages/s', vcOr((x) => x.closed.perSecond));
+    if (p.relay.rounds > 1) add(s, 'messages/s, each round', () => undefined, 0, false, (t) => (t === 'switchboard' ? r.relayVcRounds.map((x) => num(x.closed.perSecond)).join(' · ') : undefined));
+    add(s, 'vc / native (relay above)', () => undefined, 0, false, (t) => (t === 'switchboard' ? ratio(vc.closed.perSecond, r.relay.switchboard?.closed.perSecond) : undefined));
+    add(s, 'MB/s delivered', vcOr((x) => x.closed.receivedMBps), 1);
+    add(s, 'latency p50 / p99 / p99.9 (ms)', vcOr((x) => x.closed.latency.p99), 2, true, (t) => lat(t === 'switchboard' ? vc.closed.latency : r.relay[t]?.closed.latency));
+    add(s, 'server CPU (% of a core)', vcOr((x) => x.closed.serverCpuPct), 0, false);
+    add(s, 'server RSS peak (MB)', vcOr((x) => x.closed.serverRssPeakMB), 0);
+    add(s, 'client CPU (% of a core)', vcOr((x) => x.closed.clientCpuPct), 0, false);
+    add(s, 'other processes\' CPU (% of a core)', vcOr((x) => x.closed.otherCpuPct), 0, false);
+    add(s, 'at half its own maximum: latency p50 / p99 / p99.9 (ms)', vcOr((x) => x.half.latency.p99), 2, true, (t) => lat(t === 'switchboard' ? vc.half.latency : r.relay[t]?.half.latency));
+  }
   const lt = COLS.find((t) => r.latency[t]);
   if (lt) {
     const s = `relay latency at the same offered load for every target (open loop, ${r.latency[lt]!.pairs} pairs)`;
@@ -157,22 +181,35 @@ function rows(r: RunResult): Row[] {
     add(s, 'client CPU (% of a core)', (t) => r.fanout[t]?.clientCpuPct, 0, false);
     add(s, 'other processes\' CPU (% of a core)', (t) => r.fanout[t]?.otherCpuPct, 0, false);
   }
+  const only = (v: number | undefined) => (t: TargetName) => (t === 'switchboard' ? v : undefined);
+  const onlyText = (v: string | undefined) => (t: TargetName) => (t === 'switchboard' ? v : undefined);
+  /** Rows of a cross-node relay (two nodes on a broker); `vs` are ratios to other runs of this one. */
+  const crossNode = (s: string, x: RelayResult, broker: string, vs: [string, number | undefined][]) => {
+    add(s, 'messages/s', only(x.closed.perSecond), 0, false);
+    for (const [what, other] of vs) add(s, what, only(undefined), 0, false, onlyText(ratio(x.closed.perSecond, other)));
+    add(s, 'latency p50 / p99 / p99.9 (ms)', only(x.closed.latency.p99), 2, false, onlyText(lat(x.closed.latency)));
+    add(s, 'at half load: p50 / p99 / p99.9 (ms)', only(x.half.latency.p99), 2, false, onlyText(lat(x.half.latency)));
+    add(s, `CPU of both nodes + ${broker} (% of a core)`, only(x.closed.serverCpuPct), 0, false);
+    add(s, `CPU per message, both nodes + ${broker} (µs)`, only(cpuPerMessageUs(x)), 1, false);
+    add(s, 'client CPU (% of a core)', only(x.closed.clientCpuPct), 0, false);
+  };
   const c = r.cluster;
-  if (c && 'closed' in c) {
-    const s = `cluster: cross-node relay (${c.nodes} Switchboard nodes + Redis, every pair split across nodes)`;
-    const only = (v: number | undefined) => (t: TargetName) => (t === 'switchboard' ? v : undefined);
-    const one = r.relay.switchboard;
-    add(s, 'messages/s', only(c.closed.perSecond), 0, false);
-    add(s, 'vs one node (relay above)', only(undefined), 0, false, (t) => (t === 'switchboard' ? ratio(c.closed.perSecond, one?.closed.perSecond) : undefined));
-    add(s, 'latency p50 / p99 / p99.9 (ms)', only(c.closed.latency.p99), 2, false, (t) => (t === 'switchboard' ? lat(c.closed.latency) : undefined));
-    add(s, 'at half load: p50 / p99 / p99.9 (ms)', only(c.half.latency.p99), 2, false, (t) => (t === 'switchboard' ? lat(c.half.latency) : undefined));
-    add(s, 'CPU of both nodes + Redis (% of a core)', only(c.closed.serverCpuPct), 0, false);
-    add(s, 'client CPU (% of a core)', only(c.closed.clientCpuPct), 0, false);
+  const one = c && 'closed' in c ? c : undefined;
+  if (one) {
+    const s = `cluster: cross-node relay (${one.nodes} Switchboard nodes + Redis, every pair split across nodes)`;
+    crossNode(s, one, 'Redis', [['vs one node (relay above)', r.relay.switchboard?.closed.perSecond]]);
+  }
+  const rcl = r.redisCluster;
+  if (rcl && 'closed' in rcl) {
+    const s = `Redis Cluster: cross-node relay (${rcl.nodes} Switchboard nodes + a ${rcl.shards}-master Redis Cluster, every pair split across nodes)`;
+    crossNode(s, rcl, `${rcl.shards} Redis shards`, [
+      ['vs one Redis (cluster above)', one?.closed.perSecond],
+      ['vs one node (relay above)', r.relay.switchboard?.closed.perSecond],
+    ]);
   }
   const rc = r.resume;
   if (rc) {
     const s = 'session resume: the same relay with resume on (default) and off, best of interleaved rounds';
-    const only = (v: number | undefined) => (t: TargetName) => (t === 'switchboard' ? v : undefined);
     const both = (on: RelayResult | undefined, off: RelayResult | undefined, f: (x: RelayResult) => string) => (t: TargetName) =>
       t === 'switchboard' && on && off ? `${f(on)} on · ${f(off)} off` : undefined;
     add(s, 'one node: messages/s, on · off', only(rc.relayOn.closed.perSecond), 0, false, both(rc.relayOn, rc.relayOff, (x) => num(x.closed.perSecond)));
@@ -215,8 +252,23 @@ export function markdownTable(r: RunResult): string {
     if (withPeer) cells.push(row.ratio ? ratio(row.get('switchboard'), row.get('peerjs')) : '');
     lines.push(`| ${cells.join(' | ')} |`);
   }
-  if (r.cluster && 'skipped' in r.cluster) lines.push(`| cluster | cross-node relay | ${r.cluster.skipped} |${' |'.repeat(head.length - 3)}`);
+  const line = (scenario: string, text: string) => lines.push(`| ${scenario} | cross-node relay | ${oneLine(text)} |${' |'.repeat(head.length - 3)}`);
+  if (r.cluster && 'skipped' in r.cluster) line('cluster', r.cluster.skipped);
+  const rcl = r.redisCluster;
+  if (rcl && 'skipped' in rcl) line('Redis Cluster', rcl.skipped);
+  if (rcl && 'failed' in rcl) line('Redis Cluster', `FAILED: ${rcl.failed}`);
   return lines.join('\n');
+}
+
+/** CPU time of the measured processes per message delivered, in µs (closed loop). */
+function cpuPerMessageUs(x: RelayResult): number {
+  return (x.closed.serverCpuPct / 100 / x.closed.perSecond) * 1e6;
+}
+
+/** A message as one table cell: one line, no stack frames or pipes, at most 400 characters (the JSON keeps it whole). */
+function oneLine(text: string): string {
+  const flat = text.replace(/\n\s+at .*/g, '').replace(/\s+/g, ' ').replace(/\|/g, '\\|').trim();
+  return flat.length > 400 ? `${flat.slice(0, 399)}…` : flat;
 }
 
 export function checks(r: RunResult): Check[] {
@@ -229,6 +281,18 @@ export function checks(r: RunResult): Check[] {
   const isb = r.idle.switchboard?.levels[0];
   const ibare = r.idle.bare?.levels[0];
   if (isb && ibare) out.push({ goal: `server RSS per idle connection ≤ 1.3 × bare relay (at ${num(isb.connections)})`, value: `${isb.rssPerConnKB.toFixed(2)} KB vs ${ibare.rssPerConnKB.toFixed(2)} KB = ${ratio(isb.rssPerConnKB, ibare.rssPerConnKB)}`, pass: isb.rssPerConnKB <= 1.3 * ibare.rssPerConnKB });
+  if (r.relayVc && bare) {
+    const v = r.relayVc.closed.perSecond;
+    out.push({ goal: 'vc dialect relay throughput ≥ 1.0 × bare relay (configured as native: resume on)', value: ratio(v, bare.closed.perSecond), pass: v >= bare.closed.perSecond });
+  }
+  const rcl = r.redisCluster;
+  if (rcl) {
+    const one = r.cluster && 'closed' in r.cluster ? r.cluster : undefined;
+    const goal = 'Redis Cluster cross-node relay vs one Redis (no target set: reported)';
+    if ('failed' in rcl) out.push({ goal, value: `failed: ${oneLine(rcl.failed)}`, pass: false });
+    else if ('skipped' in rcl) out.push({ goal, value: rcl.skipped, pass: undefined });
+    else out.push({ goal, value: `${ratio(rcl.closed.perSecond, one?.closed.perSecond)}; CPU per message ${num(cpuPerMessageUs(rcl), 1)} µs vs ${one ? num(cpuPerMessageUs(one), 1) : '—'} µs`, pass: undefined });
+  }
   if (r.resume && bare) {
     const on = r.resume.relayOn.closed.perSecond;
     out.push({ goal: 'relay throughput with session resume on ≥ 1.1 × bare relay (one node)', value: ratio(on, bare.closed.perSecond), pass: on >= 1.1 * bare.closed.perSecond });
@@ -253,7 +317,7 @@ export function markdownReport(r: RunResult): string {
   ];
   if (r.checks.length) {
     lines.push('| target | measured | met |', '| --- | --- | --- |');
-    for (const c of r.checks) lines.push(`| ${c.goal} | ${c.value} | ${c.pass ? 'yes' : 'no'} |`);
+    for (const c of r.checks) lines.push(`| ${c.goal} | ${c.value} | ${c.pass === undefined ? '—' : c.pass ? 'yes' : 'no'} |`);
     lines.push('');
   }
   if (r.skipped.length) lines.push(...r.skipped.map((s) => `- ${s}`), '');

@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Totals, WindowResult } from './loadgen/driver.js';
 import type { IdleCommand, IdleReport } from './loadgen/idle-client.js';
@@ -8,6 +8,7 @@ import type { Task } from './loadgen/worker.js';
 import type { Plan, ScenarioName } from './plan.js';
 import { cpuSeconds, cpuWindow, machineBusySeconds, rssBytes, RssSampler, selfCpuWindow } from './proc.js';
 import { merge, summarize, type LatencySummary } from './stats.js';
+import { RedisCluster } from './redis-cluster.js';
 import { startRedis } from './redis.js';
 import { startTarget, TARGETS, type RunningTarget, type StartOptions, type TargetSpec } from './targets.js';
 import type { WakeupProbe } from './wakeup.js';
@@ -292,26 +293,79 @@ export function latency(ctx: RunContext, spec: TargetSpec): Promise<LatencyResul
  * node, so every message crosses nodes. Server CPU and RSS are both nodes' plus Redis's.
  */
 export async function cluster(ctx: RunContext): Promise<RelayResult & { nodes: number } | { skipped: string }> {
-  const spec = TARGETS.switchboard;
   const redis = await startRedis().catch((err: Error) => err);
   if (redis instanceof Error) return { skipped: `not run: ${redis.message}` };
+  try {
+    return await crossNode(ctx, 'cluster', 'Switchboard cluster (2 nodes + Redis)', { BENCH_SWITCHBOARD_REDIS: redis.url }, [redis.pid], redis.dead);
+  } finally {
+    await redis.stop();
+  }
+}
+
+export type RedisClusterResult = (RelayResult & { nodes: number; shards: number }) | { skipped: string } | { failed: string };
+
+/**
+ * Redis Cluster: the cluster scenario on a real Redis Cluster of `shards` masters (no replicas)
+ * instead of one redis-server: the nodes get `redis.cluster` with a seed node (`redis.url`) and the
+ * other shards (`redis.nodes`). CPU and RSS are both nodes' plus every shard's. Skipped when
+ * redis-server or redis-cli is missing. Any failure (a build without Redis Cluster support, a
+ * shard or node dying, nothing delivered) is the result, `{ failed }`, within the harness's phase
+ * deadlines, so the rest of the run goes on.
+ */
+export async function redisCluster(ctx: RunContext, shards = 3): Promise<RedisClusterResult> {
+  const missing = await missingProgram([
+    ['redis-server', 'redis-server'],
+    ['redis-cli', 'redis-tools'],
+  ]);
+  if (missing) return { skipped: `not run: ${missing}` };
+  let rc: RedisCluster | undefined;
+  try {
+    rc = await RedisCluster.start(shards);
+    const c = rc;
+    const env = { BENCH_SWITCHBOARD_REDIS: c.url, BENCH_SWITCHBOARD_REDIS_CLUSTER: 'true', BENCH_SWITCHBOARD_REDIS_NODES: c.urls.filter((u) => u !== c.url).join(',') };
+    const pids = c.ports.map((port) => c.pid(port)).filter((pid): pid is number => pid !== undefined);
+    return { ...(await crossNode(ctx, 'redis-cluster', `Switchboard on Redis Cluster (2 nodes + ${shards} shards)`, env, pids)), shards };
+  } catch (err) {
+    const failed = (err as Error).message;
+    ctx.log(`redis cluster: FAILED: ${failed}`);
+    return { failed };
+  } finally {
+    await rc?.stop();
+  }
+}
+
+/** The first of `[program, apt package]` that does not run, as a sentence naming its package. */
+async function missingProgram(programs: [string, string][]): Promise<string | undefined> {
+  for (const [cmd, pkg] of programs) {
+    const ok = await new Promise<boolean>((resolve) => execFile(cmd, ['--version'], { timeout: 10_000 }, (err) => resolve(!err)));
+    if (!ok) return `${cmd} is not installed (apt-get install -y ${pkg})`;
+  }
+  return undefined;
+}
+
+/**
+ * Two Switchboard nodes on one backplane (`env` names it), the relay scenario with each pair split
+ * across them. Server CPU and RSS are both nodes' plus the broker's processes (`brokerPids`).
+ */
+async function crossNode(ctx: RunContext, scenario: ScenarioName, label: string, env: Record<string, string>, brokerPids: number[], brokerDead?: Promise<never>): Promise<RelayResult & { nodes: number }> {
+  const spec = TARGETS.switchboard;
+  const script = ctx.script?.(spec);
   const nodes: RunningTarget[] = [];
   try {
     for (let i = 0; i < 2; i++) {
-      nodes.push(await startTarget(spec, { execArgv: ctx.execArgv?.(spec, 'cluster') ?? [], env: { ...ctx.env?.(spec), BENCH_SWITCHBOARD_REDIS: redis.url } }));
+      nodes.push(await startTarget(spec, { execArgv: ctx.execArgv?.(spec, scenario) ?? [], env: { ...ctx.env?.(spec), ...env }, ...(script ? { script } : {}) }));
     }
     const group: Measured = {
-      spec: { label: 'Switchboard cluster (2 nodes + Redis)' },
+      spec: { label },
       base: nodes[0]!.base,
       pid: nodes[0]!.pid,
-      pids: [...nodes.map((n) => n.pid), redis.pid],
-      dead: Promise.race([...nodes.map((n) => n.dead), redis.dead]),
+      pids: [...nodes.map((n) => n.pid), ...brokerPids],
+      dead: Promise.race([...nodes.map((n) => n.dead), ...(brokerDead ? [brokerDead] : [])]),
     };
     group.dead.catch(() => {});
     return { ...(await relayOn(ctx, spec, group, nodes[0]!, nodes[1]!.base)), nodes: 2 };
   } finally {
     for (const n of nodes) await n.stop();
-    await redis.stop();
   }
 }
 

@@ -20,6 +20,12 @@ export const TARGETS: Record<TargetName, TargetSpec> = {
   peerjs: { name: 'peerjs', label: 'PeerJS server', protocol: 'peerjs', rooms: false, script: new URL('./servers/peerjs.js', import.meta.url) },
 };
 
+/**
+ * Switchboard again, its clients speaking the vc dialect at `/ws` instead of the native protocol:
+ * the same server process and configuration (so `--switchboard=` and `--profile` apply to it too).
+ */
+export const SWITCHBOARD_VC: TargetSpec = { ...TARGETS.switchboard, label: 'Switchboard (vc dialect)', protocol: 'vc' };
+
 export interface ServerMem {
   rss: number;
   heapUsed: number;

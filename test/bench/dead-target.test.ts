@@ -6,25 +6,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { RelayDriver } from '../../bench/loadgen/relay.js';
-import { makePlan, type Plan } from '../../bench/plan.js';
 import { freePort } from '../../bench/redis.js';
-import { latency, relay, type RunContext } from '../../bench/scenarios.js';
+import { latency, relay } from '../../bench/scenarios.js';
 import { startTarget, TARGETS } from '../../bench/targets.js';
 import { WakeupProbe } from '../../bench/wakeup.js';
+import { tinyCtx } from './harness.js';
 
-/** A tiny plan: the real harness path (launcher process, workers, /proc), in well under a second of load. */
-function tinyPlan(): Plan {
-  const p = makePlan(true, 1);
-  p.relay = { pairs: 2, window: 2, warmupMs: 20, measureMs: 150, halfWarmupMs: 20, halfMeasureMs: 150, rounds: 1 };
-  p.latency = { rates: [500, 2000], warmupMs: 20, measureMs: 150 };
-  p.drainMs = 2000;
-  p.phaseTimeoutMs = 10_000;
-  return p;
-}
-
-function ctx(extra: Partial<RunContext> = {}): RunContext {
-  return { plan: tinyPlan(), tag: 'dt', log: () => {}, ...extra };
-}
+const ctx = tinyCtx;
 
 test('the relay scenario measures a live target end to end: everything sent arrives, with latencies', async () => {
   const r = await relay(ctx(), TARGETS.bare);
