@@ -143,3 +143,13 @@ function captured(fn: () => unknown): unknown {
   }
   return undefined;
 }
+
+test('redis.cluster: a seed URL is required, redis.nodes only with it, and no braces in the prefix', () => {
+  const c = loadConfig({ env: { SWITCHBOARD_REDIS_URL: 'redis://10.0.0.1:6379', SWITCHBOARD_REDIS_CLUSTER: 'true', SWITCHBOARD_REDIS_NODES: '["redis://10.0.0.2:6379"]' } });
+  assert.equal(c.redis.cluster, true);
+  assert.deepEqual(c.redis.nodes, ['redis://10.0.0.2:6379']);
+  assert.equal(loadConfig({ flags: { 'redis.url': 'redis://a:1', 'redis.cluster': 'true' } }).redis.cluster, true);
+  configError(() => loadConfig({ env: { SWITCHBOARD_REDIS_CLUSTER: 'true' } }), 'redis.url');
+  configError(() => loadConfig({ env: { SWITCHBOARD_REDIS_URL: 'redis://a:1', SWITCHBOARD_REDIS_NODES: '["redis://b:1"]' } }), 'redis.nodes');
+  configError(() => loadConfig({ env: { SWITCHBOARD_REDIS_URL: 'redis://a:1', SWITCHBOARD_REDIS_CLUSTER: 'true', SWITCHBOARD_REDIS_PREFIX: 'sb{x}:' } }), 'redis.prefix');
+});
