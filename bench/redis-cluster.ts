@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { redisReady } from './redis.js';
 
 const run = promisify(execFile);
 
@@ -63,25 +64,7 @@ export class RedisCluster {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.procs.set(port, proc);
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out.slice(-300)}`)), 10_000);
-      proc.once('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        reject(new Error(err.code === 'ENOENT' ? 'redis-server is not installed (apt-get install -y redis-server)' : `redis-server: ${err.message}`));
-      });
-      proc.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('Ready to accept connections')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        if (!this.stopping) reject(new Error(`redis-server exited (${code}): ${out.slice(-300)}`));
-      });
-    });
+    await redisReady(proc, () => this.stopping);
   }
 
   /** Kills one shard (SIGKILL) and waits for it to be gone. */

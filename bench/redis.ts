@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,14 +20,13 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** A throwaway redis-server on 127.0.0.1 (no persistence) for the cluster scenario. */
-export async function startRedis(): Promise<RunningRedis> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stopping = false;
+/**
+ * Resolves when a redis-server child says it accepts connections; rejects (saying what to install
+ * when it is missing) if it fails, exits or takes over 10 s. `stopping()`: an exit is expected.
+ */
+export function redisReady(child: ChildProcess, stopping: () => boolean = () => false): Promise<void> {
   let out = '';
-  await new Promise<void>((resolve, reject) => {
+  return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out.slice(-300)}`)), 10_000);
     child.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
@@ -42,9 +41,18 @@ export async function startRedis(): Promise<RunningRedis> {
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`redis-server exited (${code}): ${out.slice(-300)}`));
+      if (!stopping()) reject(new Error(`redis-server exited (${code}): ${out.slice(-300)}`));
     });
   });
+}
+
+/** A throwaway redis-server on 127.0.0.1 (no persistence) for the cluster scenario. */
+export async function startRedis(): Promise<RunningRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stopping = false;
+  await redisReady(child);
   const dead = new Promise<never>((_, reject) => child.once('exit', (code) => !stopping && reject(new Error(`redis-server exited during the run (${code})`))));
   dead.catch(() => {});
   return {
