@@ -4,16 +4,21 @@
  * every timing in `npm run bench`. Use it to A/B a change to the per-message path on a noisy
  * machine.
  *
- * Each target runs twice under callgrind, relaying N1 and then N2 signals (SDP and candidates, as
- * in the relay scenario) between 4 pairs at a low open-loop rate, so every frame arrives alone (the
- * unbatched regime). Instructions per message = (total at N2 − total at N1) / (N2 − N1): start-up,
+ * Two cases, each target twice under callgrind per case:
+ * - relay: N1 and then N2 signals (SDP and candidates, as in the relay scenario) between 4 pairs at
+ *   a low open-loop rate, so every frame arrives alone (the unbatched regime);
+ * - fan-out: one room of 11, members broadcasting a ~200 B candidate in turn, one broadcast in
+ *   flight (each reaches the 10 others before the next is sent), until N1 and then N2 messages were
+ *   delivered (N/10 broadcasts). The bare relay fans out the plain way, one `ws.send` per member.
+ * Instructions per delivered message = (total at N2 − total at N1) / (N2 − N1): start-up,
  * connections and shutdown cancel out. The slope still holds V8's optimising compiler at work on
  * the hot path (the first few thousand messages); the report splits that part out by function
  * name (callgrind_annotate) and gives the rest as "steady".
  *
- *   --targets=switchboard,bare   (default both; PeerJS works too)
- *   --messages=1000,3000         N1,N2
- *   --rate=50                    messages/s (valgrind runs the server ~50× slower)
+ *   --targets=switchboard,bare   (default both; PeerJS works too, in the relay case only)
+ *   --cases=relay,fanout         (default both)
+ *   --messages=1000,3000         N1,N2 (delivered messages; in fan-out, multiples of 10)
+ *   --rate=50                    relay: messages/s (valgrind runs the server ~50× slower)
  *   --switchboard=PATH           another build's dist/src/index.js (A/B)
  *   --resume-ms=N                Switchboard's resume.windowMs (default: the server's, 30000; 0: resume off)
  */
@@ -22,7 +27,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { RelayDriver } from './loadgen/relay.js';
+import { ACK_EVERY, RelayDriver } from './loadgen/relay.js';
+import { FanoutDriver } from './loadgen/rooms.js';
 import { startTarget, TARGETS, type TargetName } from './targets.js';
 
 /** Functions that are V8 compiling or parsing code, not running it (warm-up, not per-message work). */
@@ -45,14 +51,31 @@ function countOf(file: string): Count {
   return { total, warmup };
 }
 
-async function run(name: TargetName, n: number, rate: number, dir: string, env: Record<string, string>): Promise<Count> {
-  const out = join(dir, `${name}-${n}.callgrind`);
+/** Members of the fan-out room who receive each broadcast (all but its sender). */
+const FANOUT_RECIPIENTS = 10;
+
+type Case = 'relay' | 'fanout';
+const CASES: Record<Case, string> = {
+  relay: 'Instructions per relayed message in the server process (callgrind; messages {n1}→{n2} at {rate}/s, 4 pairs, each frame alone)',
+  fanout: `Instructions per delivered broadcast message in the server process (callgrind; messages {n1}→{n2} delivered, one room of ${FANOUT_RECIPIENTS + 1}: each broadcast to ${FANOUT_RECIPIENTS} local members, one in flight)`,
+};
+async function run(kind: Case, name: TargetName, n: number, rate: number, dir: string, env: Record<string, string>): Promise<Count> {
+  const out = join(dir, `${kind}-${name}-${n}.callgrind`);
   const t = await startTarget(TARGETS[name], { wrap: { execPath: 'valgrind', args: ['--tool=callgrind', `--callgrind-out-file=${out}`] }, readyTimeoutMs: 180_000, env });
-  const d = new RelayDriver({ base: t.base, protocol: TARGETS[name].protocol, pairs: 4, window: 1, tagBase: 0, name: `ins-${n}-${Date.now()}`, maxSends: n, connectConcurrency: 1 });
+  const tag = `ins-${n}-${Date.now()}`;
+  const d =
+    kind === 'relay'
+      ? new RelayDriver({ base: t.base, protocol: TARGETS[name].protocol, pairs: 4, window: 1, tagBase: 0, name: tag, maxSends: n, connectConcurrency: 1 })
+      : new FanoutDriver({ base: t.base, members: FANOUT_RECIPIENTS + 1, window: 1, name: tag, tag: 0, maxBroadcasts: n / FANOUT_RECIPIENTS, ackEvery: ACK_EVERY });
   try {
     await Promise.race([d.connect(), t.dead]);
-    d.start({ mode: 'rate', perSecond: rate });
-    await Promise.race([d.receivedAtLeast(n), d.failed, t.dead]);
+    if (d instanceof RelayDriver) {
+      d.start({ mode: 'rate', perSecond: rate });
+      await Promise.race([d.receivedAtLeast(n), d.failed, t.dead]);
+    } else {
+      d.start({ mode: 'closed' });
+      await Promise.race([d.finished(), t.dead]);
+    }
     await d.stop(5000);
   } finally {
     await d.close();
@@ -63,12 +86,14 @@ async function run(name: TargetName, n: number, rate: number, dir: string, env: 
 
 export async function main(argv: string[]): Promise<number> {
   let targets: TargetName[] = ['switchboard', 'bare'];
+  let cases: Case[] = ['relay', 'fanout'];
   let [n1, n2] = [1000, 3000];
   let rate = 50;
   const env: Record<string, string> = {};
   for (const a of argv) {
     const [k, v = ''] = a.split('=', 2) as [string, string?];
     if (k === '--targets') targets = v.split(',').filter((x): x is TargetName => x in TARGETS);
+    else if (k === '--cases') cases = v.split(',').filter((x): x is Case => x in CASES);
     else if (k === '--messages') [n1, n2] = v.split(',').map(Number) as [number, number];
     else if (k === '--rate') rate = Number(v);
     else if (k === '--switchboard') env.BENCH_SWITCHBOARD_MODULE = resolve(v);
@@ -82,6 +107,10 @@ export async function main(argv: string[]): Promise<number> {
     console.error('bench:instructions: --messages=N1,N2 needs 0 < N1 < N2, and --rate a positive number');
     return 2;
   }
+  if (cases.includes('fanout') && (n1 % FANOUT_RECIPIENTS !== 0 || n2 % FANOUT_RECIPIENTS !== 0)) {
+    console.error(`bench:instructions: the fan-out case delivers each broadcast to ${FANOUT_RECIPIENTS} members: --messages must be multiples of ${FANOUT_RECIPIENTS}`);
+    return 2;
+  }
   try {
     execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
   } catch {
@@ -89,17 +118,24 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const dir = mkdtempSync(join(tmpdir(), 'sb-instructions-'));
-  const rows: string[] = [];
-  const per: Partial<Record<TargetName, number>> = {};
+  const tables: string[] = [];
   try {
-    for (const name of targets) {
-      console.error(`${TARGETS[name].label}: ${n1} then ${n2} messages at ${rate}/s under callgrind…`);
-      const a = await run(name, n1, rate, dir, env);
-      const b = await run(name, n2, rate, dir, env);
-      const all = (b.total - a.total) / (n2 - n1);
-      const warm = (b.warmup - a.warmup) / (n2 - n1);
-      per[name] = all - warm;
-      rows.push(`| ${TARGETS[name].label} | ${Math.round(all).toLocaleString('en-US')} | ${Math.round(warm).toLocaleString('en-US')} | ${Math.round(all - warm).toLocaleString('en-US')} |`);
+    for (const kind of cases) {
+      const rows: string[] = [];
+      const per: Partial<Record<TargetName, number>> = {};
+      for (const name of targets) {
+        if (kind === 'fanout' && !TARGETS[name].rooms) continue;
+        console.error(`${kind} · ${TARGETS[name].label}: ${n1} then ${n2} messages${kind === 'relay' ? ` at ${rate}/s` : ''} under callgrind…`);
+        const a = await run(kind, name, n1, rate, dir, env);
+        const b = await run(kind, name, n2, rate, dir, env);
+        const all = (b.total - a.total) / (n2 - n1);
+        const warm = (b.warmup - a.warmup) / (n2 - n1);
+        per[name] = all - warm;
+        rows.push(`| ${TARGETS[name].label} | ${Math.round(all).toLocaleString('en-US')} | ${Math.round(warm).toLocaleString('en-US')} | ${Math.round(all - warm).toLocaleString('en-US')} |`);
+      }
+      let table = `${CASES[kind].replace('{n1}', String(n1)).replace('{n2}', String(n2)).replace('{rate}', String(rate))}\n\n| target | all | V8 compiling | steady |\n| --- | ---: | ---: | ---: |\n${rows.join('\n')}`;
+      if (per.switchboard !== undefined && per.bare !== undefined) table += `\n\nSwitchboard / bare relay, steady: ${(per.switchboard / per.bare).toFixed(2)}×`;
+      tables.push(table);
     }
   } catch (err) {
     console.error(`bench:instructions FAILED: ${(err as Error).message}`);
@@ -107,10 +143,7 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`Instructions per relayed message in the server process (callgrind; messages ${n1}→${n2} at ${rate}/s, 4 pairs, each frame alone)\n`);
-  console.log('| target | all | V8 compiling | steady |\n| --- | ---: | ---: | ---: |');
-  for (const r of rows) console.log(r);
-  if (per.switchboard !== undefined && per.bare !== undefined) console.log(`\nSwitchboard / bare relay, steady: ${(per.switchboard / per.bare).toFixed(2)}×`);
+  console.log(tables.join('\n\n'));
   return 0;
 }
 

@@ -47,7 +47,7 @@ interface Pair {
 export const ACK_EVERY = 32;
 
 /** The seq a Switchboard native frame starts with (`{"seq":N,…`); undefined for any other frame. */
-function leadingSeq(buf: Buffer): number | undefined {
+export function leadingSeq(buf: Buffer): number | undefined {
   if (buf.length < 9 || buf[0] !== 0x7b || buf[2] !== 0x73 || buf[3] !== 0x65 || buf[4] !== 0x71) return undefined;
   let n = 0;
   let i = 7;

@@ -2,7 +2,7 @@ import { markerText, readMarker } from '../marker.js';
 import { payloadBank } from '../payloads.js';
 import { bounded, Client, connectClient, nativeWire, roomFrames } from '../protocol.js';
 import { Failure, MeasureWindow, settleWithin, type LoadDriver, type StartMode, type Totals, type WindowResult } from './driver.js';
-import { closeAll } from './relay.js';
+import { closeAll, leadingSeq } from './relay.js';
 import { microClock } from './samples.js';
 
 type Frame = { type?: string; peers?: { peerId: string }[]; peer?: { peerId: string }; from?: string };
@@ -130,6 +130,13 @@ export interface FanoutOptions {
   clock?: () => number;
   verifyEvery?: number;
   seed?: number;
+  /** Stop broadcasting after this many broadcasts (bench:instructions); undefined: until stop(). */
+  maxBroadcasts?: number;
+  /**
+   * Native members acknowledge (`received`) every this many numbered frames, as the client SDK
+   * does; undefined: never (a resumable session's replay buffer then sits at its bound).
+   */
+  ackEvery?: number;
 }
 
 /**
@@ -149,6 +156,8 @@ export class FanoutDriver implements LoadDriver {
   private delivered = 0;
   private readonly win = new MeasureWindow();
   private idleWaiter: (() => void) | undefined;
+  /** Numbered frames each member received since it last acknowledged (opts.ackEvery). */
+  private readonly unacked = new Map<Member, number>();
 
   constructor(private readonly opts: FanoutOptions) {
     this.clock = opts.clock ?? microClock;
@@ -193,7 +202,17 @@ export class FanoutDriver implements LoadDriver {
 
   start(_mode: StartMode): void {
     this.running = true;
-    for (let i = 0; i < this.opts.window; i++) this.broadcast();
+    for (let i = 0; i < this.opts.window && this.mayBroadcast(); i++) this.broadcast();
+  }
+
+  private mayBroadcast(): boolean {
+    return this.running && (this.opts.maxBroadcasts === undefined || this.sentBroadcasts < this.opts.maxBroadcasts);
+  }
+
+  /** Resolves once opts.maxBroadcasts broadcasts were sent and every member has each of them. */
+  finished(): Promise<void> {
+    if (this.pending.size === 0 && !this.mayBroadcast()) return Promise.resolve();
+    return Promise.race([new Promise<void>((resolve) => (this.idleWaiter = resolve)), this.fail.promise]);
   }
 
   private broadcast(): void {
@@ -219,6 +238,7 @@ export class FanoutDriver implements LoadDriver {
     const p = this.pending.get(mk.seq);
     if (mk.tag !== this.opts.tag || !p) return this.fail.fail(`unexpected delivery: room ${mk.tag} broadcast ${mk.seq}`);
     this.delivered++;
+    if (this.opts.ackEvery !== undefined) this.ack(m, buf);
     if (this.delivered % (this.opts.verifyEvery ?? 64) === 0) {
       const f = parse(buf);
       if (f.type !== 'broadcast' || f.from !== p.from) this.fail.fail(`wrong sender: expected ${p.from}: ${buf.toString().slice(0, 200)}`);
@@ -227,9 +247,17 @@ export class FanoutDriver implements LoadDriver {
     this.win.received(buf.length, now - mk.sentAt);
     if (--p.left === 0) {
       this.pending.delete(mk.seq);
-      if (this.running) this.broadcast();
+      if (this.mayBroadcast()) this.broadcast();
       else if (this.pending.size === 0) this.idleWaiter?.();
     }
+  }
+
+  private ack(m: Member, buf: Buffer): void {
+    const n = (this.unacked.get(m) ?? 0) + 1;
+    if (n < this.opts.ackEvery!) return void this.unacked.set(m, n);
+    this.unacked.set(m, 0);
+    const seq = leadingSeq(buf);
+    if (seq !== undefined) m.c.send(`{"type":"received","seq":${seq}}`);
   }
 
   beginMeasure(): void {

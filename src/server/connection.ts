@@ -10,6 +10,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { FrameLimiter } from '../security/frame-limiter.js';
 import { TokenLifetime } from '../security/token-lifetime.js';
 import { deeperThan } from './json-depth.js';
+import type { SharedFrames } from './shared-frames.js';
 
 
 const NO_HEADERS: UpgradeInfo['headers'] = Object.freeze({});
@@ -59,6 +60,8 @@ export interface ConnectionDeps {
   clock?: Clock;
   /** Where a dialect handler's unexpected failure is logged, at a bounded rate (absent: every time). */
   failures?: FailureLog;
+  /** One frame for many sockets (a broadcast's); absent: every frame through `ws.send`. */
+  frames?: SharedFrames;
 }
 
 /** The hub's handle on a connection: one small object instead of an object and two closures. */
@@ -127,6 +130,8 @@ export class Connection implements Conn {
   private sessionEnded: Promise<void> | undefined;
   /** When its credentials run out (authentication on; src/security/token-lifetime.ts). */
   readonly lifetime: TokenLifetime | undefined;
+  /** The shared frames this socket may take (src/server/shared-frames.ts); undefined: `ws.send` only. */
+  private readonly frames: SharedFrames | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -139,6 +144,7 @@ export class Connection implements Conn {
     this.dialect = dialect;
     this.log = new BoundLogger(deps.ctx.log, { dialect: dialect.name, remote: info.remoteAddress });
     this.link = new ConnectionLink(this);
+    this.frames = deps.frames?.fits(ws) ? deps.frames : undefined;
     (ws as Owned)[CONN] = this;
     ws.on('message', onMessage);
     ws.on('pong', onPong);
@@ -183,7 +189,8 @@ export class Connection implements Conn {
       return;
     }
     this.cork();
-    this.ws.send(text);
+    if (this.frames) this.frames.send(this.ws, text);
+    else this.ws.send(text);
     this.deps.metrics.frameOut(this.dialect.name, type);
   }
 

@@ -22,6 +22,7 @@ import { Metrics } from '../observability/metrics.js';
 import { Authenticator, selectProtocol } from '../security/auth.js';
 import { VERSION } from '../version.js';
 import { Connection, type ConnectionDeps } from './connection.js';
+import { SharedFrames } from './shared-frames.js';
 import { createClientAddress } from '../security/client-address.js';
 import { ConnectionCaps } from '../security/connection-caps.js';
 import { connectionCap, fdSoftLimit, socketCap } from '../security/fd-limit.js';
@@ -43,6 +44,11 @@ export interface ServerDeps {
   backplane?: Backplane;
   /** Extra dialects (by name) that config `routes` and `listeners` may name. */
   dialects?: Dialect[];
+  /**
+   * @internal One WebSocket frame for all local recipients of a text (src/server/shared-frames.ts):
+   * default `SharedFrames.detect()`; null: every frame through `ws.send` (the fallback's tests).
+   */
+  frames?: SharedFrames | null;
 }
 
 export type ServerState = 'idle' | 'starting' | 'ready' | 'draining' | 'stopped';
@@ -114,6 +120,8 @@ export class SwitchboardServer {
   private onEmpty: (() => void) | undefined;
   /** Shared by every connection (see connectionDeps). */
   private deps: ConnectionDeps | undefined;
+  /** Found once per server: whether this build of ws lets a broadcast share one frame. */
+  private readonly frames: SharedFrames | undefined;
   /** The 'close' listener of every TCP socket: one function, `this` is the socket. */
   private readonly socketClosed: (this: Socket) => void;
   /** GET /sdk/* (the browser SDK), /demo (the demo page) and /dashboard (the admin dashboard). */
@@ -159,6 +167,7 @@ export class SwitchboardServer {
       if (this instanceof EventEmitter && this.listenerCount('upgrade') === 1) refuseStray(socket);
     };
     this.clock = deps.clock ?? systemClock;
+    this.frames = deps.frames === null ? undefined : (deps.frames ?? SharedFrames.detect());
     this.log = deps.logger ?? createLogger({ level: config.logLevel });
     this.dialects = new Map(builtinDialects);
     for (const d of deps.dialects ?? []) this.dialects.set(d.name, d);
@@ -619,6 +628,7 @@ export class SwitchboardServer {
       maxBufferedBytes: this.config.limits.maxBufferedBytes,
       clock: this.clock,
       failures: new FailureLog(this.clock),
+      frames: this.frames,
       onClosed: (c) => {
         this.connections.delete(c);
         if (this.connections.size === 0) this.onEmpty?.();

@@ -321,6 +321,41 @@ describe('slow and dead clients', () => {
     await srv.close();
   });
 
+  test('two clients that stop reading, fed one shared frame per broadcast: both closed as slow consumers, buffers bounded', async () => {
+    // Resume off: every broadcast is the same text for both, so they get the same prepared frame
+    // (src/server/shared-frames.ts), which bufferedAmount must count like a ws.send.
+    const bound = 256 * 1024;
+    const srv = await startServer({ limits: { maxBufferedBytes: bound }, rateLimits: { messagesPerSecond: 0 }, resume: { windowMs: 0 } });
+    const sender = await nativePeer(srv, 'slow-shared');
+    const senderConn = [...srv.server.connections][0]!;
+    const stuck = [await rawWebSocket(srv.port, '/v1'), await rawWebSocket(srv.port, '/v1')];
+    for (const s of stuck) s.pause();
+    await until(() => srv.server.connections.size === 3, 'the stuck connections');
+    const conns = [...srv.server.connections].filter((c) => c !== senderConn);
+    for (const c of conns) {
+      await srv.server.hub.join(c.session!, 'slow-shared');
+      await sender.c.next('peer-joined');
+    }
+    const payload = 'z'.repeat(60_000);
+    let sent = 0;
+    let maxBuffered = 0;
+    while (conns.some((c) => c.ws.readyState === WebSocket.OPEN) && sent < 2000) {
+      sender.c.send({ type: 'broadcast', room: 'slow-shared', data: payload });
+      sent++;
+      sender.c.send({ type: 'ping', id: sent });
+      await sender.c.next((f) => f.re === sent);
+      for (const c of conns) maxBuffered = Math.max(maxBuffered, c.ws.bufferedAmount);
+    }
+    assert.ok(sent < 2000, 'both slow consumers were closed');
+    assert.ok(maxBuffered <= bound + 61_000, `buffer ${maxBuffered} stays under the bound plus one frame`);
+    for (const c of conns) assert.notEqual(c.ws.readyState, WebSocket.OPEN);
+    srv.clock.advance(CLOSE_GRACE_MS);
+    await until(() => conns.every((c) => !srv.server.connections.has(c)), 'the stuck sockets to be cut');
+    for (const s of stuck) s.destroy();
+    await sender.c.close();
+    await srv.close();
+  });
+
   test('a slow consumer leaves its rooms the moment it is declared one, not when its socket finally goes', async () => {
     const bound = 256 * 1024;
     const srv = await startServer({ limits: { maxBufferedBytes: bound }, rateLimits: { messagesPerSecond: 0 } });
