@@ -64,12 +64,13 @@ function carriers(writes: Map<string, unknown[]>, text: string): { buffers: Set<
   return { buffers, strings, sockets };
 }
 
-async function nativeRoom(srv: TestServer, room: string, n: number): Promise<Member[]> {
+/** `n` clients at `path` (native /v1, vc /ws) in one room; `idKey` is where the welcome names the peer. */
+async function room(srv: TestServer, path: string, idKey: string, name: string, n: number): Promise<Member[]> {
   const out: Member[] = [];
   for (let i = 0; i < n; i++) {
-    const c = await connect(srv.ws('/v1'));
-    const id = (await c.next('welcome')).peerId as string;
-    c.send({ type: 'join', room });
+    const c = await connect(srv.ws(path));
+    const id = (await c.next('welcome'))[idKey] as string;
+    c.send({ type: 'join', room: name });
     await c.next('joined');
     out.push({ c, id });
   }
@@ -77,18 +78,7 @@ async function nativeRoom(srv: TestServer, room: string, n: number): Promise<Mem
   return out;
 }
 
-async function vcRoom(srv: TestServer, room: string, n: number): Promise<Member[]> {
-  const out: Member[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = await connect(srv.ws('/ws'));
-    const id = (await c.next('welcome')).peer_id as string;
-    c.send({ type: 'join', room });
-    await c.next('joined');
-    out.push({ c, id });
-  }
-  for (const m of out) m.c.take();
-  return out;
-}
+const nativeRoom = (srv: TestServer, name: string, n: number) => room(srv, '/v1', 'peerId', name, n);
 
 async function withServer(overrides: DeepPartial<Config>, fn: (srv: TestServer) => Promise<void>): Promise<void> {
   const srv = await startServer({ rateLimits: { messagesPerSecond: 0 }, limits: { maxMessageBytes: 200_000 }, ...overrides });
@@ -159,7 +149,7 @@ describe('shared broadcast frames', () => {
 
   test('vc (legacy, sender included): every member gets the exact text, through one prepared frame', async () => {
     await withServer({}, async (srv) => {
-      const members = await vcRoom(srv, 'vc-fan', MEMBERS);
+      const members = await room(srv, '/ws', 'peer_id', 'vc-fan', MEMBERS);
       const writes = spyWrites(srv);
       const from = members[3]!;
       for (const [i, data] of PAYLOADS.entries()) {
