@@ -17,7 +17,9 @@
  *
  *   --targets=switchboard,bare   (default both; PeerJS works too, in the relay case only)
  *   --cases=relay,fanout         (default both)
- *   --messages=1000,3000         N1,N2 (delivered messages; in fan-out, multiples of 10)
+ *   --messages=1000,3000         relay: N1,N2
+ *   --fanout-messages=10000,30000  fan-out: N1,N2 delivered messages (multiples of 10; a broadcast's
+ *                                work is spread over its 10 deliveries, so fewer are mostly noise)
  *   --rate=50                    relay: messages/s (valgrind runs the server ~50× slower)
  *   --switchboard=PATH           another build's dist/src/index.js (A/B)
  *   --resume-ms=N                Switchboard's resume.windowMs (default: the server's, 30000; 0: resume off)
@@ -87,14 +89,15 @@ async function run(kind: Case, name: TargetName, n: number, rate: number, dir: s
 export async function main(argv: string[]): Promise<number> {
   let targets: TargetName[] = ['switchboard', 'bare'];
   let cases: Case[] = ['relay', 'fanout'];
-  let [n1, n2] = [1000, 3000];
+  const counts: Record<Case, [number, number]> = { relay: [1000, 3000], fanout: [10_000, 30_000] };
   let rate = 50;
   const env: Record<string, string> = {};
   for (const a of argv) {
     const [k, v = ''] = a.split('=', 2) as [string, string?];
     if (k === '--targets') targets = v.split(',').filter((x): x is TargetName => x in TARGETS);
     else if (k === '--cases') cases = v.split(',').filter((x): x is Case => x in CASES);
-    else if (k === '--messages') [n1, n2] = v.split(',').map(Number) as [number, number];
+    else if (k === '--messages') counts.relay = v.split(',').map(Number) as [number, number];
+    else if (k === '--fanout-messages') counts.fanout = v.split(',').map(Number) as [number, number];
     else if (k === '--rate') rate = Number(v);
     else if (k === '--switchboard') env.BENCH_SWITCHBOARD_MODULE = resolve(v);
     else if (k === '--resume-ms' && /^\d+$/.test(v)) env.BENCH_SWITCHBOARD_RESUME_MS = v;
@@ -103,12 +106,14 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
-  if (!(n2 > n1 && n1 > 0 && rate > 0)) {
-    console.error('bench:instructions: --messages=N1,N2 needs 0 < N1 < N2, and --rate a positive number');
-    return 2;
+  for (const [n1, n2] of Object.values(counts)) {
+    if (!(n2 > n1 && n1 > 0 && rate > 0)) {
+      console.error('bench:instructions: --messages=N1,N2 and --fanout-messages=N1,N2 need 0 < N1 < N2, and --rate a positive number');
+      return 2;
+    }
   }
-  if (cases.includes('fanout') && (n1 % FANOUT_RECIPIENTS !== 0 || n2 % FANOUT_RECIPIENTS !== 0)) {
-    console.error(`bench:instructions: the fan-out case delivers each broadcast to ${FANOUT_RECIPIENTS} members: --messages must be multiples of ${FANOUT_RECIPIENTS}`);
+  if (counts.fanout.some((n) => n % FANOUT_RECIPIENTS !== 0)) {
+    console.error(`bench:instructions: the fan-out case delivers each broadcast to ${FANOUT_RECIPIENTS} members: --fanout-messages must be multiples of ${FANOUT_RECIPIENTS}`);
     return 2;
   }
   try {
@@ -121,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
   const tables: string[] = [];
   try {
     for (const kind of cases) {
+      const [n1, n2] = counts[kind];
       const rows: string[] = [];
       const per: Partial<Record<TargetName, number>> = {};
       for (const name of targets) {

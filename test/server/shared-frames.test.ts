@@ -64,7 +64,7 @@ function carriers(writes: Map<string, unknown[]>, text: string): { buffers: Set<
   return { buffers, strings, sockets };
 }
 
-/** n members of one room over a dialect's path; `idKey`: where its welcome carries the peer id. */
+/** `n` clients at `path` (native /v1, vc /ws) in one room; `idKey` is where the welcome names the peer. */
 async function room(srv: TestServer, path: string, idKey: string, name: string, n: number): Promise<Member[]> {
   const out: Member[] = [];
   for (let i = 0; i < n; i++) {
@@ -79,7 +79,6 @@ async function room(srv: TestServer, path: string, idKey: string, name: string, 
 }
 
 const nativeRoom = (srv: TestServer, name: string, n: number) => room(srv, '/v1', 'peerId', name, n);
-const vcRoom = (srv: TestServer, name: string, n: number) => room(srv, '/ws', 'peer_id', name, n);
 
 async function withServer(overrides: DeepPartial<Config>, fn: (srv: TestServer) => Promise<void>): Promise<void> {
   const srv = await startServer({ rateLimits: { messagesPerSecond: 0 }, limits: { maxMessageBytes: 200_000 }, ...overrides });
@@ -150,7 +149,7 @@ describe('shared broadcast frames', () => {
 
   test('vc (legacy, sender included): every member gets the exact text, through one prepared frame', async () => {
     await withServer({}, async (srv) => {
-      const members = await vcRoom(srv, 'vc-fan', MEMBERS);
+      const members = await room(srv, '/ws', 'peer_id', 'vc-fan', MEMBERS);
       const writes = spyWrites(srv);
       const from = members[3]!;
       for (const [i, data] of PAYLOADS.entries()) {
