@@ -364,6 +364,11 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     return Array.from({ length: this.buckets }, (_, b) => this.bk(b));
   }
 
+  /** One command per bucket (auto-pipelined per shard on a cluster), as a store operation. */
+  private everyBucket<T>(fn: (r: RedisClient, bucket: string) => Promise<T>): Promise<T[]> {
+    return this.call((r) => Promise.all(this.allBuckets().map((b) => fn(r, b))));
+  }
+
   /** Node N's channel in bucket b (a script may publish only within its own slot). */
   private nodeChannel(node: string, b: number): string {
     return `${this.bk(b)}n:${node}`;
@@ -617,8 +622,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   }
 
   async listRooms(namespace?: string): Promise<RoomRecord[]> {
-    const all = await this.call((r) => Promise.all(this.allBuckets().map((b) => r.smembers(`${b}rooms`))));
-    const keys = all.flat().filter((k) => namespace === undefined || k.startsWith(`${namespace}/`));
+    const keys = (await this.everyBucket((r, b) => r.smembers(`${b}rooms`))).flat().filter((k) => namespace === undefined || k.startsWith(`${namespace}/`));
     if (!keys.length) return [];
     // One pipelined write on one Redis; on a cluster, auto-pipelined per shard.
     const res = await this.call((r): Promise<[Error | null, unknown][]> => {
@@ -638,7 +642,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   async sweep(now: number): Promise<SweptRoom[]> {
     const out: SweptRoom[] = [];
     for (const which of ['empty', 'idle'] as const) {
-      const due = (await this.call((r) => Promise.all(this.allBuckets().map((b) => r.zrangebyscore(`${b}due:${which}`, '-inf', now, 'LIMIT', 0, 500))))).flat();
+      const due = (await this.everyBucket((r, b) => r.zrangebyscore(`${b}due:${which}`, '-inf', now, 'LIMIT', 0, 500))).flat();
       for (const key of due) {
         const r = (await this.script('sbSweepRoom', ...this.roomKeys(key), key, now, which)) as 0 | [number, string[]];
         if (r === 0) continue;
@@ -657,11 +661,10 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       if (node === this.nodeId) continue;
       if ((await this.script('sbExpireNode', `${this.p}nodes`, node, staleBefore)) !== 1) continue;
       this.observer?.nodeExpired();
-      const buckets = this.allBuckets();
       // Its stored sessions wait for a resume elsewhere (their window starts now) and stay in their rooms.
       let waiting = 0;
-      for (const b of buckets) waiting += Number(await this.script('sbNodeSessions', `${b}node-sess:${node}`, `${b}sess-due`, node, now, RESUME_KEY_MARGIN_MS, b));
-      const rooms = (await this.call((r) => Promise.all(buckets.map((b) => r.smembers(`${b}node-rooms:${node}`))))).flat();
+      for (const b of this.allBuckets()) waiting += Number(await this.script('sbNodeSessions', `${b}node-sess:${node}`, `${b}sess-due`, node, now, RESUME_KEY_MARGIN_MS, b));
+      const rooms = (await this.everyBucket((r, b) => r.smembers(`${b}node-rooms:${node}`))).flat();
       let peers = 0;
       for (const key of rooms) {
         const keep = this.cluster ? [JSON.stringify(await this.storedMembers(key, node))] : [];
@@ -670,16 +673,16 @@ export class RedisBackplane extends EventEmitter implements Backplane {
         if (gone === 1) this.sink?.roomGone?.(key);
         peers += removed.length;
       }
-      const aliases = (await this.call((r) => Promise.all(buckets.map((b) => r.smembers(`${b}node-aliases:${node}`))))).flat();
+      const aliases = (await this.everyBucket((r, b) => r.smembers(`${b}node-aliases:${node}`))).flat();
       for (const a of aliases) await this.script('sbReleaseNodeAlias', a, node, this.p, ...(this.cluster ? [await this.storedHolder(a, node)] : []));
-      await this.call((r) => Promise.all(buckets.map((b) => r.del(`${b}node-rooms:${node}`, `${b}node-aliases:${node}`))));
+      await this.everyBucket((r, b) => r.del(`${b}node-rooms:${node}`, `${b}node-aliases:${node}`));
       this.log.warn({ deadNode: node, peers, rooms: rooms.length, waiting }, 'node presence expired: its peers were removed (resumable sessions wait for a resume)');
     }
   }
 
   /** Redis Cluster: the resumable members of a dead node in room `key` whose session is still stored (sessions live in other slots). */
   private async storedMembers(key: string, node: string): Promise<string[]> {
-    const all = (await this.call((r) => r.hvals(this.roomKeys(key)[1]!))).map(parseMember).filter((m) => m.node === node && m.resumable);
+    const all = (await this.members(key)).filter((m) => m.node === node && m.resumable);
     const live = await this.call((r) => Promise.all(all.map((m) => r.exists(`${this.at(m.peerId)}sess:${m.peerId}`))));
     return all.filter((_, i) => live[i] === 1).map((m) => m.peerId);
   }
