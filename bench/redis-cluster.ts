@@ -54,13 +54,13 @@ export class RedisCluster {
     return this.procs.get(port)?.pid;
   }
 
-  /** One shard's process on its port (its directory, and so its nodes.conf, kept across restarts). */
-  async startShard(port: number): Promise<void> {
+  /** One shard's process on its port (its directory, and so its nodes.conf, kept across restarts); `args`: more redis-server arguments. */
+  async startShard(port: number, args: string[] = []): Promise<void> {
     let dir = this.dirs.get(port);
     if (!dir) this.dirs.set(port, (dir = mkdtempSync(join(tmpdir(), 'sb-redis-cluster-'))));
     const proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir],
+      ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir, ...args],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.procs.set(port, proc);

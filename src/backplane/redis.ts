@@ -47,6 +47,22 @@ import { CLUSTER_COMMAND_TIMEOUT_MS, createRedisClient, publishOn, type RedisCli
  */
 export const CLUSTER_BUCKETS = 16;
 
+/** The pauses between attempts to subscribe again on a cluster that has just come back (subscribeAll). */
+const SUBSCRIBE_RETRY_MS = [100, 200, 400, 800, 1600, 1600, 1600];
+
+/** An SSUBSCRIBE (which has no command timeout: a shard that is down holds it) bounded like a command. */
+async function bounded<T>(p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HubError('unavailable')), CLUSTER_COMMAND_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The bucket of a room key, an alias or a peerId (FNV-1a of its UTF-16 code units). */
 export function bucketOf(s: string, buckets = CLUSTER_BUCKETS): number {
   let h = 0x811c9dc5;
@@ -166,6 +182,8 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   private readonly clock: Clock;
   private cmd: RedisClient | undefined;
   private sub: RedisClient | undefined;
+  /** A new subscriber client being connected (subscribeAll). */
+  private renewing?: Promise<void>;
   /** On a Redis Cluster (keys in slot buckets, sharded pub/sub); on one Redis, key names carry no tag. */
   readonly cluster: boolean;
   private readonly buckets: number;
@@ -222,13 +240,10 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     const connectionName = `switchboard-${this.nodeId}`;
     // Commands fail fast while disconnected (no unbounded offline queue on the hot path).
     this.cmd = createRedisClient(target, { connectionName, failFast: true });
-    this.sub = createRedisClient(target, { connectionName, failFast: false, sharded: true });
+    this.sub = this.newSubscriber();
     for (const [name, s] of Object.entries(this.cluster ? CLUSTER_SCRIPTS : SCRIPTS)) this.cmd.defineCommand(name, s);
     this.wire(this.cmd, 'cmd');
-    this.wire(this.sub, 'sub');
-    this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
-    this.sub.on('smessage', (channel: string, message: string) => this.onMessage(channel, message));
-    if (this.cluster) this.wireShards(this.cmd, this.sub);
+    if (this.cluster) this.wireShards(this.cmd);
     this.outage = true;
     const first = (r: RedisClient) => r.connect().catch((err: Error) => this.log.warn({ err: err.message }, 'redis unreachable; retrying in the background'));
     await Promise.all([first(this.cmd), first(this.sub)]);
@@ -287,7 +302,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
    * anew (a slot moved: resharding, failover), frames of stored sessions published while a slot
    * had no subscriber are caught up from their logs (BackplaneSink.onCatchUp).
    */
-  private wireShards(cmd: RedisClient, sub: RedisClient): void {
+  private wireShards(cmd: RedisClient): void {
     // While a shard is down ioredis drops and re-adds it on every slot refresh: logged once per
     // outage (until the resync that follows it went through), the flapping at debug.
     cmd.on('-node', (_r: Redis, key: string) => {
@@ -300,6 +315,16 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       this.log.debug({ shard: key }, 'redis cluster shard listed again');
       this.resyncWanted = true;
     });
+  }
+
+  /** The connection (on a cluster: the sharded subscribers) that this node's deliveries come in on. */
+  private newSubscriber(): RedisClient {
+    const target = { url: this.opts.url, cluster: this.cluster, nodes: this.opts.nodes ?? [] };
+    const sub = createRedisClient(target, { connectionName: `switchboard-${this.nodeId}`, failFast: false, sharded: true });
+    this.wire(sub, 'sub');
+    sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    sub.on('smessage', (channel: string, message: string) => this.onMessage(channel, message));
+    if (!this.cluster) return sub;
     sub.on('subscribersReady', () => {
       if (!this.started || this.stopping || this.catchUpQueued) return;
       // A burst of resets (a shard flapping) is one catch-up, once the burst is over.
@@ -307,8 +332,14 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       setImmediate(() => {
         this.catchUpQueued = false;
         this.sink?.onCatchUp?.();
+        // ioredis subscribes the moved slots' channels again but drops a failure (a shard not
+        // serving yet): subscribed again here, and retried with a resync if that fails too.
+        void this.subscribeAll().then((ok) => {
+          if (!ok) this.resyncWanted = true;
+        });
       });
     });
+    return sub;
   }
 
   private maybeResync(): void {
@@ -316,7 +347,67 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     this.outage = false;
     this.observer?.reconnected();
     void this.refreshPresence();
-    this.sink?.onResync();
+    void this.resync().then((ok) => {
+      if (!ok) this.resyncWanted = true; // asked again on the next presence refresh
+    });
+  }
+
+  /**
+   * Every subscription of this node made anew, then the sink's resync: false if either did not go
+   * through. On a Redis Cluster a sharded subscriber set up again while the cluster was still down
+   * lost its SSUBSCRIBEs (ioredis drops the error) and nothing would restore them; an SSUBSCRIBE of
+   * a channel already subscribed changes nothing. Before the sink's re-announcements, so that
+   * those of the other nodes are heard.
+   */
+  private async resync(): Promise<boolean> {
+    return (await this.subscribeAll()) && (await this.sink?.onResync()) !== false;
+  }
+
+  /**
+   * Every channel of this node subscribed (again): false, logged, if that did not go through. On a
+   * cluster that has just come back, ioredis sets its sharded subscribers up a moment after it
+   * reports ready ("No sharded subscriber for slot"): retried a few times over about 6 s, on real
+   * timers like ioredis's own retries (a transport matter, not the protocol's clock), before the
+   * next presence refresh tries again.
+   */
+  private async subscribeAll(): Promise<boolean> {
+    if (await this.trySubscribeAll()) return true;
+    if (!this.cluster || this.stopping) return false;
+    // Seen after a whole cluster's restart: ioredis left without a sharded subscriber for some
+    // shard, and no slot refresh set one up again. A new client starts from a clean slate.
+    this.renewing ??= (async () => {
+      this.log.warn({}, 'the sharded subscribers did not come back; connecting them anew');
+      const old = this.sub!;
+      old.removeAllListeners();
+      old.on('error', () => {});
+      old.disconnect();
+      this.subReady = false;
+      this.sub = this.newSubscriber();
+      await this.sub.connect().catch((err: Error) => this.log.warn({ err: err.message }, 'redis unreachable; retrying in the background'));
+    })().finally(() => (this.renewing = undefined));
+    await this.renewing;
+    return this.trySubscribeAll();
+  }
+
+  private async trySubscribeAll(): Promise<boolean> {
+    const channels = [...Array.from({ length: this.buckets }, (_, b) => this.nodeChannel(this.nodeId, b)), ...[...this.watched].map((k) => this.roomChannel(k))];
+    const waits = this.cluster ? SUBSCRIBE_RETRY_MS : [];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (!this.cluster) await this.sub!.subscribe(...channels);
+        else await Promise.all(channels.map((c) => bounded(this.sub!.ssubscribe(c))));
+        return true;
+      } catch (err) {
+        const message = err instanceof Error ? err.message : err;
+        if (this.stopping) return false;
+        if (attempt >= waits.length) {
+          this.log.warn({ err: message }, 'subscribing again failed; will retry');
+          return false;
+        }
+        this.log.debug({ err: message, attempt }, 'subscribing again failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, waits[attempt]).unref());
+      }
+    }
   }
 
   private async subscribeNode(): Promise<void> {
@@ -339,7 +430,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     await this.logs.check();
     if (ok && this.resyncWanted) {
       this.resyncWanted = false;
-      if ((await this.sink?.onResync()) === false) this.resyncWanted = true;
+      if (!(await this.resync())) this.resyncWanted = true;
       else if (this.lostShards.size) {
         this.log.info({ shards: [...this.lostShards] }, 'redis cluster shard back: this node\'s state is put back');
         this.lostShards.clear();
@@ -776,15 +867,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     if (!this.cluster) return void (await this.sub!.subscribe(channel));
     // A shard that is down holds the SSUBSCRIBE until it is back: bounded, the join then fails
     // (unavailable) like the store operations on that shard.
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new HubError('unavailable')), CLUSTER_COMMAND_TIMEOUT_MS);
-    });
-    try {
-      await Promise.race([this.sub!.ssubscribe(channel), late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await bounded(this.sub!.ssubscribe(channel));
   }
 
   unwatchRoom(key: string): void {

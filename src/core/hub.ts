@@ -126,6 +126,12 @@ interface LocalRoom {
   watching: Promise<void>;
   /** The room's options, as the store reported them on join (used to restore it after an outage). */
   options?: Required<RoomOptions>;
+  /**
+   * While a resync reads this roster from the store: the members whose joined or left was heard
+   * meanwhile. Publications and command replies come over different connections, so the read may
+   * predate them; for these members what was heard wins over what was read.
+   */
+  heard?: Set<string>;
 }
 
 const closeFor: Partial<Record<LeaveReason, CloseReason>> = {
@@ -174,6 +180,9 @@ export class Hub extends EventEmitter implements BackplaneSink {
   private readonly lifecycle: LifecycleSink | undefined;
   private readonly ids: IdGenerator;
   private timers: Timer[] = [];
+  /** The resync under way, and the one queued after it (onResync). */
+  private resyncRunning?: Promise<unknown>;
+  private resyncNext?: Promise<boolean>;
   private sweepRun: Promise<void> | undefined;
   private relays = 0;
   /** Each session's join/create bucket, made on its first join. */
@@ -1233,6 +1242,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
     switch (env.k) {
       case 'joined': {
         // A re-announcement (after a store outage) of a member we know changes nothing visible.
+        lr.heard?.add(env.peer.peerId);
         const known = lr.members.has(env.peer.peerId);
         lr.members.set(env.peer.peerId, env.peer);
         if (known) return;
@@ -1241,6 +1251,7 @@ export class Hub extends EventEmitter implements BackplaneSink {
         return;
       }
       case 'left':
+        lr.heard?.add(env.peerId);
         if (!lr.members.delete(env.peerId)) return;
         for (const s of lr.locals) if (s.id !== env.peerId && !(this.fans && s.resume?.durable)) this.deliver(s, { type: 'peer-left', room, peerId: env.peerId, reason: env.reason });
         return;
@@ -1262,19 +1273,51 @@ export class Hub extends EventEmitter implements BackplaneSink {
    * cached roster with the store and tell local members what changed while we could not hear.
    */
   onResync(): Promise<boolean> {
-    return this.resync().then(
-      () => true,
-      (err: unknown) => {
-        this.log.warn({ err }, 'resync with the shared store failed; will retry on the next reconnect');
-        this.emit('resync-failed', err);
-        return false;
-      },
-    );
+    // One at a time (two would undo each other's roster reads); asked again while one runs, one
+    // more follows it: what changed after the running one read the store is read again.
+    if (this.resyncNext) return this.resyncNext;
+    const run = (): Promise<boolean> =>
+      this.resync().then(
+        () => true,
+        (err: unknown) => {
+          this.log.warn({ err }, 'resync with the shared store failed; will retry on the next reconnect');
+          this.emit('resync-failed', err);
+          return false;
+        },
+      );
+    if (!this.resyncRunning) {
+      const running = run();
+      this.resyncRunning = running.finally(() => (this.resyncRunning = undefined));
+      return running;
+    }
+    const next = this.resyncRunning.then(() => {
+      this.resyncNext = undefined;
+      const running = run();
+      this.resyncRunning = running.finally(() => (this.resyncRunning = undefined));
+      return running;
+    });
+    this.resyncNext = next;
+    return next;
   }
 
   private async resync(): Promise<void> {
     this.log.info({ rooms: this.local.size, sessions: this.sessions.size }, 'resyncing with the shared store');
     const now = this.clock.now();
+    // Stored sessions first: the store may have lost them, and until they are back what the rooms'
+    // reconciliation below tells them would not be kept.
+    for (const s of [...this.sessions.values()]) {
+      if (s.resume?.demoted && this.store) {
+        s.resume.demoted = false;
+        await this.store.end(s.id, 'session-ended', now, false).catch(() => {});
+      } else if (s.resume?.durable && this.store) {
+        // The store may have lost it (a restart without persistence): put it back, numbering on.
+        const { maxBufferBytes, windowMs } = this.config.resume!;
+        const lost = await this.store.open({ peerId: s.id, namespace: s.namespace, subject: s.access?.identity.subject ?? '', tokenHash: hashToken(s.resume.tokens[0]!), maxBytes: maxBufferBytes, windowMs, last: s.resume.written, ifAbsent: true });
+        // Without a socket, what it missed went with the store: a resume could not be complete.
+        if (lost && !s.attached) await this.endStored(s.id, 'session-ended', false);
+        else this.storeUpdate(s);
+      }
+    }
     for (const [key, lr] of [...this.local]) {
       for (const s of [...lr.locals]) {
         let mine = lr.members.get(s.id) ?? { peerId: s.id, node: this.nodeId, joinedAt: now };
@@ -1291,33 +1334,28 @@ export class Hub extends EventEmitter implements BackplaneSink {
         });
         this.announceRoom(key, { k: 'joined', room: key, peer: mine }, false);
       }
-      const fresh = await this.backplane.getRoom(key);
+      const heard = (lr.heard = new Set());
+      let fresh;
+      try {
+        fresh = await this.backplane.getRoom(key);
+      } finally {
+        delete lr.heard;
+      }
       if (!fresh || this.local.get(key) !== lr) continue;
       const room = splitKey(key).name;
       const next = new Map(fresh.members.map((m) => [m.peerId, m]));
       for (const [id] of lr.members) {
-        if (next.has(id)) continue;
+        if (next.has(id) || heard.has(id)) continue;
         lr.members.delete(id);
         for (const s of lr.locals) this.deliver(s, { type: 'peer-left', room, peerId: id, reason: 'disconnect' });
       }
       for (const [id, m] of next) {
-        if (lr.members.has(id)) continue;
+        if (lr.members.has(id) || heard.has(id)) continue;
         lr.members.set(id, m);
         for (const s of lr.locals) if (s.id !== id) this.deliver(s, { type: 'peer-joined', room, peer: peerInfo(m) });
       }
     }
     for (const s of [...this.sessions.values()]) {
-      if (s.resume?.demoted && this.store) {
-        s.resume.demoted = false;
-        await this.store.end(s.id, 'session-ended', now, false).catch(() => {});
-      } else if (s.resume?.durable && this.store) {
-        // The store may have lost it (a restart without persistence): put it back, numbering on.
-        const { maxBufferBytes, windowMs } = this.config.resume!;
-        const lost = await this.store.open({ peerId: s.id, namespace: s.namespace, subject: s.access?.identity.subject ?? '', tokenHash: hashToken(s.resume.tokens[0]!), maxBytes: maxBufferBytes, windowMs, last: s.resume.written, ifAbsent: true });
-        // Without a socket, what it missed went with the store: a resume could not be complete.
-        if (lost && !s.attached) await this.endStored(s.id, 'session-ended', false);
-        else this.storeUpdate(s);
-      }
       for (const alias of [...s.aliases]) {
         const out = await this.backplane.claimAlias(s.namespace, alias, { peerId: s.id, node: this.nodeId }, false, this.owners.get(s)?.get(alias));
         if (!out.ok && out.holder.peerId !== s.id) {

@@ -30,8 +30,10 @@ export interface TestRedis {
   readonly config: { url: string; cluster: boolean };
   /** The environment of a node in its own process on it. */
   readonly env: Record<string, string>;
-  /** Starts it again on the same port(s), empty. */
-  start(): Promise<void>;
+  /** Starts it again on the same port(s), empty; `args`: more redis-server arguments for each server. */
+  start(args?: string[]): Promise<void>;
+  /** A command, on every server (redis-cli). */
+  cliAll(...args: string[]): Promise<void>;
   /** Stops it the hard way (SIGKILL) and waits for every process to be gone. */
   kill(): Promise<void>;
   /** A client of the test's own (disconnect it when done). */
@@ -101,8 +103,17 @@ export class RedisProcess implements TestRedis {
     r.disconnect();
   }
 
-  async start(): Promise<void> {
-    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', this.dir], {
+  async cliAll(...args: string[]): Promise<void> {
+    const r = new Redis(this.url);
+    try {
+      await r.call(args[0]!, ...args.slice(1));
+    } finally {
+      r.disconnect();
+    }
+  }
+
+  async start(args: string[] = []): Promise<void> {
+    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', this.dir, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;
@@ -176,9 +187,13 @@ export class ClusterProcess implements TestRedis {
   }
 
   /** Every shard again (each comes back empty, owning its slots), then the cluster is ok. */
-  async start(): Promise<void> {
-    for (const p of this.shards.ports) await this.shards.startShard(p);
+  async start(args: string[] = []): Promise<void> {
+    for (const p of this.shards.ports) await this.shards.startShard(p, args);
     await this.shards.waitOk();
+  }
+
+  async cliAll(...args: string[]): Promise<void> {
+    for (const p of this.shards.ports) await this.shards.cli(p, ...args);
   }
 
   async kill(): Promise<void> {
