@@ -236,10 +236,8 @@ export class RedisBackplane extends EventEmitter implements Backplane {
   /** Connects; resolves after the first connection attempt of both clients, whatever its outcome. */
   async start(sink: BackplaneSink): Promise<void> {
     this.sink = sink;
-    const target = { url: this.opts.url, cluster: this.cluster, nodes: this.opts.nodes ?? [] };
-    const connectionName = `switchboard-${this.nodeId}`;
     // Commands fail fast while disconnected (no unbounded offline queue on the hot path).
-    this.cmd = createRedisClient(target, { connectionName, failFast: true });
+    this.cmd = this.newClient(false);
     this.sub = this.newSubscriber();
     for (const [name, s] of Object.entries(this.cluster ? CLUSTER_SCRIPTS : SCRIPTS)) this.cmd.defineCommand(name, s);
     this.wire(this.cmd, 'cmd');
@@ -248,7 +246,8 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     const first = (r: RedisClient) => r.connect().catch((err: Error) => this.log.warn({ err: err.message }, 'redis unreachable; retrying in the background'));
     await Promise.all([first(this.cmd), first(this.sub)]);
     this.started = true;
-    if (this.subReady) await this.subscribeNode();
+    // ioredis re-subscribes known channels itself after a reconnect; this covers the first time.
+    if (this.subReady) await this.trySubscribeAll([]);
     this.presenceTimer = this.clock.setInterval(() => void this.refreshPresence(), Math.max(250, Math.floor(this.opts.presenceTtlMs / 4)));
     await this.refreshPresence();
     this.maybeResync();
@@ -271,7 +270,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       if (which === 'cmd') this.cmdReady = true;
       else {
         this.subReady = true;
-        if (this.started) void this.subscribeNode();
+        if (this.started) void this.trySubscribeAll([]);
       }
       this.observer?.backplaneState(this.healthy);
       if (this.healthy) {
@@ -317,10 +316,14 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     });
   }
 
+  private newClient(subscriber: boolean): RedisClient {
+    const target = { url: this.opts.url, cluster: this.cluster, nodes: this.opts.nodes ?? [] };
+    return createRedisClient(target, { connectionName: `switchboard-${this.nodeId}`, failFast: !subscriber, sharded: subscriber });
+  }
+
   /** The connection (on a cluster: the sharded subscribers) that this node's deliveries come in on. */
   private newSubscriber(): RedisClient {
-    const target = { url: this.opts.url, cluster: this.cluster, nodes: this.opts.nodes ?? [] };
-    const sub = createRedisClient(target, { connectionName: `switchboard-${this.nodeId}`, failFast: false, sharded: true });
+    const sub = this.newClient(true);
     this.wire(sub, 'sub');
     sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     sub.on('smessage', (channel: string, message: string) => this.onMessage(channel, message));
@@ -389,9 +392,9 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     return this.trySubscribeAll();
   }
 
-  private async trySubscribeAll(): Promise<boolean> {
+  /** This node's channels (one per slot bucket, each on its own shard) and its rooms', with `waits` between attempts. */
+  private async trySubscribeAll(waits = this.cluster ? SUBSCRIBE_RETRY_MS : []): Promise<boolean> {
     const channels = [...Array.from({ length: this.buckets }, (_, b) => this.nodeChannel(this.nodeId, b)), ...[...this.watched].map((k) => this.roomChannel(k))];
-    const waits = this.cluster ? SUBSCRIBE_RETRY_MS : [];
     for (let attempt = 0; ; attempt++) {
       try {
         if (!this.cluster) await this.sub!.subscribe(...channels);
@@ -401,21 +404,13 @@ export class RedisBackplane extends EventEmitter implements Backplane {
         const message = err instanceof Error ? err.message : err;
         if (this.stopping) return false;
         if (attempt >= waits.length) {
-          this.log.warn({ err: message }, 'subscribing again failed; will retry');
+          this.log.warn({ err: message }, 'subscribing failed; the next resync tries again');
           return false;
         }
-        this.log.debug({ err: message, attempt }, 'subscribing again failed; retrying');
+        this.log.debug({ err: message, attempt }, 'subscribing failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, waits[attempt]).unref());
       }
     }
-  }
-
-  private async subscribeNode(): Promise<void> {
-    // ioredis re-subscribes known channels itself after a reconnect; this covers the first time.
-    const failed = (err: Error) => this.log.warn({ err: err.message }, 'subscribe failed');
-    if (!this.cluster) return void (await this.sub!.subscribe(this.nodeChannel(this.nodeId, 0)).catch(failed));
-    // One channel per slot bucket, each on its own shard (an SSUBSCRIBE names channels of one slot).
-    await Promise.all(Array.from({ length: this.buckets }, (_, b) => this.sub!.ssubscribe(this.nodeChannel(this.nodeId, b)).catch(failed)));
   }
 
   private async refreshPresence(): Promise<void> {

@@ -180,9 +180,9 @@ export class Hub extends EventEmitter implements BackplaneSink {
   private readonly lifecycle: LifecycleSink | undefined;
   private readonly ids: IdGenerator;
   private timers: Timer[] = [];
-  /** The resync under way, and the one queued after it (onResync). */
-  private resyncRunning?: Promise<unknown>;
-  private resyncNext?: Promise<boolean>;
+  /** The last resync asked for (they run one after another), and the one not started yet (onResync). */
+  private resyncChain: Promise<boolean> = Promise.resolve(true);
+  private resyncQueued?: Promise<boolean>;
   private sweepRun: Promise<void> | undefined;
   private relays = 0;
   /** Each session's join/create bucket, made on its first join. */
@@ -1273,11 +1273,12 @@ export class Hub extends EventEmitter implements BackplaneSink {
    * cached roster with the store and tell local members what changed while we could not hear.
    */
   onResync(): Promise<boolean> {
-    // One at a time (two would undo each other's roster reads); asked again while one runs, one
-    // more follows it: what changed after the running one read the store is read again.
-    if (this.resyncNext) return this.resyncNext;
-    const run = (): Promise<boolean> =>
-      this.resync().then(
+    // One at a time (two would undo each other's roster reads); asked again while one waits to
+    // start, that one answers; asked while one runs, one more follows it.
+    if (this.resyncQueued) return this.resyncQueued;
+    const next = this.resyncChain.then(() => {
+      this.resyncQueued = undefined;
+      return this.resync().then(
         () => true,
         (err: unknown) => {
           this.log.warn({ err }, 'resync with the shared store failed; will retry on the next reconnect');
@@ -1285,18 +1286,8 @@ export class Hub extends EventEmitter implements BackplaneSink {
           return false;
         },
       );
-    if (!this.resyncRunning) {
-      const running = run();
-      this.resyncRunning = running.finally(() => (this.resyncRunning = undefined));
-      return running;
-    }
-    const next = this.resyncRunning.then(() => {
-      this.resyncNext = undefined;
-      const running = run();
-      this.resyncRunning = running.finally(() => (this.resyncRunning = undefined));
-      return running;
     });
-    this.resyncNext = next;
+    this.resyncQueued = this.resyncChain = next;
     return next;
   }
 
