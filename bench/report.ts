@@ -191,6 +191,8 @@ function rows(r: RunResult): Row[] {
     add(s, 'at half load: p50 / p99 / p99.9 (ms)', only(x.half.latency.p99), 2, false, onlyText(lat(x.half.latency)));
     add(s, `CPU of both nodes + ${broker} (% of a core)`, only(x.closed.serverCpuPct), 0, false);
     add(s, `CPU per message, both nodes + ${broker} (µs)`, only(cpuPerMessageUs(x)), 1, false);
+    const parts = x.closed.serverCpuPartsPct;
+    if (parts) add(s, `CPU per message: node 1 / node 2 / ${broker} (µs)`, only(undefined), 0, false, onlyText(cpuParts(parts, x.closed.perSecond)));
     add(s, 'client CPU (% of a core)', only(x.closed.clientCpuPct), 0, false);
   };
   const c = r.cluster;
@@ -261,6 +263,13 @@ export function markdownTable(r: RunResult): string {
 }
 
 /** CPU time of the measured processes per message delivered, in µs (closed loop). */
+/** Per-process CPU per message, "a / b / c" µs: the nodes, then the broker's processes summed. */
+function cpuParts(parts: number[], perSecond: number, nodes = 2): string {
+  const us = (pct: number) => ((pct / 100 / perSecond) * 1e6).toFixed(1);
+  const broker = parts.slice(nodes).reduce((a, b) => a + b, 0);
+  return [...parts.slice(0, nodes).map(us), us(broker)].join(' / ');
+}
+
 function cpuPerMessageUs(x: RelayResult): number {
   return (x.closed.serverCpuPct / 100 / x.closed.perSecond) * 1e6;
 }

@@ -34,6 +34,8 @@ export interface Resources {
   /** % of one core over the measured window. */
   serverCpuPct: number;
   serverRssPeakMB: number;
+  /** Per process of the server (`Measured.pids` order: the nodes, then the broker's), % of one core. */
+  serverCpuPartsPct?: number[];
   /** The load generator (this process, all worker threads), % of one core. */
   clientCpuPct: number;
   /** Everything else on the machine (other people's jobs on a shared machine), % of one core. */
@@ -157,7 +159,8 @@ async function measure(ctx: RunContext, t: Measured, pool: WorkerPool, ms: numbe
   await guard('measure', sleep(ms), t, ms + ctx.plan.phaseTimeoutMs, pool);
   const wins = await guard('measure', pool.call<WindowResult>('end'), t, ctx.plan.phaseTimeoutMs, pool);
   const seconds = (performance.now() - t0) / 1000;
-  const serverCpuPct = sum(cpus, (cpu) => cpu());
+  const parts = cpus.map((cpu) => cpu());
+  const serverCpuPct = sum(parts, (x) => x);
   const clientCpuPct = client();
   const otherCpuPct = Math.max(0, (100 * (machineBusySeconds() - busy0)) / seconds - serverCpuPct - clientCpuPct);
   const peak = sum(rsss, (rss) => rss.stop().peak);
@@ -175,7 +178,7 @@ async function measure(ctx: RunContext, t: Measured, pool: WorkerPool, ms: numbe
     await guard('measure', sleep(250), t, ctx.plan.phaseTimeoutMs, pool);
     throw new Error(`${t.spec.label}: the target delivered nothing in ${seconds.toFixed(1)} s (sent ${win.sent})`);
   }
-  return { win, seconds, serverCpuPct, clientCpuPct, otherCpuPct, serverRssPeakMB: peak / MB, ...(wakeup ? { wakeup } : {}) };
+  return { win, seconds, serverCpuPct, ...(parts.length > 1 ? { serverCpuPartsPct: parts } : {}), clientCpuPct, otherCpuPct, serverRssPeakMB: peak / MB, ...(wakeup ? { wakeup } : {}) };
 }
 
 function steady(m: Awaited<ReturnType<typeof measure>>): SteadyResult {
@@ -189,6 +192,7 @@ function steady(m: Awaited<ReturnType<typeof measure>>): SteadyResult {
     meanFrameBytes: win.bytesReceived / win.received,
     latency: summarize(win.samples),
     serverCpuPct: m.serverCpuPct,
+    ...(m.serverCpuPartsPct ? { serverCpuPartsPct: m.serverCpuPartsPct } : {}),
     serverRssPeakMB: m.serverRssPeakMB,
     clientCpuPct: m.clientCpuPct,
     otherCpuPct: m.otherCpuPct ?? 0,

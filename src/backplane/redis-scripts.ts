@@ -86,7 +86,7 @@ end
  * -2 not owner's any more, -3 over the bound while it has no socket (nothing kept).
  */
 const APPEND = `
-local function append(sk, lk, id, text, owner, prefix)
+local function keep(sk, lk, text, owner)
   local h = redis.call('HMGET', sk, 'node', 'last', 'first', 'bytes', 'max', 'deadline')
   if not h[1] then return -1 end
   if owner ~= '' and h[1] ~= owner then return -2 end
@@ -106,7 +106,11 @@ local function append(sk, lk, id, text, owner, prefix)
   local seq = tonumber(h[2]) + 1
   redis.call('RPUSH', lk, seq .. ' ' .. text)
   redis.call('HSET', sk, 'last', seq, 'first', first, 'bytes', bytes + n)
-  redis.call('PUBLISH', prefix .. 'n:' .. h[1], 'F' .. id .. ' ' .. seq .. '\\n' .. text)
+  return seq, h[1]
+end
+local function append(sk, lk, id, text, owner, prefix)
+  local seq, node = keep(sk, lk, text, owner)
+  if seq > 0 then redis.call('PUBLISH', prefix .. 'n:' .. node, 'F' .. id .. ' ' .. seq .. '\\n' .. text) end
   return seq
 end
 `;
@@ -398,6 +402,41 @@ return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 `,
   },
   /**
+   * Many frames at once (a tick's appends, in order; on a cluster, of one slot bucket), each as
+   * sbAppend would, handed on with one PUBLISH per node instead of one per frame: "M" then, per
+   * frame, "<peerId> <seq> <len>\n<text>", len being the text's length as the caller measured it
+   * (JavaScript's UTF-16 units: the receiver slices the decoded string with it).
+   * KEYS the first frame's sess (it names the slot: ioredis routes, and pipelines per shard, by the
+   * first argument, so the key count may not lead); ARGV prefix, then peerId text owner len per
+   * frame. Each frame's keys are P sess:ID and P log:ID, which on a cluster share KEYS[1]'s slot
+   * bucket (the caller groups by it). Returns each frame's sbAppend result, in order.
+   */
+  sbAppendMany: {
+    numberOfKeys: 1,
+    lua: `${APPEND}
+local out, byNode, order = {}, {}, {}
+local p = ARGV[1]
+for i = 1, (#ARGV - 1) / 4 do
+  local a = 2 + (i - 1) * 4
+  local id = ARGV[a]
+  local seq, node = keep(p .. 'sess:' .. id, p .. 'log:' .. id, ARGV[a + 1], ARGV[a + 2])
+  out[i] = seq
+  if seq > 0 then
+    local parts = byNode[node]
+    if not parts then
+      parts = {'M'}
+      byNode[node] = parts
+      order[#order + 1] = node
+    end
+    parts[#parts + 1] = id .. ' ' .. seq .. ' ' .. ARGV[a + 3] .. '\\n'
+    parts[#parts + 1] = ARGV[a + 1]
+  end
+end
+for _, node in ipairs(order) do redis.call('PUBLISH', p .. 'n:' .. node, table.concat(byNode[node])) end
+return out
+`,
+  },
+  /**
    * A room event to every stored member but one, each into its own log (same rule as sbAppend).
    * KEYS members; ARGV text exceptPeerId prefix. Returns the peerIds whose logs overflowed.
    */
@@ -553,11 +592,16 @@ return {h[1], h[5], h[6], h[7]}
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
+/** ioredis's script definition: without numberOfKeys, the caller passes the key count first. */
+export interface ScriptDef {
+  numberOfKeys?: number;
+  lua: string;
+}
 
 /**
  * The scripts as run on a Redis Cluster: every PUBLISH is a sharded SPUBLISH, to a channel the
  * caller tagged with the script's own slot bucket (a script may touch nothing outside its slot).
  */
 export const CLUSTER_SCRIPTS = Object.fromEntries(
-  Object.entries(SCRIPTS).map(([name, s]) => [name, { numberOfKeys: s.numberOfKeys, lua: s.lua.replaceAll("redis.call('PUBLISH'", "redis.call('SPUBLISH'") }]),
-) as Record<ScriptName, { numberOfKeys: number; lua: string }>;
+  Object.entries(SCRIPTS as Record<ScriptName, ScriptDef>).map(([name, s]) => [name, { ...s, lua: s.lua.replaceAll("redis.call('PUBLISH'", "redis.call('SPUBLISH'") }]),
+) as Record<ScriptName, ScriptDef>;

@@ -161,6 +161,63 @@ export function decodeWire(message: string): Wire | undefined {
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
+/** Consecutive appends of one slot bucket, sent as one sbAppendMany (at most MAX_RUN of them). */
+interface AppendRun {
+  run: QueuedScript[];
+}
+const MAX_RUN = 128;
+
+/**
+ * A batch with each stretch of consecutive sbAppends folded into runs, one per slot bucket (its
+ * `prefix`, the last argument; one Redis has one), in the place of the run's first append. Order
+ * holds where it matters: everything else keeps its place, and one session's frames share a bucket.
+ */
+export function coalesce(batch: (Outgoing | QueuedScript)[]): (Outgoing | QueuedScript | AppendRun)[] {
+  const out: (Outgoing | QueuedScript | AppendRun)[] = [];
+  let open: Map<string | number, AppendRun> | undefined;
+  for (const b of batch) {
+    if (!('script' in b) || b.script !== 'sbAppend') {
+      open = undefined;
+      out.push(b);
+      continue;
+    }
+    const bucket = b.args[5]!;
+    open ??= new Map();
+    let r = open.get(bucket);
+    if (!r || r.run.length >= MAX_RUN) {
+      open.set(bucket, (r = { run: [] }));
+      out.push(r);
+    }
+    r.run.push(b);
+  }
+  return out.map((u) => ('run' in u && u.run.length === 1 ? u.run[0]! : u));
+}
+
+/**
+ * The frames of an sbAppendMany publication ("M", then "<peerId> <seq> <len>\n<text>" each, len in
+ * UTF-16 units), in order; stops at the first malformed one (nothing of ours sends that).
+ */
+export function eachFrame(message: string, fn: (peerId: string, seq: number, text: string) => void): void {
+  let i = 1;
+  while (i < message.length) {
+    const a = message.indexOf(' ', i);
+    const b = a < 0 ? -1 : message.indexOf(' ', a + 1);
+    const nl = b < 0 ? -1 : message.indexOf('\n', b + 1);
+    const seq = Number(message.slice(a + 1, b));
+    const len = nl < 0 ? NaN : Number(message.slice(b + 1, nl));
+    if (a <= i || !(seq > 0) || !(len >= 0) || nl + 1 + len > message.length) return;
+    fn(message.slice(i, a), seq, message.slice(nl + 1, nl + 1 + len));
+    i = nl + 1 + len;
+  }
+}
+
+/** sbAppendMany's arguments for a run of sbAppends ([sess, log, peerId, text, owner, prefix] each). */
+function appendManyArgs(run: QueuedScript[]): (string | number)[] {
+  const out: (string | number)[] = [run[0]!.args[0]!, run[0]!.args[5]!];
+  for (const { args } of run) out.push(args[2]!, args[3]!, args[4]!, String(args[3]!).length);
+  return out;
+}
+
 /**
  * Many nodes as one server, over Redis. Room state and identities live in Redis and change only
  * through atomic Lua scripts (redis-scripts.ts). Delivery is pub/sub: a targeted relay goes to the
@@ -936,39 +993,41 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       for (const b of batch) this.settle(b, 'not sent', 0);
       return;
     }
-    if (this.cluster || (batch.length === 1 && !('script' in batch[0]!))) return this.sendEach(batch);
-    const pipe = this.cmd!.pipeline();
-    for (const b of batch) {
-      if ('script' in b) (pipe as unknown as Record<ScriptName, (...a: (string | number)[]) => void>)[b.script](...b.args);
-      else pipe.publish(b.channel, b.message);
+    const units = coalesce(batch);
+    if (this.cluster) return this.sendEach(units);
+    // One Redis: the commands go out corked, so the turn's batch leaves in one write (a pipeline
+    // object would do the same, but ioredis builds one per exec with a copy of every script on it).
+    const stream = (this.cmd as unknown as { stream?: { cork?: () => void; uncork?: () => void } }).stream;
+    stream?.cork?.();
+    try {
+      this.sendEach(units);
+    } finally {
+      stream?.uncork?.();
     }
-    pipe.exec().then(
-      (res) => {
-        for (let i = 0; i < batch.length; i++) {
-          const reply = res?.[i];
-          this.settle(batch[i]!, reply ? reply[0] : 'no reply', reply?.[1]);
-        }
-      },
-      (err: unknown) => {
-        for (const b of batch) this.settle(b, err, 0);
-      },
-    );
   };
 
   /**
-   * The batch one command at a time: a lone publication (no pipeline to build), or any batch on a
-   * Redis Cluster, where ioredis pipelines a tick's commands per shard itself (a pipeline there
-   * must stay on one shard). Commands to one shard keep their order.
+   * The batch one command at a time, in order: on one Redis corked into one write (above); on a
+   * Redis Cluster ioredis writes each to its shard's connection. Commands to one shard keep their
+   * order.
    */
-  private sendEach(batch: (Outgoing | QueuedScript)[]): void {
+  private sendEach(units: (Outgoing | QueuedScript | AppendRun)[]): void {
     const r = this.cmd!;
-    for (const b of batch) {
-      const sent = 'script' in b ? (r as unknown as Record<ScriptName, ScriptFn>)[b.script](...b.args) : this.pub(r, b.channel, b.message);
+    const scripts = r as unknown as Record<ScriptName, ScriptFn>;
+    for (const u of units) {
+      const sent = 'run' in u ? scripts.sbAppendMany(...appendManyArgs(u.run)) : 'script' in u ? scripts[u.script](...u.args) : this.pub(r, u.channel, u.message);
       sent.then(
-        (reply) => this.settle(b, null, reply),
-        (err: unknown) => this.settle(b, err, 0),
+        (reply) => this.settleUnit(u, null, reply),
+        (err: unknown) => this.settleUnit(u, err, 0),
       );
     }
+  }
+
+  /** A run's reply is one result per append, in order; anything else has its own. */
+  private settleUnit(u: Outgoing | QueuedScript | AppendRun, err: unknown, reply: unknown): void {
+    if (!('run' in u)) return this.settle(u, err, reply);
+    const each = Array.isArray(reply) ? reply : [];
+    for (let i = 0; i < u.run.length; i++) this.settle(u.run[i]!, err ?? (i < each.length ? null : 'no reply'), err ? 0 : each[i]);
   }
 
   /**
@@ -1033,6 +1092,8 @@ export class RedisBackplane extends EventEmitter implements Backplane {
       if (sp > 1 && nl > sp) this.sink?.onFrame?.(message.slice(1, sp), Number(message.slice(sp + 1, nl)), message.slice(nl + 1));
       return;
     }
+    // Many of them (sbAppendMany): "M", then "<peerId> <seq> <len>\n<text>" each.
+    if (message.charCodeAt(0) === 77 /* M */) return eachFrame(message, (peerId, seq, text) => this.sink?.onFrame?.(peerId, seq, text));
     const w = decodeWire(message);
     if (!w) return;
     // Served synchronously when published; not an addressed delivery, which the store routed (sbDirect).

@@ -7,7 +7,7 @@ import type { TestServer } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
 import { connect, type Frame, type TestClient } from '../helpers/ws.js';
 import { SECRET, sign } from '../security/auth-tokens.js';
-import { advance, spawnNode, startCluster } from './cluster-helpers.js';
+import { advance, backplane, spawnNode, startCluster } from './cluster-helpers.js';
 
 /**
  * Session resume across nodes (docs/operations.md, "Session resume across nodes"): a resumable
@@ -90,6 +90,47 @@ test('a session dropped on one node resumes on another: same peerId, the frames 
     const info = await n1.server.hub.roomInfo('native', 'r');
     assert.deepEqual(info?.members.map((m) => m.peerId).sort(), [a.id, b.id].sort());
     await r.c.close();
+    await b.c.close();
+  } finally {
+    await cl.close();
+  }
+});
+
+test('signals read in one turn reach a stored session on another node in one sbAppendMany: each once, in order, numbered one after another', { skip: redisSkip }, async () => {
+  const cl = await startCluster(2);
+  const [n1, n2] = cl.nodes as [TestServer, TestServer];
+  try {
+    const a = await open(n1.ws());
+    const b = await open(n2.ws());
+    await join(a, 'r');
+    await join(b, 'r');
+    await a.c.next('peer-joined');
+    // Count the frames n1 hands to Redis in batches (a white-box spy on its command client).
+    const cmd = (backplane(n1) as unknown as { cmd: Record<string, (...args: unknown[]) => Promise<unknown>> }).cmd;
+    // (ioredis copies the command onto its pipelines, which a cluster client uses inside: only the
+    // calls on the client itself are the node's.)
+    const many = cmd.sbAppendMany!;
+    const batches: number[] = [];
+    cmd.sbAppendMany = function (this: unknown, ...args: unknown[]) {
+      if (this === cmd) batches.push((args.length - 2) / 4);
+      return many.apply(this, args);
+    };
+    // 40 frames in one TCP write: n1 reads them in one turn. Multi-byte text, so lengths in UTF-16
+    // units (the node's) and bytes (Lua's) differ.
+    const socket = (a.c.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+    socket.cork();
+    for (let i = 0; i < 40; i++) a.c.send({ type: 'signal', to: b.id, data: `é😀 ${i}\n` });
+    socket.uncork();
+    await until(() => signalData(b.c.frames).length === 40, 'b to get all 40');
+    const got = b.c.frames.filter((f) => f.type === 'signal');
+    assert.deepEqual(got.map((f) => f.data), Array.from({ length: 40 }, (_, i) => `é😀 ${i}\n`));
+    const first = got[0]!.seq as number;
+    assert.deepEqual(got.map((f) => f.seq), Array.from({ length: 40 }, (_, i) => first + i), 'numbered one after another');
+    assert.ok(batches.length > 0 && batches.reduce((x, y) => x + y, 0) >= 2, `the frames went in batches (${JSON.stringify(batches)})`);
+    assert.ok(batches.every((n) => n >= 2 && n <= 128));
+    await sync(b.c);
+    assert.equal(signalData(b.c.take()).length, 40, 'nothing twice');
+    await a.c.close();
     await b.c.close();
   } finally {
     await cl.close();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { decodeWire, encodeWire, type Wire } from '../../src/backplane/redis.js';
+import { coalesce, decodeWire, eachFrame, encodeWire, type Wire } from '../../src/backplane/redis.js';
 
 test('a relay carrying its client\'s text crosses Redis as header + newline + that text, unescaped', () => {
   const raw = '{ "sdp": "v=0\\r\\n…",\n "x": [1, 2] }';
@@ -36,4 +36,53 @@ test('a header cannot be forged from inside the text, and garbage decodes to not
   for (const junk of ['', 'not json', '{"o":"n"}', '{"o":"n","t":1,"e":{"k":"left"}}\nextra', '\n{}']) {
     assert.equal(decodeWire(junk), undefined, JSON.stringify(junk));
   }
+});
+
+// ---- a tick's appends to stored sessions: one sbAppendMany per run --------------------------------
+
+/** An outbox entry as the store queues it: sbAppend [sess, log, peerId, text, owner, prefix]. */
+const append = (peerId: string, prefix = 'sb:') => ({ script: 'sbAppend', args: [`${prefix}sess:${peerId}`, `${prefix}log:${peerId}`, peerId, `t-${peerId}`, '', prefix], done: () => {} });
+const other = (name: string) => ({ script: 'sbTrim', args: [name], done: () => {} });
+const pub = (channel: string) => ({ channel, message: 'm', kind: 'peer', resolve: () => {}, reject: () => {} });
+const shape = (units: ReturnType<typeof coalesce>) => units.map((u) => ('run' in u ? u.run.map((a) => a.args[2]) : 'script' in u ? (u.args[2] ?? u.args[0]) : u.channel));
+
+test('a tick\'s consecutive appends fold into one run; anything between them keeps its place and splits the run', () => {
+  const batch = [append('a'), append('b'), append('a'), other('trim'), append('c'), pub('ch'), append('d'), append('e')];
+  assert.deepEqual(shape(coalesce(batch as never)), [['a', 'b', 'a'], 'trim', 'c', 'ch', ['d', 'e']]);
+});
+
+test('on a cluster the runs are per slot bucket (a script may touch one slot), each in its first append\'s place, order kept within', () => {
+  const batch = [append('a', '{b1}'), append('b', '{b2}'), append('c', '{b1}'), append('d', '{b2}'), append('e', '{b3}')];
+  assert.deepEqual(shape(coalesce(batch as never)), [['a', 'c'], ['b', 'd'], 'e']);
+});
+
+test('a run holds at most 128 appends', () => {
+  const batch = Array.from({ length: 300 }, (_, i) => append(`p${i}`));
+  assert.deepEqual(coalesce(batch as never).map((u) => ('run' in u ? u.run.length : 1)), [128, 128, 44]);
+});
+
+test('the frames of one publication come out as they went in, whatever their texts hold', () => {
+  // Built as sbAppendMany builds it; len in UTF-16 units, as the node measured the text.
+  const text = fc.string({ unit: 'binary' });
+  const id = fc.stringMatching(/^[A-Za-z0-9_-]{1,24}$/);
+  fc.assert(
+    fc.property(fc.array(fc.tuple(id, fc.integer({ min: 1, max: 2 ** 40 }), text), { minLength: 1, maxLength: 8 }), (frames) => {
+      const message = `M${frames.map(([p, seq, t]) => `${p} ${seq} ${t.length}\n${t}`).join('')}`;
+      const got: [string, number, string][] = [];
+      eachFrame(message, (p, seq, t) => got.push([p, seq, t]));
+      assert.deepEqual(got, frames);
+    }),
+  );
+});
+
+test('a malformed frame stops the reading there: what came before it is kept, nothing is made up', () => {
+  const seen = (message: string) => {
+    const got: string[] = [];
+    eachFrame(message, (p, seq, t) => got.push(`${p}/${seq}/${t}`));
+    return got;
+  };
+  assert.deepEqual(seen('Ma 1 2\nhib 2 9\nshort'), ['a/1/hi'], 'a length past the end');
+  assert.deepEqual(seen('Ma 1 2\nhi garbage'), ['a/1/hi']);
+  assert.deepEqual(seen('Ma x 2\nhi'), [], 'no seq');
+  assert.deepEqual(seen('M'), []);
 });
