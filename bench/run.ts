@@ -14,6 +14,8 @@
  *   --switchboard=PATH    measure another build of Switchboard (its dist/src/index.js)
  *   --profile             run Switchboard under --cpu-prof; summaries printed, profiles kept in
  *                         bench/results/profiles (figures then are not representative)
+ *   --profile-window      profile every server process (every target) over each closed-loop
+ *                         relay window only (no start-up, connections or warm-up); kept there too
  *   --docs / --no-docs    force / skip rewriting docs/benchmarks.md (default: full runs of
  *                         every scenario and target, without --profile)
  */
@@ -33,13 +35,14 @@ export interface Options {
   targets: TargetName[];
   workers: number;
   profile: boolean;
+  profileWindow: boolean;
   docs: boolean | undefined;
   switchboard: string | undefined;
   args: string[];
 }
 
 export function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, scenarios: [...SCENARIOS], targets: ['switchboard', 'bare', 'peerjs'], workers: 2, profile: false, docs: undefined, switchboard: undefined, args: argv };
+  const o: Options = { quick: false, scenarios: [...SCENARIOS], targets: ['switchboard', 'bare', 'peerjs'], workers: 2, profile: false, profileWindow: false, docs: undefined, switchboard: undefined, args: argv };
   for (const a of argv) {
     const [k, v = ''] = a.split('=', 2) as [string, string?];
     const list = () => v.split(',').map((x) => x.trim()).filter(Boolean);
@@ -65,6 +68,9 @@ export function parseArgs(argv: string[]): Options {
         break;
       case '--profile':
         o.profile = true;
+        break;
+      case '--profile-window':
+        o.profileWindow = true;
         break;
       case '--switchboard':
         if (!v) throw new Error('--switchboard needs a path to a build\'s dist/src/index.js');
@@ -130,6 +136,12 @@ export async function main(argv: string[]): Promise<number> {
     env: (t): Record<string, string> => (t.name === 'switchboard' && o.switchboard ? { BENCH_SWITCHBOARD_MODULE: o.switchboard } : {}),
     execArgv: (t, scenario) => (o.profile && t.name === 'switchboard' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=switchboard-${scenario}-${Date.now()}.cpuprofile`] : []),
   };
+  if (o.profileWindow) {
+    ctx.windowProfile = (label) => {
+      mkdirSync(profileDir, { recursive: true });
+      return join(profileDir, `window-${label.replace(/[^A-Za-z0-9]+/g, '-')}-${Date.now()}.cpuprofile`);
+    };
+  }
   const result: RunResult = {
     version: 1,
     mode: plan.mode,
@@ -215,7 +227,7 @@ export async function main(argv: string[]): Promise<number> {
   result.loadAverageAfter = machine().loadAverage;
   result.checks = checks(result);
 
-  if (o.profile && existsSync(profileDir)) {
+  if ((o.profile || o.profileWindow) && existsSync(profileDir)) {
     for (const f of readdirSync(profileDir).filter((x) => x.endsWith('.cpuprofile'))) {
       result.profiles.push(relative(root, join(profileDir, f)));
       console.log(`\n${formatSummary(join(profileDir, f), 30)}`);
@@ -228,7 +240,7 @@ export async function main(argv: string[]): Promise<number> {
   const md = markdownReport(result);
   console.log(`\n${md}\n`);
   const complete = o.scenarios.length === SCENARIOS.length && o.targets.length === 3;
-  const writeDocs = o.docs ?? (plan.mode === 'full' && complete && !o.profile && !o.switchboard);
+  const writeDocs = o.docs ?? (plan.mode === 'full' && complete && !o.profile && !o.profileWindow && !o.switchboard);
   if (writeDocs) updateDocs(join(root, 'docs', 'benchmarks.md'), md);
   log(`results: ${relative(root, jsonPath)}${writeDocs ? ', docs/benchmarks.md updated' : ''}`);
   if (result.redisCluster && 'failed' in result.redisCluster) {

@@ -10,7 +10,7 @@ import { cpuSeconds, cpuWindow, machineBusySeconds, rssBytes, RssSampler, selfCp
 import { merge, summarize, type LatencySummary } from './stats.js';
 import { RedisCluster } from './redis-cluster.js';
 import { startRedis } from './redis.js';
-import { startTarget, TARGETS, type RunningTarget, type StartOptions, type TargetSpec } from './targets.js';
+import { startTarget, TARGETS, RunningTarget, type StartOptions, type TargetSpec } from './targets.js';
 import type { WakeupProbe } from './wakeup.js';
 
 export interface RunContext {
@@ -28,6 +28,8 @@ export interface RunContext {
   env?(target: TargetSpec): Record<string, string>;
   /** The wake-up probe, sampled over every steady window (see `wakeup.ts`). */
   probe?: WakeupProbe;
+  /** `--profile-window`: where to write a CPU profile of each server process over each closed-loop window. */
+  windowProfile?(label: string): string | undefined;
 }
 
 export interface Resources {
@@ -116,6 +118,8 @@ export interface Measured {
   pid: number;
   /** Every process whose CPU and RSS count as the server's (default: [pid]). */
   pids?: number[];
+  /** The server processes of ours (profiled with --profile-window; default: the target itself). */
+  launched?: RunningTarget[];
   dead: Promise<never>;
 }
 
@@ -233,7 +237,11 @@ async function relayOn(ctx: RunContext, spec: TargetSpec, t: Measured, hook: Run
     await guard('start', pool.call('start', { mode: 'closed' }), t, plan.phaseTimeoutMs, pool);
     await guard('warm-up', sleep(plan.relay.warmupMs), t, plan.relay.warmupMs + plan.phaseTimeoutMs, pool);
     ctx.onPhase?.('measure', hook);
+    const profiled = t.launched ?? (t instanceof RunningTarget ? [t] : []);
+    const files = profiled.map((_, i) => ctx.windowProfile?.(`${label}-${i + 1}`));
+    profiled.forEach((p, i) => files[i] && p.profileStart());
     const closed = steady(await measure(ctx, t, pool, plan.relay.measureMs));
+    for (let i = 0; i < profiled.length; i++) if (files[i]) await guard('profile', profiled[i]!.profileEnd(files[i]!), t, plan.phaseTimeoutMs, pool);
     let lost = await stopAndCheck(t, pool, ctx, 'relay (closed loop)');
     ctx.log(`relay · ${label}: ${Math.round(closed.perSecond)} msg/s, p99 ${closed.latency.p99.toFixed(2)} ms; server ${closed.serverCpuPct.toFixed(0)}% CPU, client ${closed.clientCpuPct.toFixed(0)}%`);
 
@@ -364,6 +372,7 @@ async function crossNode(ctx: RunContext, scenario: ScenarioName, label: string,
       base: nodes[0]!.base,
       pid: nodes[0]!.pid,
       pids: [...nodes.map((n) => n.pid), ...brokerPids],
+      launched: nodes,
       dead: Promise.race([...nodes.map((n) => n.dead), ...(brokerDead ? [brokerDead] : [])]),
     };
     group.dead.catch(() => {});

@@ -74,6 +74,25 @@ export class RunningTarget {
     });
   }
 
+  /** Starts a CPU profile of the server (the launcher's inspector); `profileEnd` writes it. */
+  profileStart(): void {
+    this.child.send({ type: 'profile', start: true });
+  }
+
+  /** Stops the profile and writes it to `file` (resolves to '' if the profiler failed). */
+  profileEnd(file: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const on = (m: LauncherMessage) => {
+        if (m.type !== 'profiled') return;
+        this.child.off('message', on);
+        resolve(m.file);
+      };
+      this.child.on('message', on);
+      this.child.send({ type: 'profile', start: false, file });
+      this.dead.catch(reject);
+    });
+  }
+
   /** Asks the server to close and waits for its exit (killed after `killAfterMs`). */
   stop(killAfterMs = 5000): Promise<void> {
     this.stopping = true;

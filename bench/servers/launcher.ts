@@ -6,7 +6,9 @@
  * server outlives a run.
  */
 
+import { writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { Session } from 'node:inspector';
 import type { AddressInfo } from 'node:net';
 
 export interface Started {
@@ -26,7 +28,32 @@ export function served(http: Server): Started {
   };
 }
 
-export type LauncherMessage = { type: 'ready'; port: number; pid: number } | { type: 'mem'; rss: number; heapUsed: number; external: number; arrayBuffers: number };
+export type LauncherMessage = { type: 'ready'; port: number; pid: number } | { type: 'mem'; rss: number; heapUsed: number; external: number; arrayBuffers: number } | { type: 'profiled'; file: string };
+
+/**
+ * A CPU profile of a window the harness chooses ({type:'profile', start:true}, then {start:false,
+ * file}): the steady part only, without start-up, connections and warm-up (`--profile-window`).
+ */
+function profiler(send: (m: LauncherMessage) => void): (m: { start?: boolean; file?: string }) => void {
+  let session: Session | undefined;
+  return (m) => {
+    if (m.start) {
+      session = new Session();
+      session.connect();
+      session.post('Profiler.enable', () => session!.post('Profiler.start'));
+      return;
+    }
+    const s = session;
+    session = undefined;
+    if (!s || !m.file) return;
+    const file = m.file;
+    s.post('Profiler.stop', (err, out) => {
+      if (!err) writeFileSync(file, JSON.stringify(out.profile));
+      s.disconnect();
+      send({ type: 'profiled', file: err ? '' : file });
+    });
+  };
+}
 
 export function launch(name: string, start: () => Promise<Started>, maxLifetimeMs = Number(process.env.BENCH_SERVER_MAX_LIFETIME_MS ?? 15 * 60_000)): void {
   if (!process.send) {
@@ -50,8 +77,10 @@ export function launch(name: string, start: () => Promise<Started>, maxLifetimeM
         hard.unref();
         s.stop().finally(() => process.exit(0));
       };
-      process.on('message', (m: { type?: string }) => {
-        if (m.type === 'gc') {
+      const profile = profiler(send);
+      process.on('message', (m: { type?: string; start?: boolean; file?: string }) => {
+        if (m.type === 'profile') profile(m);
+        else if (m.type === 'gc') {
           const gc = (globalThis as { gc?: () => void }).gc;
           gc?.();
           gc?.();
