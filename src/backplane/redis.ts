@@ -161,11 +161,16 @@ export function decodeWire(message: string): Wire | undefined {
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
-/** Consecutive appends of one slot bucket, sent as one sbAppendMany (at most MAX_RUN of them). */
+/**
+ * Consecutive appends of one slot bucket, sent as one sbAppendMany: at most MAX_RUN of them and
+ * about MAX_RUN_CHARS of text (one publication per node stays far below Redis's pub/sub buffer limits).
+ */
 interface AppendRun {
   run: QueuedScript[];
+  chars: number;
 }
 const MAX_RUN = 128;
+const MAX_RUN_CHARS = 256 * 1024;
 
 /**
  * A batch with each stretch of consecutive sbAppends folded into runs, one per slot bucket (its
@@ -184,11 +189,12 @@ export function coalesce(batch: (Outgoing | QueuedScript)[]): (Outgoing | Queued
     const bucket = b.args[5]!;
     open ??= new Map();
     let r = open.get(bucket);
-    if (!r || r.run.length >= MAX_RUN) {
-      open.set(bucket, (r = { run: [] }));
+    if (!r || r.run.length >= MAX_RUN || r.chars >= MAX_RUN_CHARS) {
+      open.set(bucket, (r = { run: [], chars: 0 }));
       out.push(r);
     }
     r.run.push(b);
+    r.chars += String(b.args[3]).length;
   }
   return out.map((u) => ('run' in u && u.run.length === 1 ? u.run[0]! : u));
 }

@@ -56,9 +56,11 @@ test('on a cluster the runs are per slot bucket (a script may touch one slot), e
   assert.deepEqual(shape(coalesce(batch as never)), [['a', 'c'], ['b', 'd'], 'e']);
 });
 
-test('a run holds at most 128 appends', () => {
+test('a run holds at most 128 appends, and about 256 KiB of text', () => {
   const batch = Array.from({ length: 300 }, (_, i) => append(`p${i}`));
   assert.deepEqual(coalesce(batch as never).map((u) => ('run' in u ? u.run.length : 1)), [128, 128, 44]);
+  const big = Array.from({ length: 10 }, (_, i) => ({ ...append(`q${i}`), args: ['s', 'l', `q${i}`, 'x'.repeat(100 * 1024), '', 'sb:'] }));
+  assert.deepEqual(coalesce(big as never).map((u) => ('run' in u ? u.run.length : 1)), [3, 3, 3, 1]);
 });
 
 test('the frames of one publication come out as they went in, whatever their texts hold', () => {
