@@ -87,13 +87,19 @@ end
  */
 const APPEND = `
 local function keep(sk, lk, text, owner)
-  local h = redis.call('HMGET', sk, 'node', 'last', 'first', 'bytes', 'max', 'deadline')
+  local h = redis.call('HMGET', sk, 'node', 'last', 'first', 'bytes', 'max', 'deadline', 'loose')
   if not h[1] then return -1 end
   if owner ~= '' and h[1] ~= owner then return -2 end
   local n = #text
   local bytes = tonumber(h[4])
   local first = tonumber(h[3])
   local max = tonumber(h[5])
+  if bytes + n > max and h[7] == '1' then
+    -- Trimmed since the last count: bytes is only an upper bound. Count what is kept.
+    bytes = 0
+    for _, e in ipairs(redis.call('LRANGE', lk, 0, -1)) do bytes = bytes + #e - string.find(e, ' ', 1, true) end
+    redis.call('HSET', sk, 'loose', '0')
+  end
   if bytes + n > max then
     if tonumber(h[6]) > 0 then return -3 end
     while bytes + n > max do
@@ -369,12 +375,13 @@ return 1
   },
   /*
    * Stored sessions (SessionStore; docs/operations.md, "Session resume across nodes"):
-   *   P sess:<peerId>  hash  node last first bytes max win deadline tok prev subject ns rooms aliases
+   *   P sess:<peerId>  hash  node last first bytes max win deadline tok prev subject ns rooms aliases [loose]
    *   P log:<peerId>   list  "<seq> <text>", oldest first (seqs first..last)
    *   P tok:<sha256>   string peerId, or "ended:<resumeError>" (a tombstone, with a TTL)
    *   P sess-due       zset  peerId -> deadline (detached sessions)
    *   P node-sess:N    set   peerIds of the sessions node N held
-   * Entries are counted by their text's bytes (#text in Lua).
+   * Entries are counted by their text's bytes (#text in Lua); after a trim `bytes` is an upper
+   * bound (`loose` = 1) until the next append over the bound counts the log again.
    */
   /**
    * KEYS sess log node-sess tok; ARGV peerId node ns subject tokHash maxBytes windowMs last ifAbsent.
@@ -454,22 +461,23 @@ end
 return over
 `,
   },
-  /** KEYS sess log; ARGV seq — forgets the entries up to seq (the client has them) */
+  /**
+   * KEYS sess log; ARGV seq — forgets the entries up to seq (the client has them). The entries are
+   * dropped unread (LTRIM: a frame's text never comes back into Lua, where Redis hashes every byte
+   * of a string it makes); `bytes` stays as it was, an upper bound (`loose`) that the next append
+   * finding itself over the bound counts again before it evicts or refuses anything.
+   */
   sbTrim: {
     numberOfKeys: 2,
     lua: `
-local h = redis.call('HMGET', KEYS[1], 'first', 'bytes', 'last')
+local h = redis.call('HMGET', KEYS[1], 'first', 'last')
 if not h[1] then return 0 end
 local first = tonumber(h[1])
-local bytes = tonumber(h[2])
-local upto = math.min(tonumber(ARGV[1]), tonumber(h[3]))
-while first <= upto do
-  local e = redis.call('LPOP', KEYS[2])
-  if not e then break end
-  bytes = bytes - (#e - string.find(e, ' ', 1, true))
-  first = first + 1
+local upto = math.min(tonumber(ARGV[1]), tonumber(h[2]))
+if upto >= first then
+  redis.call('LTRIM', KEYS[2], upto - first + 1, -1)
+  redis.call('HSET', KEYS[1], 'first', upto + 1, 'loose', '1')
 end
-redis.call('HSET', KEYS[1], 'first', first, 'bytes', bytes)
 return 1
 `,
   },
