@@ -56,17 +56,23 @@ async function signals(from: Peer, to: string, first: number, count: number): Pr
   return out;
 }
 
+/** a on n1 and b on n2, both in room 'r' (a has heard b join). */
+async function roomAcross(n1: TestServer, n2: TestServer): Promise<[Peer, Peer]> {
+  const a = await open(n1.ws());
+  const b = await open(n2.ws());
+  await join(a, 'r');
+  await join(b, 'r');
+  await a.c.next('peer-joined');
+  return [a, b];
+}
+
 const signalData = (frames: Frame[]) => frames.filter((f) => f.type === 'signal').map((f) => f.data);
 
 test('a session dropped on one node resumes on another: same peerId, the frames it missed once and in order, then live', { skip: redisSkip }, async () => {
   const cl = await startCluster(2);
   const [n1, n2] = cl.nodes as [TestServer, TestServer];
   try {
-    const a = await open(n1.ws());
-    const b = await open(n2.ws());
-    await join(a, 'r');
-    await join(b, 'r');
-    await a.c.next('peer-joined');
+    const [a, b] = await roomAcross(n1, n2);
     assert.deepEqual((await signals(b, a.id, 0, 3)).map((f) => f.type), ['ack', 'ack', 'ack']);
     await until(() => signalData(a.c.frames).length === 3, 'a to get the first three');
     const seen = lastSeq(a.c.frames);
@@ -100,11 +106,7 @@ test('signals read in one turn reach a stored session on another node in one sbA
   const cl = await startCluster(2);
   const [n1, n2] = cl.nodes as [TestServer, TestServer];
   try {
-    const a = await open(n1.ws());
-    const b = await open(n2.ws());
-    await join(a, 'r');
-    await join(b, 'r');
-    await a.c.next('peer-joined');
+    const [a, b] = await roomAcross(n1, n2);
     // Count the frames n1 hands to Redis in batches (a white-box spy on its command client).
     const cmd = (backplane(n1) as unknown as { cmd: Record<string, (...args: unknown[]) => Promise<unknown>> }).cmd;
     // (ioredis copies the command onto its pipelines, which a cluster client uses inside: only the

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CLUSTER_SCRIPTS, SCRIPTS } from '../../src/backplane/redis-scripts.js';
-import { redisSkip, startRedis } from '../helpers/redis.js';
+import { redisSkip, startRedis, type TestRedis } from '../helpers/redis.js';
 
 /**
  * A stored session's log, at the level of the scripts (docs/operations.md, "Session resume across
@@ -11,22 +11,39 @@ import { redisSkip, startRedis } from '../helpers/redis.js';
 
 type Run = (...args: (string | number)[]) => Promise<unknown>;
 
-test('after a trim the buffer bound is counted again before anything is evicted or refused: exactly what fits, fits', { skip: redisSkip }, async () => {
+interface Log {
+  r: ReturnType<TestRedis['client']>;
+  call: Record<string, Run>;
+  sess: string;
+  log: string;
+  /** sbAppend of `text` to the session. */
+  append(text: string): Promise<unknown>;
+}
+
+/** A fresh store with session `id` open (resume.maxBufferBytes 1000) and the backplane's scripts defined. */
+async function withLog(id: string, fn: (l: Log) => Promise<void>): Promise<void> {
   const redis = await startRedis();
   const r = redis.client();
   try {
     await r.connect().catch(() => {});
     for (const [name, s] of Object.entries(redis.cluster ? CLUSTER_SCRIPTS : SCRIPTS)) r.defineCommand(name, s);
     const call = r as unknown as Record<string, Run>;
-    const id = 'p1';
     const sess = redis.key(`sess:${id}`, id);
     const log = redis.key(`log:${id}`, id);
     const prefix = sess.slice(0, sess.length - `sess:${id}`.length);
+    assert.equal(await call.sbOpenSession!(sess, log, redis.key('node-sess:N1', id), redis.key('tok:h', id), id, 'N1', 'native', '', 'h', 1000, 30_000, 0, '0'), 1);
+    await fn({ r, call, sess, log, append: (text) => call.sbAppend!(sess, log, id, text, '', prefix) });
+  } finally {
+    r.disconnect();
+    await redis.kill();
+  }
+}
+
+test('after a trim the buffer bound is counted again before anything is evicted or refused: exactly what fits, fits', { skip: redisSkip }, async () => {
+  await withLog('p1', async ({ r, call, sess, log, append: add }) => {
     const text = (i: number) => `{"i":${String(i).padStart(4, '0')},"pad":"${'x'.repeat(100 - 19)}"}`;
     assert.equal(text(1).length, 100);
-    const append = (i: number) => call.sbAppend!(sess, log, id, text(i), '', prefix);
-    assert.equal(await call.sbOpenSession!(sess, log, redis.key('node-sess:N1', id), redis.key('tok:h', id), id, 'N1', 'native', '', 'h', 1000, 30_000, 0, '0'), 1);
-
+    const append = (i: number) => add(text(i));
     for (let i = 1; i <= 9; i++) assert.equal(await append(i), i);
     assert.equal(await call.sbTrim!(sess, log, 9), 1);
     assert.equal(await r.llen(log), 0, 'the acknowledged entries are gone');
@@ -51,29 +68,13 @@ test('after a trim the buffer bound is counted again before anything is evicted 
     for (let i = 20; i <= 24; i++) assert.equal(await append(i), i);
     assert.equal(await append(25), -3);
     assert.equal(await r.hget(sess, 'bytes'), '1000');
-  } finally {
-    r.disconnect();
-    await redis.kill();
-  }
+  });
 });
 
 test('with a socket and never acknowledged, the oldest entries go to make room, one for one, and the numbering goes on', { skip: redisSkip }, async () => {
-  const redis = await startRedis();
-  const r = redis.client();
-  try {
-    await r.connect().catch(() => {});
-    for (const [name, s] of Object.entries(redis.cluster ? CLUSTER_SCRIPTS : SCRIPTS)) r.defineCommand(name, s);
-    const call = r as unknown as Record<string, Run>;
-    const id = 'p2';
-    const sess = redis.key(`sess:${id}`, id);
-    const log = redis.key(`log:${id}`, id);
-    const prefix = sess.slice(0, sess.length - `sess:${id}`.length);
-    await call.sbOpenSession!(sess, log, redis.key('node-sess:N1', id), redis.key('tok:h', id), id, 'N1', 'native', '', 'h', 1000, 30_000, 0, '0');
-    for (let i = 1; i <= 25; i++) assert.equal(await call.sbAppend!(sess, log, id, 'y'.repeat(100), '', prefix), i);
+  await withLog('p2', async ({ r, sess, log, append }) => {
+    for (let i = 1; i <= 25; i++) assert.equal(await append('y'.repeat(100)), i);
     assert.equal(await r.llen(log), 10);
     assert.deepEqual([await r.hget(sess, 'first'), await r.hget(sess, 'bytes')], ['16', '1000']);
-  } finally {
-    r.disconnect();
-    await redis.kill();
-  }
+  });
 });
