@@ -17,6 +17,12 @@ export interface ClientRole {
   failFast: boolean;
   /** A Redis Cluster client that will SSUBSCRIBE: one subscriber connection per shard (ioredis shardedSubscribers). */
   sharded?: boolean;
+  /**
+   * The client that subscribes. On one Redis it does not subscribe again by itself after a
+   * reconnect (ioredis's autoResubscribe): the backplane does, where a refusal is handled (ioredis
+   * leaves its own SUBSCRIBE's rejection unhandled, which ends the process).
+   */
+  subscriber?: boolean;
 }
 
 /** On a Redis Cluster, a command of a fail-fast client not answered within this long fails. */
@@ -33,7 +39,7 @@ const backoff = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000);
 export function createRedisClient(target: RedisTarget, role: ClientRole): RedisClient {
   const base: RedisOptions = { retryStrategy: backoff, lazyConnect: true, connectionName: role.connectionName };
   const fail: RedisOptions = role.failFast ? { enableOfflineQueue: false, maxRetriesPerRequest: 0 } : { enableOfflineQueue: true, maxRetriesPerRequest: null };
-  if (!target.cluster) return new Redis(target.url, { ...base, ...fail });
+  if (!target.cluster) return new Redis(target.url, { ...base, ...fail, ...(role.subscriber ? { autoResubscribe: false } : {}) });
   const seeds = [target.url, ...(target.nodes ?? [])].map(parseSeed);
   const first = new URL(target.url);
   const redisOptions: RedisOptions = { connectionName: role.connectionName };

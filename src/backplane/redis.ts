@@ -381,7 +381,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
 
   private newClient(subscriber: boolean): RedisClient {
     const target = { url: this.opts.url, cluster: this.cluster, nodes: this.opts.nodes ?? [] };
-    return createRedisClient(target, { connectionName: `switchboard-${this.nodeId}`, failFast: !subscriber, sharded: subscriber });
+    return createRedisClient(target, { connectionName: `switchboard-${this.nodeId}`, failFast: !subscriber, sharded: subscriber, subscriber });
   }
 
   /** The connection (on a cluster: the sharded subscribers) that this node's deliveries come in on. */
