@@ -7,7 +7,9 @@
  * its frames (the SDK's acknowledgement), while a subscriber receives every frame published. The
  * frames are the relay scenario's mix (per negotiation 2 SDPs of 3–6 KB and 16 candidates).
  *
- *   npm run bench:redis -- [--frames=200000] [--batch=8] [--many] [--scripts=<redis-scripts.js>]
+ *   npm run bench:redis -- [--frames=200000] [--batch=8] [--many] [--scripts=<redis-scripts.js>] [--no-wait]
+ *
+ * (--no-wait: do not wait for every frame to be received, for a script variant that publishes nothing.)
  *
  * Prints Redis's CPU per frame (utime+stime of redis-server over the appends, after a warm-up)
  * and this process's (ioredis encoding the commands, parsing replies and publications).
@@ -15,13 +17,10 @@
 import { Redis } from 'ioredis';
 import { pathToFileURL } from 'node:url';
 import { payloadBank, SCRIPT } from './payloads.js';
+import { eachFrame } from '../src/backplane/redis.js';
+import type { ScriptDef } from '../src/backplane/redis-scripts.js';
 import { cpuSeconds } from './proc.js';
 import { startRedis } from './redis.js';
-
-interface ScriptDef {
-  numberOfKeys?: number;
-  lua: string;
-}
 
 const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=').slice(1).join('=');
 const flag = (name: string) => process.argv.includes(`--${name}`);
@@ -53,14 +52,10 @@ async function main(): Promise<void> {
     const p = 'sb:';
     const node = 'N1';
     let received = 0;
-    // Counted as a node reads them: "F<id> <seq>\n<text>", or "M" and "<id> <seq> <len>\n<text>" each.
+    // Counted as a node reads them: "F<id> <seq>\n<text>", or an "M" of many (eachFrame).
     sub.on('message', (_c: string, m: string) => {
-      if (m.charCodeAt(0) !== 77) return void received++;
-      for (let i = 1; i < m.length; received++) {
-        const b = m.indexOf(' ', m.indexOf(' ', i) + 1);
-        const nl = m.indexOf('\n', b + 1);
-        i = nl + 1 + Number(m.slice(b + 1, nl));
-      }
+      if (m.charCodeAt(0) !== 77) received++;
+      else eachFrame(m, () => received++);
     });
     await sub.subscribe(`${p}n:${node}`);
     const ids = Array.from({ length: SESSIONS }, (_, i) => `s${i}`);
@@ -107,7 +102,7 @@ async function main(): Promise<void> {
     const redisUs = ((cpuSeconds(redis.pid) - r0) / done) * 1e6;
     const c = process.cpuUsage(c0);
     const clientUs = (c.user + c.system) / done;
-    while (!flag("no-wait") && received < next) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (!flag('no-wait') && received < next) await new Promise((resolve) => setTimeout(resolve, 10));
     const meanBytes = texts.reduce((n, t) => n + Buffer.byteLength(t), 0) / texts.length;
     console.log(
       `${done} frames (mean ${meanBytes.toFixed(0)} B) in batches of ${batch}${many ? ' (sbAppendMany)' : ''}, ${(done / seconds).toFixed(0)} frames/s: ` +

@@ -239,7 +239,7 @@ async function relayOn(ctx: RunContext, spec: TargetSpec, t: Measured, hook: Run
     ctx.onPhase?.('measure', hook);
     const profiled = t.launched ?? (t instanceof RunningTarget ? [t] : []);
     const files = profiled.map((_, i) => ctx.windowProfile?.(`${label}-${i + 1}`));
-    profiled.forEach((p, i) => files[i] && p.profileStart());
+    for (let i = 0; i < profiled.length; i++) if (files[i]) profiled[i]!.profileStart();
     const closed = steady(await measure(ctx, t, pool, plan.relay.measureMs));
     for (let i = 0; i < profiled.length; i++) if (files[i]) await guard('profile', profiled[i]!.profileEnd(files[i]!), t, plan.phaseTimeoutMs, pool);
     let lost = await stopAndCheck(t, pool, ctx, 'relay (closed loop)');

@@ -600,9 +600,9 @@ return {h[1], h[5], h[6], h[7]}
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
-/** ioredis's script definition: without numberOfKeys, the caller passes the key count first. */
+/** A script as ioredis's defineCommand takes it. */
 export interface ScriptDef {
-  numberOfKeys?: number;
+  numberOfKeys: number;
   lua: string;
 }
 
