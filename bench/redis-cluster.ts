@@ -1,10 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { redisReady } from './redis.js';
+import { freeStorePort, redisReady } from './redis.js';
 
 const run = promisify(execFile);
 
@@ -25,7 +24,7 @@ export class RedisCluster {
   static async start(masters = 3): Promise<RedisCluster> {
     const ports: number[] = [];
     while (ports.length < masters) {
-      const p = await freeClusterPort();
+      const p = await freeStorePort(10_000);
       if (!ports.includes(p)) ports.push(p);
     }
     const c = new RedisCluster(ports);
@@ -138,23 +137,4 @@ export class RedisCluster {
     for (const p of this.ports) await this.killShard(p);
     for (const d of this.dirs.values()) rmSync(d, { recursive: true, force: true });
   }
-}
-
-/** A free port whose cluster bus port (port + 10000) is free too. */
-async function freeClusterPort(): Promise<number> {
-  for (;;) {
-    const port = await listenFree(0);
-    if (port + 10000 < 65536 && (await listenFree(port + 10000).then(() => true, () => false))) return port;
-  }
-}
-
-function listenFree(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(port, '127.0.0.1', () => {
-      const got = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(got));
-    });
-  });
 }

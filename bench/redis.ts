@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,12 +12,49 @@ export interface RunningRedis {
 }
 
 /** A TCP port nothing listens on right now (127.0.0.1). */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
+export function freePort(): Promise<number> {
+  return listenFree(0);
+}
+
+/** Listens on `port` (0: any) on 127.0.0.1 and closes again: the port it got; rejects if taken. */
+export function listenFree(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(port, '127.0.0.1', () => {
+      const got = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(got));
+    });
+  });
+}
+
+/** The first port of the kernel's ephemeral range, where outgoing connections get their local ports. */
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A free port for a store that may be killed and started again on it (and, with `bus`, whose
+ * port + bus is free too: a Redis Cluster shard's bus port), picked below the ephemeral range: a
+ * port from there can be taken meanwhile as the local port of any outgoing connection (seen in CI:
+ * a shard's bus port taken between the check and the spawn). Falls back to any free port.
+ */
+export async function freeStorePort(bus = 0): Promise<number> {
+  const bottom = 10_000;
+  const top = ephemeralLow() - bus;
+  for (let i = 0; i < 200 && top - bottom > 100; i++) {
+    const port = bottom + Math.floor(Math.random() * (top - bottom));
+    const free = (p: number) => listenFree(p).then(() => true, () => false);
+    if ((await free(port)) && (bus === 0 || (await free(port + bus)))) return port;
+  }
+  for (;;) {
+    const port = await freePort();
+    if (bus === 0 || (port + bus < 65536 && (await listenFree(port + bus).then(() => true, () => false)))) return port;
+  }
 }
 
 /**
@@ -48,7 +85,7 @@ export function redisReady(child: ChildProcess, stopping: () => boolean = () => 
 
 /** A throwaway redis-server on 127.0.0.1 (no persistence) for the cluster scenario. */
 export async function startRedis(): Promise<RunningRedis> {
-  const port = await freePort();
+  const port = await freeStorePort();
   const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'));
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stopping = false;

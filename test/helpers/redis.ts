@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { RedisCluster } from '../../bench/redis-cluster.js';
-import { freePort } from '../../bench/redis.js';
+import { freePort, freeStorePort } from '../../bench/redis.js';
 import { bucketOf, CLUSTER_BUCKETS } from '../../src/backplane/redis.js';
 import type { RedisClient } from '../../src/backplane/redis-client.js';
 import { needProgram } from './programs.js';
@@ -63,7 +63,7 @@ export class RedisProcess implements TestRedis {
   private constructor(readonly port: number) {}
 
   static async start(port?: number): Promise<RedisProcess> {
-    const r = new RedisProcess(port ?? (await freePort()));
+    const r = new RedisProcess(port ?? (await freeStorePort()));
     await r.start();
     return r;
   }
