@@ -17,8 +17,8 @@
 import { Redis } from 'ioredis';
 import { pathToFileURL } from 'node:url';
 import { payloadBank, SCRIPT } from './payloads.js';
-import { eachFrame } from '../src/backplane/redis.js';
-import type { ScriptDef } from '../src/backplane/redis-scripts.js';
+import { appendMany, coalesce, eachFrame } from '../src/backplane/redis.js';
+import { scriptDefs, type ScriptDef } from '../src/backplane/redis-scripts.js';
 import { cpuSeconds } from './proc.js';
 import { startRedis } from './redis.js';
 
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   try {
     await cmd.connect();
     await sub.connect();
-    for (const [name, s] of Object.entries(SCRIPTS)) cmd.defineCommand(name, s);
+    for (const [name, s] of scriptDefs(SCRIPTS)) cmd.defineCommand(name, s);
     const run = cmd as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>;
     const p = 'sb:';
     const node = 'N1';
@@ -72,9 +72,14 @@ async function main(): Promise<void> {
       for (let i = 0; i < batch; i++, next++) entries.push([ids[next % SESSIONS]!, texts[next % texts.length]!]);
       stream.cork();
       if (many) {
-        const args: (string | number)[] = [`${p}sess:${entries[0]![0]}`, p];
-        for (const [id, text] of entries) args.push(id, text, '', text.length);
-        sending.push(run.sbAppendMany!(...args));
+        // Folded into runs as a node folds its tick (coalesce: ≤ 16 sessions, ≤ 128 frames a run).
+        const appends = entries.map(([id, text]) => ({ script: 'sbAppend' as const, args: [`${p}sess:${id}`, `${p}log:${id}`, id, text, '', p], done: () => {} }));
+        for (const u of coalesce(appends)) {
+          if ('run' in u) {
+            const m = appendMany(u.run);
+            sending.push(run[m.command]!(...m.args));
+          } else if ('script' in u) sending.push(run.sbAppend!(...u.args));
+        }
       } else {
         for (const [id, text] of entries) sending.push(run.sbAppend!(`${p}sess:${id}`, `${p}log:${id}`, id, text, '', p));
       }

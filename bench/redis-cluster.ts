@@ -110,14 +110,31 @@ export class RedisCluster {
   async moveSlot(slot: number, toPort: number): Promise<void> {
     const from = await this.ownerOf(slot);
     if (from === toPort) return;
-    const ids = await this.nodeIds();
-    await this.cli(toPort, 'cluster', 'setslot', String(slot), 'importing', ids.get(from)!);
-    await this.cli(from, 'cluster', 'setslot', String(slot), 'migrating', ids.get(toPort)!);
+    await this.beginMove(slot, toPort);
     for (;;) {
       const keys = (await this.cli(from, 'cluster', 'getkeysinslot', String(slot), '100')).split('\n').filter(Boolean);
       if (!keys.length) break;
-      await this.cli(from, 'migrate', '127.0.0.1', String(toPort), '', '0', '5000', 'replace', 'keys', ...keys);
+      await this.migrate(from, toPort, keys);
     }
+    await this.endMove(slot, toPort);
+  }
+
+  /** The steps of moveSlot, for a test to stop between them: slot `slot` now migrating to `toPort`. */
+  async beginMove(slot: number, toPort: number): Promise<void> {
+    const from = await this.ownerOf(slot);
+    const ids = await this.nodeIds();
+    await this.cli(toPort, 'cluster', 'setslot', String(slot), 'importing', ids.get(from)!);
+    await this.cli(from, 'cluster', 'setslot', String(slot), 'migrating', ids.get(toPort)!);
+  }
+
+  /** Moves these keys of a migrating slot (MIGRATE … REPLACE, as redis-cli's reshard with --cluster-replace). */
+  async migrate(fromPort: number, toPort: number, keys: string[]): Promise<void> {
+    await this.cli(fromPort, 'migrate', '127.0.0.1', String(toPort), '', '0', '5000', 'replace', 'keys', ...keys);
+  }
+
+  /** The slot belongs to `toPort` on every shard. */
+  async endMove(slot: number, toPort: number): Promise<void> {
+    const ids = await this.nodeIds();
     for (const p of this.ports) await this.cli(p, 'cluster', 'setslot', String(slot), 'node', ids.get(toPort)!);
   }
 

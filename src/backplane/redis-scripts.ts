@@ -413,21 +413,23 @@ return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
    * sbAppend would, handed on with one PUBLISH per node instead of one per frame: "M" then, per
    * frame, "<peerId> <seq> <len>\n<text>", len being the text's length as the caller measured it
    * (JavaScript's UTF-16 units: the receiver slices the decoded string with it).
-   * KEYS the first frame's sess (it names the slot: ioredis routes, and pipelines per shard, by the
-   * first argument, so the key count may not lead); ARGV prefix, then peerId text owner len per
-   * frame. Each frame's keys are P sess:ID and P log:ID, which on a cluster share KEYS[1]'s slot
-   * bucket (the caller groups by it). Returns each frame's sbAppend result, in order.
+   * KEYS sess log of each session the frames go to (then, up to the count the command was defined
+   * for, the first two again: see appendManyDefs); ARGV prefix n, the n sessions' peerIds, then
+   * per frame: session (1..n) text owner len. Every key a frame touches is declared: on a Redis
+   * Cluster whose slot is moving key by key, that is what makes Redis send the script where all of
+   * them are (or ask to try again) instead of running it where half of a session is.
+   * Returns each frame's sbAppend result, in order.
    */
   sbAppendMany: {
-    numberOfKeys: 1,
+    numberOfKeys: 2,
     lua: `${APPEND}
 local out, byNode, order = {}, {}, {}
-local p = ARGV[1]
-for i = 1, (#ARGV - 1) / 4 do
-  local a = 2 + (i - 1) * 4
-  local id = ARGV[a]
-  local seq, node = keep(p .. 'sess:' .. id, p .. 'log:' .. id, ARGV[a + 1], ARGV[a + 2])
-  out[i] = seq
+local p, n = ARGV[1], tonumber(ARGV[2])
+for a = 3 + n, #ARGV, 4 do
+  local i = tonumber(ARGV[a])
+  local id = ARGV[2 + i]
+  local seq, node = keep(KEYS[2 * i - 1], KEYS[2 * i], ARGV[a + 1], ARGV[a + 2])
+  out[#out + 1] = seq
   if seq > 0 then
     local parts = byNode[node]
     if not parts then
@@ -610,6 +612,32 @@ export interface ScriptDef {
  * The scripts as run on a Redis Cluster: every PUBLISH is a sharded SPUBLISH, to a channel the
  * caller tagged with the script's own slot bucket (a script may touch nothing outside its slot).
  */
+/**
+ * How many sessions an sbAppendMany command is defined for: a script's key count is fixed when it
+ * is defined, and ioredis routes (and, on a cluster, pipelines) a defined command by its first
+ * argument, so the count cannot be passed as one. A run to fewer sessions pads its keys up to the
+ * next size with its first session's keys (a key may be declared twice).
+ */
+export const MAX_RUN_SESSIONS = 16;
+export const APPEND_MANY_SIZES = [1, 2, 4, 8, MAX_RUN_SESSIONS] as const;
+
+/** The command that runs sbAppendMany for `sessions` sessions, and the key count it declares. */
+export function appendManyCommand(sessions: number): { name: string; size: number } {
+  const size = APPEND_MANY_SIZES.find((n) => n >= sessions);
+  if (size === undefined) throw new RangeError(`sbAppendMany takes at most ${MAX_RUN_SESSIONS} sessions (${sessions})`);
+  return { name: `sbAppendMany${size}`, size };
+}
+
+/** The commands to define for a script set: each script by its name, sbAppendMany once per size. */
+export function scriptDefs(scripts: Record<string, ScriptDef>): [string, ScriptDef][] {
+  const out: [string, ScriptDef][] = [];
+  for (const [name, s] of Object.entries(scripts)) {
+    if (name !== 'sbAppendMany') out.push([name, s]);
+    else for (const n of APPEND_MANY_SIZES) out.push([appendManyCommand(n).name, { ...s, numberOfKeys: 2 * n }]);
+  }
+  return out;
+}
+
 export const CLUSTER_SCRIPTS = Object.fromEntries(
   Object.entries(SCRIPTS as Record<ScriptName, ScriptDef>).map(([name, s]) => [name, { ...s, lua: s.lua.replaceAll("redis.call('PUBLISH'", "redis.call('SPUBLISH'") }]),
 ) as Record<ScriptName, ScriptDef>;

@@ -34,7 +34,7 @@ import { HubError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { silentLogger, type CoreLogger } from '../core/session.js';
 import type { RoomOptions } from '../core/types.js';
-import { CLUSTER_SCRIPTS, SCRIPTS, type ScriptName } from './redis-scripts.js';
+import { CLUSTER_SCRIPTS, MAX_RUN_SESSIONS, SCRIPTS, appendManyCommand, scriptDefs, type ScriptName } from './redis-scripts.js';
 import { RedisLogs, type LineSource } from './redis-logs.js';
 import { CLUSTER_COMMAND_TIMEOUT_MS, createRedisClient, publishOn, type RedisClient } from './redis-client.js';
 
@@ -162,11 +162,14 @@ export function decodeWire(message: string): Wire | undefined {
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
 /**
- * Consecutive appends of one slot bucket, sent as one sbAppendMany: at most MAX_RUN of them and
- * about MAX_RUN_CHARS of text (one publication per node stays far below Redis's pub/sub buffer limits).
+ * Consecutive appends of one slot bucket, sent as one sbAppendMany: at most MAX_RUN of them, to at
+ * most MAX_RUN_SESSIONS sessions, and about MAX_RUN_CHARS of text (one publication per node stays
+ * far below Redis's pub/sub buffer limits).
  */
 interface AppendRun {
   run: QueuedScript[];
+  /** peerId → its place among the run's sessions (1-based, as the script counts them). */
+  sessions: Map<string, number>;
   chars: number;
 }
 const MAX_RUN = 128;
@@ -187,13 +190,15 @@ export function coalesce(batch: (Outgoing | QueuedScript)[]): (Outgoing | Queued
       continue;
     }
     const bucket = b.args[5]!;
+    const peerId = String(b.args[2]);
     open ??= new Map();
     let r = open.get(bucket);
-    if (!r || r.run.length >= MAX_RUN || r.chars >= MAX_RUN_CHARS) {
-      open.set(bucket, (r = { run: [], chars: 0 }));
+    if (!r || r.run.length >= MAX_RUN || r.chars >= MAX_RUN_CHARS || (r.sessions.size >= MAX_RUN_SESSIONS && !r.sessions.has(peerId))) {
+      open.set(bucket, (r = { run: [], sessions: new Map(), chars: 0 }));
       out.push(r);
     }
     r.run.push(b);
+    if (!r.sessions.has(peerId)) r.sessions.set(peerId, r.sessions.size + 1);
     r.chars += String(b.args[3]).length;
   }
   return out.map((u) => ('run' in u && u.run.length === 1 ? u.run[0]! : u));
@@ -217,11 +222,30 @@ export function eachFrame(message: string, fn: (peerId: string, seq: number, tex
   }
 }
 
-/** sbAppendMany's arguments for a run of sbAppends ([sess, log, peerId, text, owner, prefix] each). */
-function appendManyArgs(run: QueuedScript[]): (string | number)[] {
-  const out: (string | number)[] = [run[0]!.args[0]!, run[0]!.args[5]!];
-  for (const { args } of run) out.push(args[2]!, args[3]!, args[4]!, String(args[3]!).length);
-  return out;
+/**
+ * The sbAppendMany command for a run of sbAppends ([sess, log, peerId, text, owner, prefix] each),
+ * and its arguments: every session's two keys (padded to the command's size), then prefix, the
+ * session count and peerIds, then session text owner len per frame.
+ */
+export function appendMany(run: { args: (string | number)[] }[], sessions?: Map<string, number>): { command: string; args: (string | number)[] } {
+  if (!sessions) {
+    sessions = new Map();
+    for (const { args } of run) if (!sessions.has(String(args[2]))) sessions.set(String(args[2]), sessions.size + 1);
+  }
+  const { name, size } = appendManyCommand(sessions.size);
+  const keys: (string | number)[] = [];
+  const ids: string[] = [];
+  const frames: (string | number)[] = [];
+  for (const { args } of run) {
+    const i = sessions.get(String(args[2]))!;
+    if (i > ids.length) {
+      ids.push(String(args[2]));
+      keys.push(args[0]!, args[1]!);
+    }
+    frames.push(i, args[3]!, args[4]!, String(args[3]!).length);
+  }
+  for (let i = ids.length; i < size; i++) keys.push(keys[0]!, keys[1]!);
+  return { command: name, args: [...keys, run[0]!.args[5]!, ids.length, ...ids, ...frames] };
 }
 
 /**
@@ -302,7 +326,7 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     // Commands fail fast while disconnected (no unbounded offline queue on the hot path).
     this.cmd = this.newClient(false);
     this.sub = this.newSubscriber();
-    for (const [name, s] of Object.entries(this.cluster ? CLUSTER_SCRIPTS : SCRIPTS)) this.cmd.defineCommand(name, s);
+    for (const [name, s] of scriptDefs(this.cluster ? CLUSTER_SCRIPTS : SCRIPTS)) this.cmd.defineCommand(name, s);
     this.wire(this.cmd, 'cmd');
     if (this.cluster) this.wireShards(this.cmd);
     this.outage = true;
@@ -1021,7 +1045,11 @@ export class RedisBackplane extends EventEmitter implements Backplane {
     const r = this.cmd!;
     const scripts = r as unknown as Record<ScriptName, ScriptFn>;
     for (const u of units) {
-      const sent = 'run' in u ? scripts.sbAppendMany(...appendManyArgs(u.run)) : 'script' in u ? scripts[u.script](...u.args) : this.pub(r, u.channel, u.message);
+      let sent: Promise<unknown>;
+      if ('run' in u) {
+        const m = appendMany(u.run, u.sessions);
+        sent = (scripts as unknown as Record<string, ScriptFn>)[m.command]!(...m.args);
+      } else sent = 'script' in u ? scripts[u.script](...u.args) : this.pub(r, u.channel, u.message);
       sent.then(
         (reply) => this.settleUnit(u, null, reply),
         (err: unknown) => this.settleUnit(u, err, 0),

@@ -7,7 +7,7 @@ import { needProgram } from '../helpers/programs.js';
 import type { TestServer } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
 import type { Frame, TestClient } from '../helpers/ws.js';
-import { advance, join, peer, startCluster, sync, type Cluster } from '../cluster/cluster-helpers.js';
+import { advance, backplane, join, peer, startCluster, sync, type Cluster } from '../cluster/cluster-helpers.js';
 
 /*
  * What only a Redis Cluster has: keys spread over shards by hash tag, sharded pub/sub, slots that
@@ -150,6 +150,68 @@ describe('on a real 3-master Redis Cluster', { skip }, () => {
     b.c.send({ type: 'broadcast', id: 'back', room: 'moving', data: 'after' });
     assert.equal((await b.c.next((f) => f.re === 'back')).type, 'ack');
     assert.equal((await a.c.next('broadcast')).data, 'after');
+    for (const p of [a, b]) await p.c.close();
+  });
+
+  test('a slot moving key by key: frames sent while a session\'s hash has moved and its log has not are kept (every key is declared), none lost or numbered twice', async () => {
+    const [n1, n2] = cl.nodes as [TestServer, TestServer];
+    const a = await peer(n1.ws());
+    const b = await peer(n2.ws());
+    for (const p of [a, b]) assert.equal((await join(p.c, 'halfway')).type, 'joined');
+    await a.c.next('peer-joined');
+    const acked: number[] = [];
+    const collect = (answers: Map<number, Frame>) => {
+      for (const [id, f] of answers) if (f.type === 'ack') acked.push(id);
+    };
+    collect(await burst(a.c, b.id, 0, 5));
+    const at = backplane(n1).at(b.id);
+    const [sess, log] = [`${at}sess:${b.id}`, `${at}log:${b.id}`];
+    const slot = await slotOf(store, bucketOf(b.id));
+    const from = await store.shards.ownerOf(slot);
+    const to = store.shards.ports[(store.shards.ports.indexOf(from) + 1) % store.shards.ports.length]!;
+    assert.equal((await store.shards.cli(from, 'exists', sess, log)).trim(), '2', 'b\'s session and its log are on the shard');
+    const redirects = async () => {
+      const info = await store.shards.cli(from, 'info', 'errorstats');
+      return [...info.matchAll(/errorstat_(?:ASK|TRYAGAIN):count=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const before = await redirects();
+    await store.shards.beginMove(slot, to);
+    await store.shards.migrate(from, to, [sess]);
+    // Ten signals in one write: n1 reads them in one turn and sends one sbAppendMany for them.
+    const socket = (a.c.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+    socket.cork();
+    for (let i = 5; i < 15; i++) a.c.send({ type: 'signal', id: i, to: b.id, data: i });
+    socket.uncork();
+    // The source shard answered it: with the log still here and the hash gone, TRYAGAIN (ioredis
+    // asks again, every 100 ms); had the script declared the hash alone, ASK (it would have run on
+    // the importing shard, on a log of its own, which the rest of the move then overwrites).
+    await until(async () => (await redirects()) > before, 'the source shard to redirect the append');
+    await store.shards.migrate(from, to, (await store.shards.cli(from, 'cluster', 'getkeysinslot', String(slot), '1000')).split('\n').filter(Boolean));
+    await store.shards.endMove(slot, to);
+    const answers = new Map<number, Frame>();
+    while (answers.size < 10) {
+      const f = await a.c.next((x) => typeof x.re === 'number');
+      answers.set(f.re as number, f);
+    }
+    collect(answers);
+    collect(await burst(a.c, b.id, 15, 5));
+    const delivered: number[] = [];
+    await until(async () => {
+      for (const f of b.c.take()) if (f.type === 'signal') delivered.push(f.data as number);
+      if (acked.every((id) => delivered.includes(id))) return true;
+      await advance(cl.clock, 1000, cl.nodes);
+      return false;
+    }, 'every acked signal to reach b', 30_000);
+    await sync(b.c);
+    for (const f of b.c.take()) if (f.type === 'signal') delivered.push(f.data as number);
+    assert.deepEqual(delivered, [...delivered].sort((p, q) => p - q), 'in order');
+    assert.equal(new Set(delivered).size, delivered.length, 'none twice');
+    assert.ok(acked.length >= 10, `the cluster kept serving (${acked.length} of 20 acked)`);
+    // The log holds what b has not acknowledged, each seq once.
+    const r = new Redis(to, '127.0.0.1');
+    const seqs = (await r.lrange(log, 0, -1)).map((e) => Number(e.slice(0, e.indexOf(' '))));
+    r.disconnect();
+    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i), 'the log is whole');
     for (const p of [a, b]) await p.c.close();
   });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import WebSocket from 'ws';
+import { APPEND_MANY_SIZES, appendManyCommand } from '../../src/backplane/redis-scripts.js';
 import { redisSkip } from '../helpers/redis.js';
 import type { TestServer } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
@@ -111,12 +112,16 @@ test('signals read in one turn reach a stored session on another node in one sbA
     const cmd = (backplane(n1) as unknown as { cmd: Record<string, (...args: unknown[]) => Promise<unknown>> }).cmd;
     // (ioredis copies the command onto its pipelines, which a cluster client uses inside: only the
     // calls on the client itself are the node's.)
-    const many = cmd.sbAppendMany!;
     const batches: number[] = [];
-    cmd.sbAppendMany = function (this: unknown, ...args: unknown[]) {
-      if (this === cmd) batches.push((args.length - 2) / 4);
-      return many.apply(this, args);
-    };
+    for (const n of APPEND_MANY_SIZES) {
+      const name = appendManyCommand(n).name;
+      const many = cmd[name]!;
+      cmd[name] = function (this: unknown, ...args: unknown[]) {
+        // 2n keys, prefix, the session count and peerIds, then four per frame.
+        if (this === cmd) batches.push((args.length - 2 * n - 2 - Number(args[2 * n + 1])) / 4);
+        return many.apply(this, args);
+      };
+    }
     // 40 frames in one TCP write: n1 reads them in one turn. Multi-byte text, so lengths in UTF-16
     // units (the node's) and bytes (Lua's) differ.
     const socket = (a.c.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;

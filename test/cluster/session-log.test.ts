@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CLUSTER_SCRIPTS, SCRIPTS } from '../../src/backplane/redis-scripts.js';
+import { CLUSTER_SCRIPTS, SCRIPTS, scriptDefs } from '../../src/backplane/redis-scripts.js';
 import { redisSkip, startRedis, type TestRedis } from '../helpers/redis.js';
 
 /**
@@ -26,7 +26,7 @@ async function withLog(id: string, fn: (l: Log) => Promise<void>): Promise<void>
   const r = redis.client();
   try {
     await r.connect().catch(() => {});
-    for (const [name, s] of Object.entries(redis.cluster ? CLUSTER_SCRIPTS : SCRIPTS)) r.defineCommand(name, s);
+    for (const [name, s] of scriptDefs(redis.cluster ? CLUSTER_SCRIPTS : SCRIPTS)) r.defineCommand(name, s);
     const call = r as unknown as Record<string, Run>;
     const sess = redis.key(`sess:${id}`, id);
     const log = redis.key(`log:${id}`, id);

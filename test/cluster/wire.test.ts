@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { coalesce, decodeWire, eachFrame, encodeWire, type Wire } from '../../src/backplane/redis.js';
+import { appendMany, coalesce, decodeWire, eachFrame, encodeWire, type Wire } from '../../src/backplane/redis.js';
 
 test('a relay carrying its client\'s text crosses Redis as header + newline + that text, unescaped', () => {
   const raw = '{ "sdp": "v=0\\r\\n…",\n "x": [1, 2] }';
@@ -57,10 +57,25 @@ test('on a cluster the runs are per slot bucket (a script may touch one slot), e
 });
 
 test('a run holds at most 128 appends, and about 256 KiB of text', () => {
-  const batch = Array.from({ length: 300 }, (_, i) => append(`p${i}`));
+  const batch = Array.from({ length: 300 }, (_, i) => append(`p${i % 8}`));
   assert.deepEqual(coalesce(batch as never).map((u) => ('run' in u ? u.run.length : 1)), [128, 128, 44]);
   const big = Array.from({ length: 10 }, (_, i) => ({ ...append(`q${i}`), args: ['s', 'l', `q${i}`, 'x'.repeat(100 * 1024), '', 'sb:'] }));
   assert.deepEqual(coalesce(big as never).map((u) => ('run' in u ? u.run.length : 1)), [3, 3, 3, 1]);
+});
+
+test('a run goes to at most 16 sessions: a 17th starts the next run, while frames to its sessions still join it', () => {
+  const batch = [...Array.from({ length: 16 }, (_, i) => append(`p${i}`)), append('p3'), append('p16'), append('p0')];
+  assert.deepEqual(coalesce(batch as never).map((u) => ('run' in u ? u.run.length : 1)), [17, 2]);
+});
+
+test('sbAppendMany declares every key a frame touches: each session\'s sess and log once, padded to the command\'s size', () => {
+  const run = [append('a'), append('b'), append('a'), append('c')];
+  const m = appendMany(run);
+  assert.equal(m.command, 'sbAppendMany4');
+  const keys = ['sb:sess:a', 'sb:log:a', 'sb:sess:b', 'sb:log:b', 'sb:sess:c', 'sb:log:c', 'sb:sess:a', 'sb:log:a'];
+  assert.deepEqual(m.args, [...keys, 'sb:', 3, 'a', 'b', 'c', 1, 't-a', '', 3, 2, 't-b', '', 3, 1, 't-a', '', 3, 3, 't-c', '', 3]);
+  assert.equal(appendMany([append('x'), append('x')]).command, 'sbAppendMany1');
+  assert.throws(() => appendMany(Array.from({ length: 17 }, (_, i) => append(`p${i}`))), RangeError);
 });
 
 test('the frames of one publication come out as they went in, whatever their texts hold', () => {
