@@ -23,9 +23,11 @@
  *   --rate=50                    relay: messages/s (valgrind runs the server ~50× slower)
  *   --switchboard=PATH           another build's dist/src/index.js (A/B)
  *   --resume-ms=N                Switchboard's resume.windowMs (default: the server's, 30000; 0: resume off)
+ *   --keep=DIR                   keep the callgrind files there (<case>-<target>-<N>.callgrind), to
+ *                                compare functions: callgrind_annotate, or bench/callgrind-diff.ts
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -34,7 +36,7 @@ import { FanoutDriver } from './loadgen/rooms.js';
 import { startTarget, TARGETS, type TargetName } from './targets.js';
 
 /** Functions that are V8 compiling or parsing code, not running it (warm-up, not per-message work). */
-const WARMUP = /compiler::|Scanner|Parser|PreParse|Zone|Bytecode|Maglev|Turbo|RegisterAllocat|LinearScan|Instruction|Compil|AstNode|Scope|SourcePosition|CodeGen|Assembler|Deoptimiz|Utf16CharacterStream/;
+export const WARMUP = /compiler::|Scanner|Parser|PreParse|Zone|Bytecode|Maglev|Turbo|RegisterAllocat|LinearScan|Instruction|Compil|AstNode|Scope|SourcePosition|CodeGen|Assembler|Deoptimiz|Utf16CharacterStream/;
 
 interface Count {
   total: number;
@@ -92,6 +94,7 @@ export async function main(argv: string[]): Promise<number> {
   const counts: Record<Case, [number, number]> = { relay: [1000, 3000], fanout: [10_000, 30_000] };
   let rate = 50;
   const env: Record<string, string> = {};
+  let keep: string | undefined;
   for (const a of argv) {
     const [k, v = ''] = a.split('=', 2) as [string, string?];
     if (k === '--targets') targets = v.split(',').filter((x): x is TargetName => x in TARGETS);
@@ -101,6 +104,7 @@ export async function main(argv: string[]): Promise<number> {
     else if (k === '--rate') rate = Number(v);
     else if (k === '--switchboard') env.BENCH_SWITCHBOARD_MODULE = resolve(v);
     else if (k === '--resume-ms' && /^\d+$/.test(v)) env.BENCH_SWITCHBOARD_RESUME_MS = v;
+    else if (k === '--keep' && v) keep = resolve(v);
     else {
       console.error(`bench:instructions: unknown argument "${a}"`);
       return 2;
@@ -122,7 +126,8 @@ export async function main(argv: string[]): Promise<number> {
     console.error('bench:instructions: valgrind is not on PATH (apt install valgrind)');
     return 2;
   }
-  const dir = mkdtempSync(join(tmpdir(), 'sb-instructions-'));
+  if (keep) mkdirSync(keep, { recursive: true });
+  const dir = keep ?? mkdtempSync(join(tmpdir(), 'sb-instructions-'));
   const tables: string[] = [];
   try {
     for (const kind of cases) {
@@ -147,7 +152,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`bench:instructions FAILED: ${(err as Error).message}`);
     return 1;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
   console.log(tables.join('\n\n'));
   return 0;

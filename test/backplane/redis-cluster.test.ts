@@ -41,6 +41,16 @@ async function burst(from: TestClient, to: string, first: number, count: number)
   return answers;
 }
 
+/** a on node 1 and b on node 2, both in `room`; a has heard b join. */
+async function pairAcross(cl: Cluster, room: string): Promise<[{ c: TestClient; id: string }, { c: TestClient; id: string }]> {
+  const [n1, n2] = cl.nodes as [TestServer, TestServer];
+  const a = await peer(n1.ws());
+  const b = await peer(n2.ws());
+  for (const p of [a, b]) assert.equal((await join(p.c, room)).type, 'joined');
+  await a.c.next('peer-joined');
+  return [a, b];
+}
+
 describe('on a real 3-master Redis Cluster', { skip }, () => {
   let store: ClusterProcess;
   let cl: Cluster;
@@ -102,11 +112,7 @@ describe('on a real 3-master Redis Cluster', { skip }, () => {
   });
 
   test('resharding mid-conversation: the slots of the room, of the receiver\'s session and of its node channel move; every acked frame arrives once, in order', async () => {
-    const [n1, n2] = cl.nodes as [TestServer, TestServer];
-    const a = await peer(n1.ws());
-    const b = await peer(n2.ws());
-    for (const p of [a, b]) assert.equal((await join(p.c, 'moving')).type, 'joined');
-    await a.c.next('peer-joined');
+    const [a, b] = await pairAcross(cl, 'moving');
     const buckets = new Set([bucketOf('native/moving'), bucketOf(b.id), bucketOf(a.id)]);
     const delivered: number[] = [];
     const acked: number[] = [];
@@ -154,17 +160,13 @@ describe('on a real 3-master Redis Cluster', { skip }, () => {
   });
 
   test('a slot moving key by key: frames sent while a session\'s hash has moved and its log has not are kept (every key is declared), none lost or numbered twice', async () => {
-    const [n1, n2] = cl.nodes as [TestServer, TestServer];
-    const a = await peer(n1.ws());
-    const b = await peer(n2.ws());
-    for (const p of [a, b]) assert.equal((await join(p.c, 'halfway')).type, 'joined');
-    await a.c.next('peer-joined');
+    const [a, b] = await pairAcross(cl, 'halfway');
     const acked: number[] = [];
     const collect = (answers: Map<number, Frame>) => {
       for (const [id, f] of answers) if (f.type === 'ack') acked.push(id);
     };
     collect(await burst(a.c, b.id, 0, 5));
-    const at = backplane(n1).at(b.id);
+    const at = backplane(cl.nodes[0]!).at(b.id);
     const [sess, log] = [`${at}sess:${b.id}`, `${at}log:${b.id}`];
     const slot = await slotOf(store, bucketOf(b.id));
     const from = await store.shards.ownerOf(slot);
