@@ -4,7 +4,7 @@
  * (self cost, every function, V8 compiling left out); then the functions by how much more (or less) Switchboard spends in
  * them than the bare relay. V8's JIT code has no symbols for valgrind: it is one line, `???`.
  *
- *   node dist/bench/callgrind-diff.js DIR [--case=relay] [--messages=1000,3000] [--top=40]
+ *   node dist/bench/callgrind-diff.js DIR [--case=relay] [--messages=4000,10000] [--top=40]
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -33,10 +33,10 @@ function perMessage(dir: string, kind: string, target: string, n1: number, n2: n
 
 function main(argv: string[]): void {
   const dir = argv.find((a) => !a.startsWith('--'));
-  if (!dir) throw new Error('usage: callgrind-diff DIR [--case=relay] [--messages=1000,3000] [--top=40]');
+  if (!dir) throw new Error('usage: callgrind-diff DIR [--case=relay] [--messages=4000,10000] [--top=40]');
   const opt = (k: string) => argv.find((a) => a.startsWith(`--${k}=`))?.split('=')[1];
   const kind = opt('case') ?? 'relay';
-  const [n1, n2] = (opt('messages') ?? (kind === 'relay' ? '1000,3000' : '10000,30000')).split(',').map(Number) as [number, number];
+  const [n1, n2] = (opt('messages') ?? (kind === 'relay' ? '4000,10000' : '10000,30000')).split(',').map(Number) as [number, number];
   const top = Number(opt('top') ?? 40);
   // The steady part only: V8 compiling is split out as bench:instructions does.
   const steady = (m: Map<string, number>) => new Map([...m].filter(([name]) => !WARMUP.test(name)));

@@ -17,10 +17,11 @@
  *
  *   --targets=switchboard,bare   (default both; PeerJS works too, in the relay case only)
  *   --cases=relay,fanout         (default both)
- *   --messages=1000,3000         relay: N1,N2
+ *   --messages=4000,10000        relay: N1,N2 (from message 4,000 on, the hot path is optimised code;
+ *                                before it, much of it still runs in V8's baseline tier: docs/benchmarks.md)
  *   --fanout-messages=10000,30000  fan-out: N1,N2 delivered messages (multiples of 10; a broadcast's
  *                                work is spread over its 10 deliveries, so fewer are mostly noise)
- *   --rate=50                    relay: messages/s (valgrind runs the server ~50× slower)
+ *   --rate=100                   relay: messages/s (valgrind runs the server ~50× slower)
  *   --switchboard=PATH           another build's dist/src/index.js (A/B)
  *   --resume-ms=N                Switchboard's resume.windowMs (default: the server's, 30000; 0: resume off)
  *   --keep=DIR                   keep the callgrind files there (<case>-<target>-<N>.callgrind), to
@@ -65,7 +66,11 @@ const CASES: Record<Case, string> = {
 };
 async function run(kind: Case, name: TargetName, n: number, rate: number, dir: string, env: Record<string, string>): Promise<Count> {
   const out = join(dir, `${kind}-${name}-${n}.callgrind`);
-  const t = await startTarget(TARGETS[name], { wrap: { execPath: 'valgrind', args: ['--tool=callgrind', `--callgrind-out-file=${out}`] }, readyTimeoutMs: 180_000, env });
+  // --no-memory-reducer: V8's memory reducer runs a full GC when the allocation rate drops for a
+  // while — under valgrind, at the end of the load or not, as timing falls — so one run of a pair
+  // would have it and the other not: ~76M instructions that belong to no message. GCs that
+  // allocation causes (scavenges, and full GCs as the old generation grows) are still counted.
+  const t = await startTarget(TARGETS[name], { wrap: { execPath: 'valgrind', args: ['--tool=callgrind', `--callgrind-out-file=${out}`] }, execArgv: ['--no-memory-reducer'], readyTimeoutMs: 180_000, env });
   const tag = `ins-${n}-${Date.now()}`;
   const d =
     kind === 'relay'
@@ -91,8 +96,8 @@ async function run(kind: Case, name: TargetName, n: number, rate: number, dir: s
 export async function main(argv: string[]): Promise<number> {
   let targets: TargetName[] = ['switchboard', 'bare'];
   let cases: Case[] = ['relay', 'fanout'];
-  const counts: Record<Case, [number, number]> = { relay: [1000, 3000], fanout: [10_000, 30_000] };
-  let rate = 50;
+  const counts: Record<Case, [number, number]> = { relay: [4000, 10_000], fanout: [10_000, 30_000] };
+  let rate = 100;
   const env: Record<string, string> = {};
   let keep: string | undefined;
   for (const a of argv) {
