@@ -414,7 +414,7 @@ return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
    * frame, "<peerId> <seq> <len>\n<text>", len being the text's length as the caller measured it
    * (JavaScript's UTF-16 units: the receiver slices the decoded string with it).
    * KEYS sess log of each session the frames go to (then, up to the count the command was defined
-   * for, the first two again: see appendManyDefs); ARGV prefix n, the n sessions' peerIds, then
+   * for, the first two again: see scriptDefs); ARGV prefix n, the n sessions' peerIds, then
    * per frame: session (1..n) text owner len. Every key a frame touches is declared: on a Redis
    * Cluster whose slot is moving key by key, that is what makes Redis send the script where all of
    * them are (or ask to try again) instead of running it where half of a session is.
@@ -609,10 +609,6 @@ export interface ScriptDef {
 }
 
 /**
- * The scripts as run on a Redis Cluster: every PUBLISH is a sharded SPUBLISH, to a channel the
- * caller tagged with the script's own slot bucket (a script may touch nothing outside its slot).
- */
-/**
  * How many sessions an sbAppendMany command is defined for: a script's key count is fixed when it
  * is defined, and ioredis routes (and, on a cluster, pipelines) a defined command by its first
  * argument, so the count cannot be passed as one. A run to fewer sessions pads its keys up to the
@@ -638,6 +634,10 @@ export function scriptDefs(scripts: Record<string, ScriptDef>): [string, ScriptD
   return out;
 }
 
+/**
+ * The scripts as run on a Redis Cluster: every PUBLISH is a sharded SPUBLISH, to a channel the
+ * caller tagged with the script's own slot bucket (a script may touch nothing outside its slot).
+ */
 export const CLUSTER_SCRIPTS = Object.fromEntries(
   Object.entries(SCRIPTS as Record<ScriptName, ScriptDef>).map(([name, s]) => [name, { ...s, lua: s.lua.replaceAll("redis.call('PUBLISH'", "redis.call('SPUBLISH'") }]),
 ) as Record<ScriptName, ScriptDef>;
