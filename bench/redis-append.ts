@@ -76,7 +76,7 @@ async function main(): Promise<void> {
         const appends = entries.map(([id, text]) => ({ script: 'sbAppend' as const, args: [`${p}sess:${id}`, `${p}log:${id}`, id, text, '', p], done: () => {} }));
         for (const u of coalesce(appends)) {
           if ('run' in u) {
-            const m = appendMany(u.run);
+            const m = appendMany(u);
             sending.push(run[m.command]!(...m.args));
           } else if ('script' in u) sending.push(run.sbAppend!(...u.args));
         }

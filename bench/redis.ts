@@ -46,14 +46,14 @@ function ephemeralLow(): number {
 export async function freeStorePort(bus = 0): Promise<number> {
   const bottom = 10_000;
   const top = ephemeralLow() - bus;
+  const free = (p: number) => listenFree(p).then(() => true, () => false);
   for (let i = 0; i < 200 && top - bottom > 100; i++) {
     const port = bottom + Math.floor(Math.random() * (top - bottom));
-    const free = (p: number) => listenFree(p).then(() => true, () => false);
     if ((await free(port)) && (bus === 0 || (await free(port + bus)))) return port;
   }
   for (;;) {
     const port = await freePort();
-    if (bus === 0 || (port + bus < 65536 && (await listenFree(port + bus).then(() => true, () => false)))) return port;
+    if (bus === 0 || (port + bus < 65536 && (await free(port + bus)))) return port;
   }
 }
 

@@ -166,7 +166,7 @@ type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
  * most MAX_RUN_SESSIONS sessions, and about MAX_RUN_CHARS of text (one publication per node stays
  * far below Redis's pub/sub buffer limits).
  */
-interface AppendRun {
+export interface AppendRun {
   run: QueuedScript[];
   /** peerId → its place among the run's sessions (1-based, as the script counts them). */
   sessions: Map<string, number>;
@@ -223,15 +223,11 @@ export function eachFrame(message: string, fn: (peerId: string, seq: number, tex
 }
 
 /**
- * The sbAppendMany command for a run of sbAppends ([sess, log, peerId, text, owner, prefix] each),
+ * The sbAppendMany command for a run (its sbAppends: [sess, log, peerId, text, owner, prefix] each),
  * and its arguments: every session's two keys (padded to the command's size), then prefix, the
  * session count and peerIds, then session text owner len per frame.
  */
-export function appendMany(run: { args: (string | number)[] }[], sessions?: Map<string, number>): { command: string; args: (string | number)[] } {
-  if (!sessions) {
-    sessions = new Map();
-    for (const { args } of run) if (!sessions.has(String(args[2]))) sessions.set(String(args[2]), sessions.size + 1);
-  }
+export function appendMany({ run, sessions }: AppendRun): { command: string; args: (string | number)[] } {
   const { name, size } = appendManyCommand(sessions.size);
   const keys: (string | number)[] = [];
   const ids: string[] = [];
@@ -1043,13 +1039,13 @@ export class RedisBackplane extends EventEmitter implements Backplane {
    */
   private sendEach(units: (Outgoing | QueuedScript | AppendRun)[]): void {
     const r = this.cmd!;
-    const scripts = r as unknown as Record<ScriptName, ScriptFn>;
+    const scripts = r as unknown as Record<string, ScriptFn>;
     for (const u of units) {
       let sent: Promise<unknown>;
       if ('run' in u) {
-        const m = appendMany(u.run, u.sessions);
-        sent = (scripts as unknown as Record<string, ScriptFn>)[m.command]!(...m.args);
-      } else sent = 'script' in u ? scripts[u.script](...u.args) : this.pub(r, u.channel, u.message);
+        const m = appendMany(u);
+        sent = scripts[m.command]!(...m.args);
+      } else sent = 'script' in u ? scripts[u.script]!(...u.args) : this.pub(r, u.channel, u.message);
       sent.then(
         (reply) => this.settleUnit(u, null, reply),
         (err: unknown) => this.settleUnit(u, err, 0),
