@@ -23,10 +23,15 @@ export interface ClientRole {
    * leaves its own SUBSCRIBE's rejection unhandled, which ends the process).
    */
   subscriber?: boolean;
+  /** On a cluster: how often the slot map is re-read besides on MOVED (default {@link CLUSTER_SLOTS_REFRESH_MS}). */
+  slotsRefreshMs?: number;
 }
 
 /** On a Redis Cluster, a command of a fail-fast client not answered within this long fails. */
 export const CLUSTER_COMMAND_TIMEOUT_MS = 5000;
+
+/** On a cluster, the slot map is re-read this often, and at once on a MOVED reply. */
+export const CLUSTER_SLOTS_REFRESH_MS = 1000;
 
 /** Reconnect forever, backing off to 2 s: a Redis outage must never end the process. */
 const backoff = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000);
@@ -59,11 +64,40 @@ export function createRedisClient(target: RedisTarget, role: ClientRole): RedisC
     enableOfflineQueue: !role.failFast,
     enableAutoPipelining: !role.sharded,
     shardedSubscribers: role.sharded === true,
-    // A moved slot is noticed from the next MOVED reply, or within a second at most.
-    slotsRefreshInterval: 1000,
+    // ioredis's own periodic refresh is off: its timer re-arms itself from the callback of a refresh
+    // that was in flight when disconnect() ran (ioredis 5.11, Cluster#resetNodesRefreshInterval),
+    // and then refreshes a closed client every interval forever, so the process never exits. Seen
+    // as a CI run that hung after its Redis Cluster tests had passed. refreshEvery() does the same
+    // job on a timer that ends with the connection.
+    slotsRefreshInterval: 0,
     redisOptions,
   };
-  return new Cluster(seeds, options);
+  const cluster = new Cluster(seeds, options);
+  refreshEvery(cluster, role.slotsRefreshMs ?? CLUSTER_SLOTS_REFRESH_MS);
+  return cluster;
+}
+
+/**
+ * Re-reads the slot map every `ms` while the cluster client is ready, so a moved slot is known
+ * within `ms` even before a command meets a MOVED reply. The timer is armed on 'ready' and cleared
+ * on 'close' and 'end' (a manual disconnect, or a lost connection before a reconnect), and it is
+ * unref'd: the slot map is never what keeps a process alive. A real-time timer, like the client's
+ * reconnects: it belongs to the transport, not to Switchboard's injected clock.
+ */
+function refreshEvery(cluster: Cluster, ms: number): void {
+  let timer: NodeJS.Timeout | undefined;
+  const stop = () => {
+    if (timer) clearInterval(timer);
+    timer = undefined;
+  };
+  cluster.on('ready', () => {
+    if (cluster.status !== 'ready') return; // the event comes a tick late: it may be closing already
+    timer ??= setInterval(() => {
+      if (cluster.status === 'ready') cluster.refreshSlotsCache();
+    }, ms).unref();
+  });
+  cluster.on('close', stop);
+  cluster.on('end', stop);
 }
 
 function parseSeed(url: string): { host: string; port: number } {
